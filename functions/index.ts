@@ -1,0 +1,6 @@
+/**
+ * The function app's entry point (package.json `main`). Each file below registers its own triggers with
+ * `app.*`; the local host loads this same file, so both hosts serve the same functions.
+ */
+import './startupCheck';
+import './health';

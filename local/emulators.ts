@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+
+/** The well-known keys of the local emulators (public, documented; never used outside loopback). */
+export const AZURITE_ACCOUNT = 'devstoreaccount1';
+export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const COSMOS_EMULATOR_KEY = 'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
+
+export interface RunningEmulator {
+  name: string;
+  port: number;
+  connectionString: string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(preferred?: number): Promise<number> {
+  const tryPort = (port: number) =>
+    new Promise<number | undefined>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(undefined));
+      server.listen(port, '127.0.0.1', () => {
+        const chosen = (server.address() as { port: number }).port;
+        server.close(() => resolve(chosen));
+      });
+    });
+  if (preferred !== undefined) {
+    const port = await tryPort(preferred);
+    if (port !== undefined) return port;
+  }
+  const port = await tryPort(0);
+  if (port === undefined) throw new Error('no free port on 127.0.0.1');
+  return port;
+}
+
+function packageBin(pkg: string, bin: string): string {
+  const packageJson = require.resolve(`${pkg}/package.json`);
+  const manifest = JSON.parse(readFileSync(packageJson, 'utf8')) as { bin: Record<string, string> };
+  const relative = manifest.bin[bin];
+  if (!relative) throw new Error(`${pkg} has no bin ${bin}`);
+  return join(dirname(packageJson), relative);
+}
+
+async function waitForPort(port: number, child: ChildProcess, name: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} before listening`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${name} did not listen on ${port} within ${timeoutMs} ms`);
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    });
+}
+
+/** Azurite's blob service on loopback; data under `location` unless in memory. Telemetry off: no traffic out. */
+export async function startAzurite(options: { port?: number; location?: string; inMemory?: boolean } = {}): Promise<RunningEmulator> {
+  const port = await freePort(options.port);
+  const args = [packageBin('azurite', 'azurite-blob'), '--blobHost', '127.0.0.1', '--blobPort', String(port), '--loose', '--skipApiVersionCheck', '--disableTelemetry', '--silent'];
+  if (options.inMemory ?? !options.location) args.push('--inMemoryPersistence');
+  else {
+    mkdirSync(options.location!, { recursive: true });
+    args.push('--location', options.location!);
+  }
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  await waitForPort(port, child, 'Azurite');
+  return {
+    name: 'azurite',
+    port,
+    connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=http://127.0.0.1:${port}/${AZURITE_ACCOUNT};`,
+    stop: stopper(child),
+  };
+}
+
+/**
+ * `@vercel/cosmosdb-server` over plain HTTP on loopback. It keeps data in memory only, ignores TTL, and
+ * its transactional batches are not atomic (see README): tests assert the `ttl` written, not expiry.
+ */
+export async function startCosmosServer(options: { port?: number } = {}): Promise<RunningEmulator> {
+  const port = await freePort(options.port);
+  const script = `const { createHttpServer } = require(${JSON.stringify(require.resolve('@vercel/cosmosdb-server'))});
+createHttpServer().listen(${port}, '127.0.0.1');`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await waitForPort(port, child, 'cosmosdb-server');
+  return {
+    name: 'cosmosdb-server',
+    port,
+    connectionString: `AccountEndpoint=http://127.0.0.1:${port}/;AccountKey=${COSMOS_EMULATOR_KEY};`,
+    stop: stopper(child),
+  };
+}

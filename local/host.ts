@@ -1,0 +1,243 @@
+import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { QueueName } from '../shared/queue';
+import { QUEUE_NAMES } from '../shared/queue';
+import type { Services } from '../shared/runtime';
+import { installFunctionsCore, type Registration } from './functionsCore';
+import { parseSchedule, resolveSettingReference } from './ncrontab';
+
+export interface LocalHostOptions {
+  services: Services;
+  port?: number;
+  host?: string;
+  /** Loads the function files (which register themselves). Default: the compiled entry point. */
+  loadFunctions?: () => Promise<unknown>;
+  /** Run timer triggers on their schedules (tests drive timers themselves). Default true. */
+  runTimers?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface LocalHost {
+  url: string;
+  registrations: Registration[];
+  /** Runs a timer-triggered function now, as the host would on its schedule. */
+  runTimer(name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A small Functions host for machines without Core Tools: serves the registered HTTP functions under
+ * /api, feeds Service Bus triggers from the app's queue, and runs timers on their NCRONTAB schedules.
+ */
+export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
+  const registrations = installFunctionsCore();
+  await (options.loadFunctions ?? (() => import('../functions/index')))();
+  const log = options.log ?? ((line: string) => console.log(line));
+  const { services } = options;
+
+  const httpFunctions = registrations.filter((r) => r.trigger.type === 'httpTrigger').map((r) => ({ ...r, match: routeMatcher(r) }));
+  const server = createServer((req, res) => {
+    void serveHttp(req, res, httpFunctions, log).catch(() => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: 'internal error' } }));
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await listen(server, options.port ?? 7071, options.host ?? '127.0.0.1');
+  const address = server.address() as AddressInfo;
+  const url = `http://${options.host ?? '127.0.0.1'}:${address.port}`;
+
+  const unsubscribes: (() => Promise<void>)[] = [];
+  for (const registration of registrations.filter((r) => r.trigger.type === 'serviceBusTrigger')) {
+    const queueName = registration.trigger.queueName as QueueName;
+    if (!QUEUE_NAMES.includes(queueName)) throw new Error(`${registration.name}: unknown queue ${String(queueName)}`);
+    unsubscribes.push(
+      services.queue.subscribe(queueName, async (message) => {
+        const context = new InvocationContext({
+          invocationId: randomUUID(),
+          functionName: registration.name,
+          triggerMetadata: {
+            messageId: message.messageId,
+            deliveryCount: message.deliveryCount,
+            enqueuedTimeUtc: message.enqueuedAt.toISOString(),
+            applicationProperties: message.properties,
+          },
+          logHandler: logHandlerFor(registration.name, log),
+        });
+        await registration.handler(message.body, context);
+      }),
+    );
+  }
+
+  const timers = new Map<string, () => Promise<void>>();
+  const timerHandles: NodeJS.Timeout[] = [];
+  let closing = false;
+  const settingValues = { ...services.env, ...stringValues(services.settings) };
+  for (const registration of registrations.filter((r) => r.trigger.type === 'timerTrigger')) {
+    const run = async (): Promise<void> => {
+      const context = new InvocationContext({
+        invocationId: randomUUID(),
+        functionName: registration.name,
+        logHandler: logHandlerFor(registration.name, log),
+      });
+      await registration.handler({ isPastDue: false, scheduleStatus: {} }, context);
+    };
+    timers.set(registration.name, run);
+    if (options.runTimers === false) continue;
+    const next = parseSchedule(resolveSettingReference(String(registration.trigger.schedule), settingValues));
+    const arm = (): void => {
+      if (closing) return;
+      const delay = Math.min(next(services.clock.now()).getTime() - services.clock.now().getTime(), 2 ** 31 - 1);
+      const handle = setTimeout(() => {
+        void run()
+          .catch((error: unknown) => log(`[${registration.name}] timer failed: ${errorName(error)}`))
+          .finally(arm);
+      }, Math.max(0, delay));
+      handle.unref();
+      timerHandles.push(handle);
+    };
+    arm();
+  }
+
+  return {
+    url,
+    registrations,
+    runTimer: async (name) => {
+      const run = timers.get(name);
+      if (!run) throw new Error(`no timer function named ${name}`);
+      await run();
+    },
+    close: async () => {
+      closing = true;
+      for (const handle of timerHandles) clearTimeout(handle);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await Promise.all(unsubscribes.map((u) => u()));
+    },
+  };
+}
+
+type HttpFunction = Registration & { match: (method: string, path: string) => Record<string, string> | undefined };
+
+async function serveHttp(req: IncomingMessage, res: ServerResponse, functions: HttpFunction[], log: (line: string) => void): Promise<void> {
+  const requestUrl = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+  const method = (req.method ?? 'GET').toUpperCase();
+  const path = decodeURIComponent(requestUrl.pathname).replace(/\/+$/, '');
+  if (!path.startsWith('/api/')) return send(res, { status: 404, jsonBody: { error: { message: 'not found' } } });
+  const routePath = path.slice('/api/'.length);
+
+  let found: { fn: HttpFunction; params: Record<string, string> } | undefined;
+  let methodMismatch = false;
+  for (const fn of functions) {
+    const params = fn.match('*', routePath);
+    if (!params) continue;
+    if (fn.match(method, routePath)) {
+      found = { fn, params };
+      break;
+    }
+    methodMismatch = true;
+  }
+  if (!found) {
+    return send(res, methodMismatch ? { status: 405, jsonBody: { error: { message: `method ${method} not allowed` } } } : { status: 404, jsonBody: { error: { message: 'not found' } } });
+  }
+
+  const body = await readBody(req);
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
+  const request = new HttpRequest({
+    method,
+    url: requestUrl.toString(),
+    headers,
+    query: Object.fromEntries(requestUrl.searchParams),
+    params: found.params,
+    ...(body.length > 0 ? { body: { bytes: body } } : {}),
+  });
+  const context = new InvocationContext({
+    invocationId: randomUUID(),
+    functionName: found.fn.name,
+    logHandler: logHandlerFor(found.fn.name, log),
+  });
+  let result: unknown;
+  try {
+    result = await found.fn.handler(request, context);
+  } catch (error) {
+    // As the Functions host does: an unhandled error is a 500 without details. The log names the error class only.
+    log(`[${found.fn.name}] unhandled ${errorName(error)}`);
+    return send(res, { status: 500 });
+  }
+  await send(res, (result ?? { status: 204 }) as HttpResponseInit | HttpResponse);
+}
+
+async function send(res: ServerResponse, result: HttpResponseInit | HttpResponse): Promise<void> {
+  const response = result instanceof HttpResponse ? result : new HttpResponse(result);
+  const bytes = Buffer.from(await response.arrayBuffer());
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, key) => (headers[key] = value));
+  res.writeHead(response.status, headers);
+  res.end(bytes);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Matches `privacy-requests/{id}/export`-style routes (with optional `{name:constraint}` and `{name?}`). */
+function routeMatcher(registration: Registration): (method: string, path: string) => Record<string, string> | undefined {
+  const route = String(registration.trigger.route ?? registration.name);
+  const methods = (registration.trigger.methods ?? ['GET', 'POST']).map((m) => m.toUpperCase());
+  const segments = route.split('/').filter(Boolean);
+  return (method, path) => {
+    if (method !== '*' && !methods.includes(method)) return undefined;
+    const parts = path.split('/').filter(Boolean);
+    const params: Record<string, string> = {};
+    for (let i = 0; i < Math.max(segments.length, parts.length); i++) {
+      const segment = segments[i];
+      const part = parts[i];
+      if (segment === undefined) return undefined;
+      const param = /^\{([A-Za-z0-9_]+)(\?)?(?::[^}]*)?\}$/.exec(segment);
+      if (param) {
+        if (part === undefined) {
+          if (param[2]) continue;
+          return undefined;
+        }
+        params[param[1]!] = part;
+      } else if (part === undefined || segment.toLowerCase() !== part.toLowerCase()) {
+        return undefined;
+      }
+    }
+    return params;
+  };
+}
+
+function logHandlerFor(functionName: string, log: (line: string) => void) {
+  return (level: string, ...args: unknown[]): void => {
+    log(`[${functionName}] ${level}: ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`);
+  };
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : 'error';
+}
+
+function stringValues(settings: object): Record<string, string> {
+  return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,3 @@
+export { loadSettings, SettingsError, SECRET_NAMES, SETTING_NAMES } from './settings';
+export type { Settings, SecretName } from './settings';
+export { localEnvironment } from './localSettings';

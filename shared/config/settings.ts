@@ -1,0 +1,143 @@
+import { z } from 'zod';
+
+/**
+ * Every app setting Flowkeeper reads, validated once at start-up. The names are part of the external
+ * contract (DESIGN.md): deployment and outside tests set them.
+ */
+
+/** An unresolved Key Vault reference leaves its literal text in the setting: that is a missing value. */
+const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
+
+/** Secrets, read through the secret provider: from Key Vault when KEY_VAULT_URL is set, else from here. */
+export const SECRET_NAMES = [
+  'WHATSAPP_APP_SECRET',
+  'WHATSAPP_APP_SECRET_PREVIOUS',
+  'WHATSAPP_VERIFY_TOKEN',
+  'WHATSAPP_ACCESS_TOKEN',
+  'FLOWS_PRIVATE_KEY',
+  'FLOWS_PRIVATE_KEY_PASSPHRASE',
+  'SUBJECT_HASH_KEY',
+  'DATA_ENCRYPTION_KEY',
+] as const;
+export type SecretName = (typeof SECRET_NAMES)[number];
+
+/** Secrets without which the app cannot do its job; the others are optional. */
+const REQUIRED_SECRETS: readonly SecretName[] = [
+  'WHATSAPP_APP_SECRET',
+  'WHATSAPP_VERIFY_TOKEN',
+  'SUBJECT_HASH_KEY',
+  'DATA_ENCRYPTION_KEY',
+];
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+const url = (fallback?: string) =>
+  optionalText
+    .pipe(z.union([z.undefined(), z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })]))
+    .transform((value) => (value ?? fallback) as string);
+
+const bool = optionalText.pipe(
+  z.union([z.undefined(), z.enum(['true', 'false'], { error: 'must be "true" or "false"' })]),
+);
+
+/** Six-field NCRONTAB (seconds first), as the Functions timer trigger expects. */
+const ncrontab = (fallback: string) =>
+  optionalText
+    .pipe(
+      z.union([
+        z.undefined(),
+        z.string().regex(/^\S+( \S+){5}$/, 'must be a six-field NCRONTAB expression (seconds first, UTC)'),
+      ]),
+    )
+    .transform((value) => value ?? fallback);
+
+const integer = (min: number, max: number, fallback: number) =>
+  optionalText
+    .pipe(z.union([z.undefined(), z.string().regex(/^\d+$/, 'must be a whole number')]))
+    .transform((v) => (v === undefined ? fallback : Number(v)))
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const secretText = optionalText.refine((value) => value === undefined || !value.startsWith(KEY_VAULT_REFERENCE), {
+  message: 'is an unresolved Key Vault reference (check the app identity has the Key Vault Secrets User role)',
+});
+
+const settingsShape = {
+  WHATSAPP_APP_SECRET: secretText,
+  WHATSAPP_APP_SECRET_PREVIOUS: secretText,
+  WHATSAPP_VERIFY_TOKEN: secretText,
+  WHATSAPP_ACCESS_TOKEN: secretText,
+  FLOWS_PRIVATE_KEY: secretText.refine((v) => v === undefined || v.includes('PRIVATE KEY-----'), {
+    message: 'must be a PEM private key',
+  }),
+  FLOWS_PRIVATE_KEY_PASSPHRASE: secretText,
+  SUBJECT_HASH_KEY: secretText.refine((v) => v === undefined || v.length >= 32, {
+    message: 'must be at least 32 characters (a random key, not a word)',
+  }),
+  DATA_ENCRYPTION_KEY: secretText.refine((v) => v === undefined || Buffer.from(v, 'base64').length === 32, {
+    message: 'must be 32 random bytes, base64-encoded (openssl rand -base64 32)',
+  }),
+  GRAPH_API_BASE_URL: url('https://graph.facebook.com/v23.0'),
+  HUBSPOT_API_BASE_URL: url('https://api.hubapi.com'),
+  KEY_VAULT_URL: url(),
+  LOCAL_DEV_AUTH: bool.transform((v) => v === 'true'),
+
+  COSMOS_CONNECTION: secretText,
+  COSMOS_CONNECTION__accountEndpoint: url(),
+  COSMOS_DATABASE: optionalText.transform((v) => v ?? 'flowkeeper'),
+  MEDIA_STORAGE: secretText,
+  MEDIA_STORAGE__blobServiceUri: url(),
+  SERVICEBUS_CONNECTION: secretText,
+  SERVICEBUS_CONNECTION__fullyQualifiedNamespace: optionalText,
+
+  RETENTION_SCHEDULE: ncrontab('0 30 2 * * *'),
+  RECONCILER_SCHEDULE: ncrontab('0 */1 * * * *'),
+  DEADLINE_ALERT_DAYS: integer(1, 60, 7),
+  SECRET_CACHE_SECONDS: integer(0, 86_400, 300),
+  MAX_WEBHOOK_BYTES: integer(1024, 10_485_760, 1_048_576),
+};
+
+const settingsSchema = z.object(settingsShape).superRefine((s, ctx) => {
+  if (s.KEY_VAULT_URL === undefined) {
+    for (const name of REQUIRED_SECRETS) {
+      if (s[name] === undefined) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'is required (or set KEY_VAULT_URL to read it from Key Vault)' });
+      }
+    }
+  }
+  if (s.COSMOS_CONNECTION === undefined && s.COSMOS_CONNECTION__accountEndpoint === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['COSMOS_CONNECTION'],
+      message: 'is required: a connection string, or COSMOS_CONNECTION__accountEndpoint with an identity',
+    });
+  }
+  if (s.MEDIA_STORAGE === undefined && s.MEDIA_STORAGE__blobServiceUri === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['MEDIA_STORAGE'],
+      message: 'is required: a connection string, or MEDIA_STORAGE__blobServiceUri with an identity',
+    });
+  }
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+export class SettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid app settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'SettingsError';
+  }
+}
+
+/** Reads and validates every setting; throws one SettingsError that names each bad setting (never its value). */
+export function loadSettings(env: Record<string, string | undefined>): Settings {
+  const picked = Object.fromEntries(Object.keys(settingsShape).map((name) => [name, env[name]]));
+  const result = settingsSchema.safeParse(picked);
+  if (result.success) return result.data;
+  throw new SettingsError(result.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
+}
+
+export const SETTING_NAMES = Object.keys(settingsShape);

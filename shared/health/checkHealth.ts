@@ -1,0 +1,67 @@
+import type { CosmosContainers } from '../cosmos/cosmosStore';
+import { QUEUE_NAMES, type DeadLetterStore, type QueueName } from '../queue/queuePort';
+import type { SecretProvider } from '../secrets/secretProvider';
+import type { BlobContainers } from '../storage/blobStore';
+
+export interface DependencyStatus {
+  status: 'up' | 'down';
+  latencyMs: number;
+  /** What failed, in words that hold no secret (an error class or status code). */
+  error?: string;
+}
+
+export interface HealthReport {
+  status: 'healthy' | 'unhealthy';
+  dependencies: Record<'cosmos' | 'blob' | 'queue' | 'secrets', DependencyStatus>;
+  deadLetters: Partial<Record<QueueName, number>>;
+}
+
+async function probe(check: () => Promise<unknown>, timeoutMs: number): Promise<DependencyStatus> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      check(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { status: 'up', latencyMs: Math.round(performance.now() - started) };
+  } catch (error) {
+    return { status: 'down', latencyMs: Math.round(performance.now() - started), error: describe(error) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function describe(error: unknown): string {
+  const e = error as { statusCode?: number; code?: string | number; name?: string; message?: string };
+  if (e.statusCode) return `HTTP ${e.statusCode}`;
+  if (e.code) return String(e.code);
+  return e.message ?? e.name ?? 'unknown error';
+}
+
+/** Each dependency's reachability, and the dead-letter count of every queue (operators alert on it). */
+export async function checkHealth(deps: {
+  cosmos: CosmosContainers;
+  blobs: BlobContainers;
+  queue: DeadLetterStore;
+  secrets: SecretProvider;
+  timeoutMs?: number;
+}): Promise<HealthReport> {
+  const timeout = deps.timeoutMs ?? 5000;
+  const deadLetters: Partial<Record<QueueName, number>> = {};
+  const [cosmos, blob, queue, secrets] = await Promise.all([
+    probe(() => deps.cosmos.tenants.read(), timeout),
+    probe(() => deps.blobs.media.getProperties(), timeout),
+    probe(async () => {
+      for (const name of QUEUE_NAMES) deadLetters[name] = await deps.queue.countDeadLetters(name);
+    }, timeout),
+    probe(() => deps.secrets.get('SUBJECT_HASH_KEY').then((v) => {
+      if (v === undefined) throw new Error('SUBJECT_HASH_KEY is not set');
+    }), timeout),
+  ]);
+  const dependencies = { cosmos, blob, queue, secrets };
+  const healthy = Object.values(dependencies).every((d) => d.status === 'up');
+  return { status: healthy ? 'healthy' : 'unhealthy', dependencies, deadLetters };
+}

@@ -1,0 +1,3 @@
+export * from './queuePort';
+export { InProcessQueue, type InProcessQueueOptions } from './inProcessQueue';
+export { ServiceBusQueue, type ServiceBusConnection } from './serviceBusQueue';

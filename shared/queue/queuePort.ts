@@ -1,0 +1,71 @@
+/**
+ * The queue port: what the application needs from Service Bus. Two implementations keep the same
+ * semantics: Service Bus itself, and an in-process queue for local runs and tests.
+ *
+ * Messages carry ids and keyed hashes only, never a phone number, name or answer: a dead-letter queue
+ * keeps messages until someone acts, and must not become a second copy of the data.
+ */
+export const QUEUE_NAMES = ['media-downloads', 'hubspot-sync', 'privacy-requests', 'erasure-tasks'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+export type MessageProperties = Record<string, string | number | boolean>;
+
+export interface OutgoingMessage {
+  /** Duplicate detection drops a second message with the same id inside the window (10 minutes). */
+  messageId?: string;
+  body: unknown;
+  /** Delivered no earlier than this: how backoff is done (complete the message, schedule a new one). */
+  scheduledAt?: Date;
+  properties?: MessageProperties;
+}
+
+export interface ReceivedMessage {
+  messageId: string;
+  body: unknown;
+  /** 1 on the first delivery; grows each time a handler fails and the message is redelivered. */
+  deliveryCount: number;
+  enqueuedAt: Date;
+  properties: MessageProperties;
+}
+
+export interface DeadLetteredMessage extends ReceivedMessage {
+  reason: string;
+  description: string;
+  deadLetteredAt: Date;
+}
+
+export type MessageHandler = (message: ReceivedMessage) => Promise<void>;
+
+export interface QueueSender {
+  send(queue: QueueName, messages: OutgoingMessage | OutgoingMessage[]): Promise<void>;
+}
+
+export interface QueueConsumer {
+  /** Delivers messages to the handler until the returned function is called. */
+  subscribe(queue: QueueName, handler: MessageHandler, options?: { maxConcurrent?: number }): () => Promise<void>;
+}
+
+export interface DeadLetterStore {
+  /** Dead-lettered messages of a queue, oldest first, without removing them. */
+  peekDeadLetters(queue: QueueName, max?: number): Promise<DeadLetteredMessage[]>;
+  countDeadLetters(queue: QueueName): Promise<number>;
+  /** Sends dead-lettered messages back to their queue (fresh delivery count) and removes them from the DLQ. */
+  replayDeadLetters(queue: QueueName, max?: number): Promise<number>;
+}
+
+export type Queue = QueueSender & QueueConsumer & DeadLetterStore & { close(): Promise<void> };
+
+/**
+ * Thrown by a handler to give up on a message at once, with a readable reason. Where the broker cannot
+ * be told so (the Functions host settles Node messages itself), it is an ordinary failure: the message is
+ * redelivered until the max delivery count dead-letters it.
+ */
+export class DeadLetterError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly description: string,
+  ) {
+    super(`${reason}: ${description}`);
+    this.name = 'DeadLetterError';
+  }
+}

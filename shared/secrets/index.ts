@@ -1,0 +1,2 @@
+export * from './secretProvider';
+export { KeyVaultSecretProvider, keyVaultNameOf } from './keyVaultSecretProvider';

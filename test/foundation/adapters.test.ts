@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { CONTAINERS, cosmosClientFor, ensureCosmos } from '../../shared/cosmos';
+import { blobServiceFor, ensureBlobContainers } from '../../shared/storage';
+
+describe('Cosmos adapter on cosmosdb-server', () => {
+  const client = cosmosClientFor({ connectionString: inject('cosmosConnection') });
+  const databaseId = `adapters-${randomUUID().slice(0, 8)}`;
+  afterAll(() => client.dispose());
+
+  it('creates the database and every container with its partition key and TTL on (defaultTtl -1)', async () => {
+    await ensureCosmos(client, databaseId);
+    const { resources } = await client.database(databaseId).containers.readAll().fetchAll();
+    const byId = Object.fromEntries(resources.map((c) => [c.id, c]));
+    for (const def of Object.values(CONTAINERS)) {
+      expect(byId[def.id]?.partitionKey?.paths).toEqual([def.partitionKey]);
+      expect(byId[def.id]?.defaultTtl).toBe(-1);
+    }
+  });
+
+  it('is idempotent: a second start finds what the first created, documents intact', async () => {
+    const first = await ensureCosmos(client, databaseId);
+    await first.containers.subjects.items.create({ id: 'contact', pk: 't|447700900123', ttl: 3600 });
+    const second = await ensureCosmos(client, databaseId);
+    const { resource } = await second.containers.subjects.item('contact', 't|447700900123').read();
+    expect(resource).toMatchObject({ id: 'contact', ttl: 3600 });
+  });
+
+  it('a transactional batch on the emulator works when every operation names its partition key', async () => {
+    const { containers } = await ensureCosmos(client, databaseId);
+    const pk = `t|${randomUUID()}`;
+    await Promise.all([1, 2, 3].map((n) => containers.subjects.items.create({ id: `d${n}`, pk, ttl: 60 })));
+    const response = await containers.subjects.items.batch(
+      [1, 2, 3].map((n) => ({ operationType: 'Delete' as const, id: `d${n}`, partitionKey: pk })),
+      pk,
+    );
+    expect(response.result?.map((r) => r.statusCode)).toEqual([204, 204, 204]);
+    // cosmosdb-server ignores the partitionKey option of a query: the WHERE clause must name the partition too.
+    const { resources } = await containers.subjects.items.query({ query: 'SELECT * FROM c WHERE c.pk = @pk', parameters: [{ name: '@pk', value: pk }] }, { partitionKey: pk }).fetchAll();
+    expect(resources).toEqual([]);
+  });
+});
+
+describe('Blob adapter on Azurite', () => {
+  it('creates the media and exports containers, private, and a second start is harmless', async () => {
+    const service = blobServiceFor({ connectionString: inject('blobConnection') });
+    await ensureBlobContainers(service);
+    const containers = await ensureBlobContainers(service);
+    for (const c of Object.values(containers)) {
+      const properties = await c.getProperties();
+      expect(properties.blobPublicAccess).toBeUndefined();
+    }
+    const names: string[] = [];
+    for await (const c of service.listContainers()) names.push(c.name);
+    expect(names).toEqual(expect.arrayContaining(['media', 'exports']));
+  });
+});

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { loadSettings, localEnvironment, SettingsError } from '../../shared/config';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const valid = {
+  WHATSAPP_APP_SECRET: 's',
+  WHATSAPP_VERIFY_TOKEN: 'v',
+  SUBJECT_HASH_KEY: 'k'.repeat(32),
+  DATA_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
+  COSMOS_CONNECTION: 'AccountEndpoint=http://127.0.0.1:1/;AccountKey=a;',
+  MEDIA_STORAGE: 'UseDevelopmentStorage=true',
+};
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadSettings(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SettingsError);
+    return (error as SettingsError).problems;
+  }
+  return [];
+}
+
+describe('app settings', () => {
+  it('a complete environment loads, with documented defaults filled in', () => {
+    const settings = loadSettings(valid);
+    expect(settings.GRAPH_API_BASE_URL).toBe('https://graph.facebook.com/v23.0');
+    expect(settings.HUBSPOT_API_BASE_URL).toBe('https://api.hubapi.com');
+    expect(settings.COSMOS_DATABASE).toBe('flowkeeper');
+    expect(settings.LOCAL_DEV_AUTH).toBe(false);
+    expect(settings.RETENTION_SCHEDULE).toBe('0 30 2 * * *');
+  });
+
+  it('a missing setting stops start-up with a message naming each one', () => {
+    const problems = problemsOf({ ...valid, WHATSAPP_APP_SECRET: undefined, SUBJECT_HASH_KEY: '' });
+    expect(problems.some((p) => p.startsWith('WHATSAPP_APP_SECRET is required'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('SUBJECT_HASH_KEY is required'))).toBe(true);
+    expect(() => loadSettings({ ...valid, WHATSAPP_APP_SECRET: undefined })).toThrow(/WHATSAPP_APP_SECRET/);
+  });
+
+  it('an unresolved Key Vault reference counts as missing, and its value is not echoed', () => {
+    const problems = problemsOf({ ...valid, WHATSAPP_APP_SECRET: '@Microsoft.KeyVault(SecretUri=https://kv/secrets/x)' });
+    expect(problems).toEqual([expect.stringMatching(/^WHATSAPP_APP_SECRET is an unresolved Key Vault reference/)]);
+    expect(problems.join()).not.toContain('SecretUri');
+  });
+
+  it('invalid values are named without their values', () => {
+    const problems = problemsOf({
+      ...valid,
+      DATA_ENCRYPTION_KEY: 'c2hvcnQ=',
+      GRAPH_API_BASE_URL: 'not a url',
+      LOCAL_DEV_AUTH: 'yes',
+      RETENTION_SCHEDULE: '0 2 * * *',
+      DEADLINE_ALERT_DAYS: 'soon',
+    });
+    expect(problems.map((p) => p.split(' ')[0]).sort()).toEqual(
+      ['DATA_ENCRYPTION_KEY', 'DEADLINE_ALERT_DAYS', 'GRAPH_API_BASE_URL', 'LOCAL_DEV_AUTH', 'RETENTION_SCHEDULE'].sort(),
+    );
+    expect(problems.join()).not.toContain('c2hvcnQ=');
+  });
+
+  it('with KEY_VAULT_URL set, secrets may be absent from the settings', () => {
+    const settings = loadSettings({ COSMOS_CONNECTION__accountEndpoint: 'https://acct.documents.azure.com:443/', MEDIA_STORAGE__blobServiceUri: 'https://acct.blob.core.windows.net', KEY_VAULT_URL: 'https://kv.vault.azure.net' });
+    expect(settings.WHATSAPP_APP_SECRET).toBeUndefined();
+  });
+
+  it('identity-based connections satisfy the Cosmos and Storage settings; neither at all is named', () => {
+    const problems = problemsOf({ ...valid, COSMOS_CONNECTION: undefined, MEDIA_STORAGE: undefined });
+    expect(problems.map((p) => p.split(' ')[0]).sort()).toEqual(['COSMOS_CONNECTION', 'MEDIA_STORAGE']);
+  });
+});
+
+describe('local settings files', () => {
+  it('local.settings.json wins over the example, and real environment variables win over both', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fk-settings-'));
+    writeFileSync(join(dir, 'local.settings.example.json'), JSON.stringify({ Values: { A: 'example', B: 'example' } }));
+    expect(localEnvironment(dir, {}).values).toMatchObject({ A: 'example' });
+    writeFileSync(join(dir, 'local.settings.json'), JSON.stringify({ Values: { A: 'local', B: 'local' } }));
+    const { values, source } = localEnvironment(dir, { B: 'env' });
+    expect(source).toBe('local.settings.json');
+    expect(values).toMatchObject({ A: 'local', B: 'env' });
+  });
+
+  it('the example file lists every setting the app reads', async () => {
+    const { SETTING_NAMES } = await import('../../shared/config');
+    const example = (await import('../../local.settings.example.json')).Values as Record<string, string>;
+    const missing = SETTING_NAMES.filter((name) => !(name in example) && !name.includes('__'));
+    expect(missing).toEqual([]);
+    expect(() => loadSettings({ ...example, COSMOS_CONNECTION: valid.COSMOS_CONNECTION, MEDIA_STORAGE: valid.MEDIA_STORAGE })).not.toThrow();
+  });
+});
