@@ -1,6 +1,8 @@
 /**
  * The function app's entry point (package.json `main`). Each file below registers its own triggers with
  * `app.*`; the local host loads this same file, so both hosts serve the same functions.
+ * Add one import line per function file.
  */
 import './startupCheck';
 import './health';
+import './tenants';

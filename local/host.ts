@@ -225,7 +225,8 @@ function logHandlerFor(functionName: string, log: (line: string) => void) {
 }
 
 function errorName(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : 'error';
+  // The message is cut short: a library error may quote more of its input than a log should hold.
+  return error instanceof Error ? `${error.name}: ${error.message.slice(0, 200)}` : 'error';
 }
 
 function stringValues(settings: object): Record<string, string> {

@@ -18,6 +18,7 @@ export const SECRET_NAMES = [
   'FLOWS_PRIVATE_KEY_PASSPHRASE',
   'SUBJECT_HASH_KEY',
   'DATA_ENCRYPTION_KEY',
+  'DATA_ENCRYPTION_KEY_PREVIOUS',
 ] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 
@@ -78,6 +79,9 @@ const settingsShape = {
   }),
   DATA_ENCRYPTION_KEY: secretText.refine((v) => v === undefined || Buffer.from(v, 'base64').length === 32, {
     message: 'must be 32 random bytes, base64-encoded (openssl rand -base64 32)',
+  }),
+  DATA_ENCRYPTION_KEY_PREVIOUS: secretText.refine((v) => v === undefined || Buffer.from(v, 'base64').length === 32, {
+    message: 'must be 32 random bytes, base64-encoded',
   }),
   GRAPH_API_BASE_URL: url('https://graph.facebook.com/v23.0'),
   HUBSPOT_API_BASE_URL: url('https://api.hubapi.com'),

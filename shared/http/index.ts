@@ -1,2 +1,3 @@
 export * from './responses';
 export * from './principal';
+export * from './adminAuth';

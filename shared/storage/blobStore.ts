@@ -31,3 +31,8 @@ export async function ensureBlobContainers(service: BlobServiceClient): Promise<
   await Promise.all(Object.values(containers).map((c) => c.createIfNotExists()));
   return containers;
 }
+
+/** A subject's media is one prefix: erasure and retention work on it without listing anything else. */
+export function mediaPrefixFor(tenantId: string, subjectHash: string): string {
+  return `${tenantId}/${subjectHash}/`;
+}

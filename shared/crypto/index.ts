@@ -1,0 +1,2 @@
+export * from './dataEncryption';
+export * from './subjectKeys';

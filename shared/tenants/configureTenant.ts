@@ -1,0 +1,52 @@
+import type { AuditLog } from '../audit/auditLog';
+import type { TenantId } from '../domain/ids';
+import type { Tenant, TenantInput } from './tenant';
+import type { TenantRepository } from './tenantRepository';
+
+export type ConfigureTenantResult =
+  | { kind: 'saved'; tenant: Tenant; created: boolean }
+  | { kind: 'conflict'; field: string; message: string };
+
+/**
+ * PUT /api/tenants/{id}: creates or replaces a tenant. A phone number id belongs to one tenant only
+ * (webhooks are routed by it). Changes of storage mode and retention are audited with who made them.
+ */
+export async function configureTenant(
+  deps: { tenants: TenantRepository; audit: AuditLog },
+  input: { tenantId: TenantId; config: TenantInput; actor: string },
+): Promise<ConfigureTenantResult> {
+  for (const phoneNumberId of input.config.phoneNumberIds) {
+    const owner = await deps.tenants.findByPhoneNumberId(phoneNumberId);
+    if (owner && owner.id !== input.tenantId) {
+      return { kind: 'conflict', field: 'phoneNumberIds', message: 'phoneNumberIds: a phone number id already belongs to another tenant' };
+    }
+  }
+  const { tenant, created, previous } = await deps.tenants.put(input.tenantId, input.config);
+  await deps.audit.record({
+    tenantId: tenant.id,
+    type: created ? 'tenant.created' : 'tenant.updated',
+    actor: input.actor,
+    details: {
+      messageStorage: tenant.messageStorage,
+      phoneNumberIds: tenant.phoneNumberIds.length,
+      jurisdiction: tenant.jurisdiction,
+    },
+  });
+  if (previous && previous.messageStorage !== tenant.messageStorage) {
+    await deps.audit.record({
+      tenantId: tenant.id,
+      type: 'tenant.message-storage-changed',
+      actor: input.actor,
+      details: { from: previous.messageStorage, to: tenant.messageStorage },
+    });
+  }
+  if (previous && JSON.stringify(previous.retention) !== JSON.stringify(tenant.retention)) {
+    await deps.audit.record({
+      tenantId: tenant.id,
+      type: 'tenant.retention-changed',
+      actor: input.actor,
+      details: Object.fromEntries(Object.entries(tenant.retention).map(([k, v]) => [k, v])),
+    });
+  }
+  return { kind: 'saved', tenant, created };
+}

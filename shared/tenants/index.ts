@@ -1,0 +1,3 @@
+export * from './tenant';
+export * from './tenantRepository';
+export * from './configureTenant';
