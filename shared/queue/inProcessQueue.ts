@@ -131,6 +131,17 @@ export class InProcessQueue implements Queue {
     return replayed.length;
   }
 
+  /** Messages waiting, scheduled or in flight, without receiving them (what Service Bus' peek shows). */
+  async peekMessages(queue: QueueName): Promise<ReceivedMessage[]> {
+    return this.state(queue).ready.map((m) => ({
+      messageId: m.messageId,
+      body: JSON.parse(m.body) as unknown,
+      deliveryCount: m.deliveryCount,
+      enqueuedAt: m.enqueuedAt,
+      properties: { ...m.properties },
+    }));
+  }
+
   /** Messages waiting or in flight: lets tests and the local host wait until the work is done. */
   pending(queue?: QueueName): number {
     const states = queue ? [this.state(queue)] : [...this.queues.values()];

@@ -57,6 +57,11 @@ export const messageDocument = subjectDocumentBase.extend({
   ciphertext: z.string(),
   keyId: z.string(),
   sentAt: z.string(),
+  /**
+   * `pending`: in the `hubspot` mode the content waits here (encrypted, in the subject's partition so
+   * erasure reaches it) until HubSpot confirms, then the document is deleted. Absent: stored (encrypted mode).
+   */
+  syncState: z.enum(['pending']).optional(),
 });
 export type MessageDocument = z.infer<typeof messageDocument>;
 
