@@ -2,8 +2,8 @@ import type { SecretName } from '../config/settings';
 import type { Clock } from '../domain/clock';
 import type { TenantId } from '../domain/ids';
 
-/** A secret's name: one of the app's secrets, or a per-tenant HubSpot token. */
-export type SecretKey = SecretName | `HUBSPOT_TOKEN_${string}`;
+/** A secret's name: one of the app's secrets, a per-tenant HubSpot token, or a per-tenant Flows key (and its passphrase). */
+export type SecretKey = SecretName | `HUBSPOT_TOKEN_${string}` | `FLOWS_PRIVATE_KEY_${string}`;
 
 export function hubspotTokenSecret(tenantId: TenantId): SecretKey {
   return `HUBSPOT_TOKEN_${tenantId.replace(/-/g, '_').toUpperCase()}`;

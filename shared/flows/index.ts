@@ -1,0 +1,11 @@
+export * from './flowCrypto';
+export * from './flowKeys';
+export * from './flowToken';
+export * from './protocol';
+export * from './privacyCentrePort';
+export { privacyCentre, SCREENS as PRIVACY_CENTRE_SCREENS } from './privacyCentre';
+export type { PrivacyCentreContext, PrivacyCentreRequest } from './privacyCentre';
+export * from './flowsEndpoint';
+export * from './flowJsonSchema';
+export * from './sendFlow';
+export { privacyCentrePortOf } from './privacyAdapter';
