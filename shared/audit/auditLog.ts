@@ -1,4 +1,5 @@
 import type { Container } from '@azure/cosmos';
+import { isConflict } from '../cosmos/cosmosStore';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../domain/clock';
 import type { SubjectHash, TenantId } from '../domain/ids';
@@ -16,9 +17,14 @@ export interface AuditEventInput {
   /** The Entra ID object id of the operator, for admin actions; `system` for automatic ones. */
   actor?: string;
   details?: Record<string, string | number | boolean | null>;
+  /**
+   * Makes the record idempotent: a retried delivery that records the same fact again (same key) leaves
+   * one event. Keys are ids or keyed hashes, never personal data.
+   */
+  idempotencyKey?: string;
 }
 
-export interface AuditEvent extends AuditEventInput {
+export interface AuditEvent extends Omit<AuditEventInput, 'idempotencyKey'> {
   id: string;
   at: string;
 }
@@ -30,9 +36,14 @@ export class AuditLog {
   ) {}
 
   async record(input: AuditEventInput): Promise<AuditEvent> {
-    const event: AuditEvent = { id: randomUUID(), at: this.clock.now().toISOString(), actor: input.actor ?? 'system', ...input };
-    // Audit events are kept (CCPA: request records at least 24 months); ttl -1 keeps them until policy says otherwise.
-    await this.container.items.create({ ...event, ttl: -1 });
+    const { idempotencyKey, ...fields } = input;
+    const event: AuditEvent = { id: idempotencyKey ?? randomUUID(), at: this.clock.now().toISOString(), actor: input.actor ?? 'system', ...fields };
+    try {
+      // Audit events are kept (CCPA: request records at least 24 months); ttl -1 keeps them until policy says otherwise.
+      await this.container.items.create({ ...event, ttl: -1 });
+    } catch (error) {
+      if (!(idempotencyKey && isConflict(error))) throw error;
+    }
     return event;
   }
 

@@ -1,0 +1,80 @@
+import { ERASURE_SCOPES, type ErasureScope, type PrivacyRequestType } from '../privacy/privacyRequest';
+
+/**
+ * A completed WhatsApp Flow (`interactive.nfm_reply`): `response_json` is a JSON string with the answers
+ * and the `flow_token` the business sent the flow with. A flow may also be the privacy screen itself:
+ * `{"action": "data_deletion_request", "scope": "all"}` asks for erasure through the same use case as
+ * the admin API.
+ */
+export interface FlowCompletion {
+  flowToken?: string;
+  screen?: string;
+  answers: Record<string, unknown>;
+  dataRequest?: DataRequest;
+}
+
+export type DataRequest =
+  | { type: Exclude<PrivacyRequestType, 'rectification'>; scope: ErasureScope; scopeGiven: boolean }
+  | { type: 'rectification'; scope: ErasureScope; scopeGiven: boolean; profileName: string };
+
+/** The `action` values a flow uses to ask for a data-subject right. */
+export const DATA_REQUEST_ACTIONS: Record<string, PrivacyRequestType> = {
+  data_deletion_request: 'erasure',
+  data_erasure_request: 'erasure',
+  data_access_request: 'access',
+  data_rectification_request: 'rectification',
+  data_restriction_request: 'restriction',
+  data_objection_request: 'objection',
+};
+
+export type FlowParse = { ok: true; completion: FlowCompletion } | { ok: false; reason: 'not-json' | 'not-an-object' | 'incomplete-request' };
+
+export function parseFlowCompletion(responseJson: string): FlowParse {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(responseJson);
+  } catch {
+    return { ok: false, reason: 'not-json' };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { ok: false, reason: 'not-an-object' };
+  const { flow_token: flowToken, screen, ...answers } = parsed as Record<string, unknown>;
+  const completion: FlowCompletion = {
+    answers,
+    ...(typeof flowToken === 'string' ? { flowToken } : {}),
+    ...(typeof screen === 'string' ? { screen } : {}),
+  };
+  const action = typeof answers.action === 'string' ? answers.action.trim().toLowerCase() : undefined;
+  const type = action !== undefined && Object.hasOwn(DATA_REQUEST_ACTIONS, action) ? DATA_REQUEST_ACTIONS[action] : undefined;
+  if (type === undefined) return { ok: true, completion };
+
+  // An unknown scope asks for everything: erasing more than asked is the safe side of a typo.
+  const givenScope = typeof answers.scope === 'string' ? answers.scope.trim().toLowerCase() : undefined;
+  const scopeGiven = givenScope !== undefined && (ERASURE_SCOPES as readonly string[]).includes(givenScope);
+  const scope = scopeGiven ? (givenScope as ErasureScope) : 'all';
+  if (type === 'rectification') {
+    const name = [answers.profile_name, answers.profileName, answers.name].find((v): v is string => typeof v === 'string' && v.trim() !== '');
+    if (!name) return { ok: false, reason: 'incomplete-request' };
+    completion.dataRequest = { type, scope, scopeGiven, profileName: name.trim().slice(0, 200) };
+  } else {
+    completion.dataRequest = { type, scope, scopeGiven };
+  }
+  return { ok: true, completion };
+}
+
+/** The `flow` value Flowkeeper's own Privacy Centre puts in its closing message (shared/flows/privacyCentre.ts). */
+export const PRIVACY_CENTRE_FLOW = 'privacy-centre';
+
+/**
+ * The closing message of the Privacy Centre flow itself. The flow's endpoint already did what the person
+ * asked; the message only says the flow closed. It must not refresh the contact: after an erasure from
+ * the flow, tapping "Done" would otherwise bring the contact back a second after it was erased.
+ */
+export function isPrivacyCentreClosing(message: { type: string; interactive?: { type?: string; nfm_reply?: { response_json: string } | undefined } }): boolean {
+  if (message.type !== 'interactive' || message.interactive?.type !== 'nfm_reply' || !message.interactive.nfm_reply) return false;
+  try {
+    const parsed = JSON.parse(message.interactive.nfm_reply.response_json) as unknown;
+    return typeof parsed === 'object' && parsed !== null && (parsed as { flow?: unknown }).flow === PRIVACY_CENTRE_FLOW;
+  } catch {
+    return false;
+  }
+}

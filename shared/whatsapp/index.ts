@@ -1,0 +1,8 @@
+export * from './payload';
+export * from './signature';
+export * from './ports';
+export * from './flowCompletion';
+export { ingestMessage, messageKeyOf, optCommandOf, SEEN_MESSAGE_TTL_SECONDS, PROCESSING_LEASE_SECONDS, type MessageOutcome } from './ingestMessage';
+export * from './receiveWebhook';
+export * from './mediaDownload';
+export * from './deps';

@@ -1,0 +1,307 @@
+import { createHmac } from 'node:crypto';
+import { encryptText } from '../crypto/dataEncryption';
+import { dataKeyring } from '../crypto/subjectKeys';
+import { normaliseWaId, subjectHashOf, subjectPartitionKey, type SubjectHash, type TenantId, type WaId } from '../domain/ids';
+import { requireSecret } from '../secrets/secretProvider';
+import { lifetime, type FlowResponseDocument, type MediaRefDocument, type MessageDocument } from '../subjects/documents';
+import type { StoredContact } from '../subjects/subjectStore';
+import { ttlSeconds, type Tenant } from '../tenants/tenant';
+import { isPrivacyCentreClosing, parseFlowCompletion } from './flowCompletion';
+import { type InboundMessage, type KnownMessage, type MediaType } from './payload';
+import type { WebhookDeps } from './ports';
+
+/** How long a message id is remembered (Meta retries a delivery for up to 7 days). */
+export const SEEN_MESSAGE_TTL_SECONDS = 7 * 86_400;
+/**
+ * While a message is being processed its id is leased for this long. A failure releases the lease; if
+ * even that fails (the store is down), the lease runs out and Meta's next retry processes the message.
+ */
+export const PROCESSING_LEASE_SECONDS = 120;
+
+export type MessageOutcome =
+  | 'stored'
+  | 'duplicate'
+  | 'dropped-after-erasure'
+  | 'ignored'
+  | 'privacy-request';
+
+/** STOP / UNSUBSCRIBE and START, trimmed and case-insensitive, as the opt-out keywords people type. */
+export function optCommandOf(message: KnownMessage): 'opt-out' | 'opt-in' | undefined {
+  if (message.type !== 'text') return undefined;
+  const word = message.text.body.trim().toUpperCase();
+  if (word === 'STOP' || word === 'UNSUBSCRIBE') return 'opt-out';
+  if (word === 'START') return 'opt-in';
+  return undefined;
+}
+
+/**
+ * The key a message is remembered by in the markers (idempotency). A WhatsApp message id (`wamid.`)
+ * is base64 that contains the sender's phone number, so it is never stored outside the subject's own
+ * partition: markers, document ids and queue messages use this keyed hash instead.
+ */
+export function messageKeyOf(hashKey: string, tenantId: TenantId, messageId: string): string {
+  return createHmac('sha256', hashKey).update(`${tenantId}|message|${messageId}`).digest('hex');
+}
+
+interface MessageContext {
+  tenant: Tenant;
+  message: KnownMessage;
+  waId: WaId;
+  subjectHash: SubjectHash;
+  messageKey: string;
+  profileName: string | undefined;
+  onPrivacyRequest: (requestId: string) => void;
+  eventAt: Date;
+  now: Date;
+}
+
+/**
+ * One inbound message: deduplicated by its id, dropped when it predates the subject's erasure, then the
+ * contact is refreshed and the content handled by the tenant's storage mode. Every write is keyed by
+ * Meta's ids, so when something fails half-way the retried delivery finishes the job.
+ */
+export async function ingestMessage(
+  deps: WebhookDeps,
+  tenant: Tenant,
+  message: InboundMessage,
+  profileNameOf: (waId: WaId) => string | undefined,
+  onPrivacyRequest: (requestId: string) => void = () => undefined,
+): Promise<MessageOutcome> {
+  // Unknown and malformed messages, and Meta's system notices and unsupported ones, carry nothing we keep.
+  if (message.type === 'unknown' || message.type === 'invalid' || message.type === 'system' || message.type === 'unsupported') return 'ignored';
+  const waId = normaliseWaId(message.from);
+  if (waId === undefined) return 'ignored';
+
+  const hashKey = await requireSecret(deps.secrets, 'SUBJECT_HASH_KEY');
+  const subjectHash = subjectHashOf(hashKey, tenant.id, waId); // = hashSubject(secrets, ...), one secret read
+  const messageKey = messageKeyOf(hashKey, tenant.id, message.id);
+  if (!(await deps.markers.claim('seen-message', tenant.id, messageKey, PROCESSING_LEASE_SECONDS))) return 'duplicate';
+
+  try {
+    const now = deps.clock.now();
+    const outcome = await processMessage(deps, {
+      tenant,
+      message,
+      waId,
+      subjectHash,
+      messageKey,
+      profileName: profileNameOf(waId),
+      onPrivacyRequest,
+      eventAt: new Date(Number(message.timestamp) * 1000),
+      now,
+    });
+    await deps.markers.put('seen-message', tenant.id, messageKey, { ttlSeconds: SEEN_MESSAGE_TTL_SECONDS });
+    return outcome;
+  } catch (error) {
+    await deps.markers.delete('seen-message', tenant.id, messageKey).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function processMessage(deps: WebhookDeps, m: MessageContext): Promise<MessageOutcome> {
+  const { tenant, subjectHash } = m;
+  const [tombstone, suppression] = await Promise.all([
+    deps.markers.get('tombstone', tenant.id, subjectHash),
+    deps.markers.get('suppression', tenant.id, subjectHash),
+  ]);
+  if (tombstone) {
+    const erasedAt = Date.parse(String(tombstone.data?.erasedAt ?? tombstone.at));
+    // At or before the erasure: a late or retried delivery of erased data. It must not come back.
+    if (!(m.eventAt.getTime() > erasedAt)) return 'dropped-after-erasure';
+  }
+  if (isPrivacyCentreClosing(m.message)) return 'ignored';
+
+  const command = optCommandOf(m.message);
+  const before = command ? await deps.subjects.getContact(tenant.id, m.waId) : undefined;
+  // An opt-in change older than the last one applied (out-of-order delivery) does not undo it.
+  const applyCommand = command !== undefined && !(before?.optInEventAt && before.optInEventAt > m.eventAt.toISOString());
+  if (applyCommand && command === 'opt-out') {
+    await deps.markers.put('suppression', tenant.id, subjectHash, { ttlSeconds: -1, data: { since: m.eventAt.toISOString() } });
+  } else if (applyCommand && command === 'opt-in') {
+    await deps.markers.delete('suppression', tenant.id, subjectHash);
+  }
+
+  const { contact, created } = await deps.subjects.updateContact(tenant.id, m.waId, (current) =>
+    nextContact(current, m, suppression !== undefined, applyCommand ? command : undefined),
+  );
+  if (tombstone && created) {
+    // A newer message from an erased subject: a new relationship, stored as usual and counted.
+    deps.telemetry.event('subject.reengaged', { tenantId: tenant.id });
+    await deps.audit.record({ tenantId: tenant.id, type: 'subject.reengaged', subjectHash });
+  }
+  if (applyCommand) {
+    await deps.audit.record({
+      tenantId: tenant.id,
+      type: command === 'opt-out' ? 'subject.opted-out' : 'subject.opted-in',
+      subjectHash,
+      details: { channel: 'message' },
+    });
+  }
+
+  const suppressed = applyCommand ? command === 'opt-out' : suppression !== undefined || contact?.optIn === 'opted_out';
+  const restricted = contact?.restricted === true;
+
+  const message = m.message;
+  if (message.type === 'interactive' && message.interactive.type === 'nfm_reply' && message.interactive.nfm_reply) {
+    return handleFlowCompletion(deps, m, message.interactive.nfm_reply.response_json);
+  }
+  const media = mediaOf(message);
+  if (media) await queueMedia(deps, m, media.type, media.content);
+  if (!suppressed && !restricted) await storeContent(deps, m);
+  return 'stored';
+}
+
+function nextContact(current: StoredContact | undefined, m: MessageContext, suppressed: boolean, command: 'opt-out' | 'opt-in' | undefined): StoredContact {
+  const now = m.now.toISOString();
+  // Each activity refreshes the contact's lifetime.
+  const life = lifetime(m.now, ttlSeconds(m.tenant.retention.contactDays));
+  const base: StoredContact = current ?? {
+    id: 'contact',
+    pk: subjectPartitionKey(m.tenant.id, m.waId),
+    tenantId: m.tenant.id,
+    type: 'contact',
+    waId: m.waId,
+    optIn: suppressed ? 'opted_out' : 'unknown',
+    restricted: false,
+    firstSeenAt: now,
+    lastSeenAt: now,
+    createdAt: now,
+    ...life,
+  };
+  return {
+    ...base,
+    ...(m.profileName !== undefined ? { profileName: m.profileName } : {}),
+    lastSeenAt: base.lastSeenAt > now ? base.lastSeenAt : now,
+    ...life,
+    ...(command ? { optIn: command === 'opt-out' ? 'opted_out' : 'opted_in', optInEventAt: m.eventAt.toISOString() } : {}),
+  };
+}
+
+async function handleFlowCompletion(deps: WebhookDeps, m: MessageContext, responseJson: string): Promise<MessageOutcome> {
+  const parsed = parseFlowCompletion(responseJson);
+  if (!parsed.ok) {
+    deps.telemetry.metric('webhook.flow.unreadable', 1, { tenantId: m.tenant.id, reason: parsed.reason });
+    return 'ignored';
+  }
+  const { completion } = parsed;
+  // Counted for the privacy metrics (trust coefficient, screens before deletion): the screen only, no answers.
+  await deps.audit.record({
+    tenantId: m.tenant.id,
+    type: 'flow.completed',
+    subjectHash: m.subjectHash,
+    details: { screen: completion.screen ?? null, dataRequest: completion.dataRequest?.type ?? null },
+    idempotencyKey: `flow-completed-${m.messageKey}`,
+  });
+  if (completion.dataRequest) {
+    // The request itself is the record (the privacy module keeps and audits it); its answers are not stored.
+    const request = completion.dataRequest;
+    const created = await deps.requestPrivacy({
+      tenantId: m.tenant.id,
+      waId: m.waId,
+      type: request.type,
+      scope: request.scope,
+      channel: 'flow',
+      ...(completion.screen ? { screen: completion.screen } : {}),
+      ...(request.type === 'rectification' ? { rectification: { profileName: request.profileName } } : {}),
+    });
+    deps.telemetry.event('webhook.privacy_request', { tenantId: m.tenant.id, type: request.type, scope: request.scope, requestId: created.id });
+    m.onPrivacyRequest(created.id);
+    return 'privacy-request';
+  }
+  const id = `flow-${m.messageKey.slice(0, 40)}`;
+  const doc: FlowResponseDocument = {
+    id,
+    pk: subjectPartitionKey(m.tenant.id, m.waId),
+    tenantId: m.tenant.id,
+    type: 'flowResponse',
+    messageId: m.message.id,
+    ...(completion.flowToken ? { flowToken: completion.flowToken } : {}),
+    ...(completion.screen ? { screen: completion.screen } : {}),
+    answers: completion.answers,
+    receivedAt: m.eventAt.toISOString(),
+    createdAt: m.now.toISOString(),
+    ...lifetime(m.now, ttlSeconds(m.tenant.retention.flowResponseDays)),
+  };
+  await deps.subjects.upsert(doc);
+  return 'stored';
+}
+
+type MediaContent = { id: string; mime_type?: string | undefined; sha256?: string | undefined };
+
+function mediaOf(message: KnownMessage): { type: MediaType; content: MediaContent } | undefined {
+  switch (message.type) {
+    case 'image':
+      return { type: message.type, content: message.image };
+    case 'audio':
+      return { type: message.type, content: message.audio };
+    case 'video':
+      return { type: message.type, content: message.video };
+    case 'document':
+      return { type: message.type, content: message.document };
+    case 'sticker':
+      return { type: message.type, content: message.sticker };
+    default:
+      return undefined;
+  }
+}
+
+/** Meta's media ids are digits; anything else is not used as a document id or blob name. */
+const MEDIA_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+async function queueMedia(deps: WebhookDeps, m: MessageContext, type: MediaType, media: MediaContent): Promise<void> {
+  if (!MEDIA_ID.test(media.id)) {
+    deps.telemetry.metric('webhook.media.bad_id', 1, { tenantId: m.tenant.id, type });
+    return;
+  }
+  const doc: MediaRefDocument = {
+    id: `media-${media.id}`,
+    pk: subjectPartitionKey(m.tenant.id, m.waId),
+    tenantId: m.tenant.id,
+    type: 'mediaRef',
+    mediaId: media.id,
+    messageId: m.message.id,
+    ...(media.mime_type ? { mimeType: media.mime_type } : {}),
+    ...(media.sha256 ? { sha256: media.sha256 } : {}),
+    status: 'queued',
+    createdAt: m.now.toISOString(),
+    ...lifetime(m.now, ttlSeconds(m.tenant.retention.mediaDays)),
+  };
+  const written = await deps.subjects.createIfAbsent(doc);
+  // A retry sends again (the queue drops the duplicate by message id) unless the download is over.
+  if (!written.created && written.existing.status !== 'queued') return;
+  await deps.queue.send('media-downloads', {
+    messageId: media.id,
+    body: { tenantId: m.tenant.id, subjectHash: m.subjectHash, mediaRefId: doc.id },
+  });
+}
+
+function contentOf(message: KnownMessage): Record<string, unknown> {
+  const record = message as unknown as Record<string, unknown>;
+  return { type: message.type, [message.type]: record[message.type], ...(message.context ? { context: message.context } : {}) };
+}
+
+async function storeContent(deps: WebhookDeps, m: MessageContext): Promise<void> {
+  const mode = m.tenant.messageStorage;
+  if (mode === 'none') return;
+  const id = `msg-${m.messageKey.slice(0, 40)}`;
+  const keyring = await dataKeyring(deps.secrets);
+  const doc: MessageDocument = {
+    id,
+    pk: subjectPartitionKey(m.tenant.id, m.waId),
+    tenantId: m.tenant.id,
+    type: 'message',
+    messageId: m.message.id,
+    direction: 'inbound',
+    messageType: m.message.type,
+    ciphertext: encryptText(keyring, JSON.stringify(contentOf(m.message)), id),
+    keyId: keyring.current.id,
+    sentAt: m.eventAt.toISOString(),
+    createdAt: m.now.toISOString(),
+    ...lifetime(m.now, ttlSeconds(m.tenant.retention.messageDays)),
+    ...(mode === 'hubspot' ? { syncState: 'pending' as const } : {}),
+  };
+  await deps.subjects.upsert(doc);
+  if (mode === 'hubspot') {
+    await deps.queue.send('hubspot-sync', { messageId: id, body: { tenantId: m.tenant.id, subjectHash: m.subjectHash, messageDocId: id } });
+  }
+}

@@ -1,0 +1,170 @@
+import { normaliseWaId, type WaId } from '../domain/ids';
+import type { SecretProvider } from '../secrets/secretProvider';
+import { ingestMessage, type MessageOutcome } from './ingestMessage';
+import { parseStatuses, parseWebhook, type KnownMessage, type MessagesValue } from './payload';
+import type { WebhookDeps } from './ports';
+import { sameText, verifySignature } from './signature';
+
+export interface DeliverySummary {
+  messages: number;
+  stored: number;
+  duplicates: number;
+  droppedAfterErasure: number;
+  privacyRequests: number;
+  /** Ids of the privacy requests flow completions created (ids only: what an operator or the simulator follows). */
+  privacyRequestIds: string[];
+  ignored: number;
+  statuses: number;
+  unknownNumbers: number;
+}
+
+export type WebhookResult =
+  | { kind: 'accepted'; summary: DeliverySummary }
+  | { kind: 'unauthorized'; reason: 'missing' | 'malformed' | 'mismatch' }
+  | { kind: 'too-large'; maxBytes: number }
+  | { kind: 'malformed'; field: string; message: string }
+  /** A dependency failed: answer 5xx so Meta retries; what was done is kept and skipped on the retry. */
+  | { kind: 'unavailable'; dependency: string; summary: DeliverySummary };
+
+/**
+ * POST /api/whatsapp/webhook: size, signature over the raw bytes, JSON, schema, then every message of
+ * every change, in order. Nothing of the body is logged; telemetry carries ids, counts and enums only.
+ */
+export async function receiveWebhook(deps: WebhookDeps, input: { body: Buffer; signature: string | null; maxBytes: number }): Promise<WebhookResult> {
+  const summary: DeliverySummary = { messages: 0, stored: 0, duplicates: 0, droppedAfterErasure: 0, privacyRequests: 0, privacyRequestIds: [], ignored: 0, statuses: 0, unknownNumbers: 0 };
+  if (input.body.length > input.maxBytes) return { kind: 'too-large', maxBytes: input.maxBytes };
+
+  let check;
+  try {
+    check = await verifySignature(deps.secrets, input.body, input.signature);
+  } catch (error) {
+    return unavailable(deps, 'secrets', error, summary);
+  }
+  if (!check.ok) {
+    if (check.reason === 'no-secret') {
+      deps.telemetry.event('webhook.secret.missing', { secret: 'WHATSAPP_APP_SECRET' });
+      return { kind: 'unavailable', dependency: 'secrets', summary };
+    }
+    deps.telemetry.event('webhook.signature.rejected', { reason: check.reason });
+    return { kind: 'unauthorized', reason: check.reason };
+  }
+  if (check.secret === 'previous') deps.telemetry.metric('webhook.signature.previous_secret', 1);
+
+  let json: unknown;
+  try {
+    json = JSON.parse(input.body.toString('utf8'));
+  } catch {
+    return { kind: 'malformed', field: '(body)', message: 'request body is not valid JSON' };
+  }
+  const parsed = parseWebhook(json);
+  if (!parsed.ok) return { kind: 'malformed', field: parsed.field, message: parsed.message };
+
+  for (const change of parsed.changes) {
+    if (change.field !== 'messages') {
+      deps.telemetry.metric('webhook.change.ignored', 1, { field: change.name });
+      continue;
+    }
+    const failed = await ingestChange(deps, change.value, summary);
+    if (failed) return unavailable(deps, failed.dependency, failed.error, summary);
+  }
+  return { kind: 'accepted', summary };
+}
+
+async function ingestChange(deps: WebhookDeps, value: MessagesValue, summary: DeliverySummary): Promise<{ dependency: string; error: unknown } | undefined> {
+  const phoneNumberId = value.metadata.phone_number_id;
+  let tenant;
+  try {
+    tenant = await deps.tenants.findByPhoneNumberId(phoneNumberId);
+  } catch (error) {
+    return { dependency: 'cosmos', error };
+  }
+  const messages = value.messages ?? [];
+  const statuses = parseStatuses(value.statuses);
+  if (!tenant || tenant.cancelledAt) {
+    // Acknowledged so Meta stops retrying, dropped, counted. The phone number id is the business's, not a person's.
+    summary.unknownNumbers += 1;
+    deps.telemetry.metric('webhook.unknown_number', messages.length + statuses.length, { phoneNumberId, cancelled: Boolean(tenant?.cancelledAt) });
+    return undefined;
+  }
+
+  // Status updates are counted, never stored: they say who read what, and the product does not need it.
+  summary.statuses += statuses.length;
+  for (const status of statuses) {
+    deps.telemetry.metric('webhook.status', 1, { tenantId: tenant.id, status: status.status.slice(0, 32), errorCode: status.errors?.[0]?.code });
+  }
+  for (const error of value.errors ?? []) deps.telemetry.metric('webhook.error', 1, { tenantId: tenant.id, code: error.code });
+
+  const names = profileNames(value);
+  // Within a delivery, oldest first (STOP then START in one batch ends opted in).
+  const ordered = messages
+    .map((message, index) => ({ message, index }))
+    .sort((a, b) => timestampOf(a.message) - timestampOf(b.message) || a.index - b.index)
+    .map((m) => m.message);
+  for (const message of ordered) {
+    summary.messages += 1;
+    let outcome: MessageOutcome;
+    try {
+      outcome = await ingestMessage(deps, tenant, message, (waId) => names.get(waId), (id) => summary.privacyRequestIds.push(id));
+    } catch (error) {
+      return { dependency: dependencyOf(error), error };
+    }
+    count(summary, outcome);
+    deps.telemetry.metric('webhook.message', 1, {
+      tenantId: tenant.id,
+      type: message.type === 'unknown' || message.type === 'invalid' ? `${message.type}:${message.reportedType}` : message.type,
+      outcome,
+    });
+  }
+  return undefined;
+}
+
+function count(summary: DeliverySummary, outcome: MessageOutcome): void {
+  if (outcome === 'stored') summary.stored += 1;
+  else if (outcome === 'duplicate') summary.duplicates += 1;
+  else if (outcome === 'dropped-after-erasure') summary.droppedAfterErasure += 1;
+  else if (outcome === 'privacy-request') summary.privacyRequests += 1;
+  else summary.ignored += 1;
+}
+
+function timestampOf(message: { type: string }): number {
+  return 'timestamp' in message ? Number((message as KnownMessage).timestamp) : 0;
+}
+
+function profileNames(value: MessagesValue): Map<WaId, string> {
+  const names = new Map<WaId, string>();
+  for (const contact of value.contacts ?? []) {
+    const waId = contact.wa_id ? normaliseWaId(contact.wa_id) : undefined;
+    if (waId && contact.profile?.name) names.set(waId, contact.profile.name);
+  }
+  return names;
+}
+
+/** Which outside system an error came from, by its shape (no message text: it might quote input). */
+function dependencyOf(error: unknown): string {
+  const e = error as { code?: unknown; statusCode?: unknown; name?: unknown };
+  if (typeof e.name === 'string' && e.name.startsWith('ServiceBus')) return 'queue';
+  if (typeof e.statusCode === 'number' || typeof e.code === 'number') return 'cosmos';
+  if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return 'network';
+  if (e.name === 'MissingSecretError') return 'secrets';
+  return 'unknown';
+}
+
+function unavailable(deps: WebhookDeps, dependency: string, error: unknown, summary: DeliverySummary): WebhookResult {
+  const e = error as { name?: unknown; code?: unknown };
+  deps.telemetry.event('webhook.unavailable', {
+    dependency,
+    error: typeof e.name === 'string' ? e.name.slice(0, 64) : 'unknown',
+    code: typeof e.code === 'string' || typeof e.code === 'number' ? String(e.code).slice(0, 32) : undefined,
+  });
+  return { kind: 'unavailable', dependency, summary };
+}
+
+export type HandshakeResult = { ok: true; challenge: string } | { ok: false };
+
+/** GET /api/whatsapp/webhook: Meta's verification handshake. */
+export async function verifyHandshake(secrets: SecretProvider, query: { mode: string | null; token: string | null; challenge: string | null }): Promise<HandshakeResult> {
+  const expected = await secrets.get('WHATSAPP_VERIFY_TOKEN');
+  if (expected === undefined || query.mode !== 'subscribe' || query.token === null || query.challenge === null) return { ok: false };
+  if (!sameText(query.token, expected)) return { ok: false };
+  return { ok: true, challenge: query.challenge };
+}
