@@ -3,6 +3,9 @@ import type { TenantId } from '../domain/ids';
 import type { Tenant, TenantInput } from './tenant';
 import type { TenantRepository } from './tenantRepository';
 
+/** Audit partitions of Flowkeeper's own cross-tenant actions (dead-letter replays): never a tenant. */
+export const RESERVED_TENANT_IDS: readonly string[] = ['flowkeeper-operations', 'system'];
+
 export type ConfigureTenantResult =
   | { kind: 'saved'; tenant: Tenant; created: boolean }
   | { kind: 'conflict'; field: string; message: string };
@@ -15,6 +18,9 @@ export async function configureTenant(
   deps: { tenants: TenantRepository; audit: AuditLog },
   input: { tenantId: TenantId; config: TenantInput; actor: string },
 ): Promise<ConfigureTenantResult> {
+  if (RESERVED_TENANT_IDS.includes(input.tenantId)) {
+    return { kind: 'conflict', field: 'tenantId', message: `tenantId ${input.tenantId} is reserved for Flowkeeper's own records` };
+  }
   for (const phoneNumberId of input.config.phoneNumberIds) {
     const owner = await deps.tenants.findByPhoneNumberId(phoneNumberId);
     if (owner && owner.id !== input.tenantId) {

@@ -678,6 +678,38 @@ const BROKEN_COPIES: BrokenCopy[] = [
     to: "resource vault 'Microsoft.KeyVault/vaults@2019-09-01'",
     message: /resource 'vault' \(Microsoft\.KeyVault\/vaults\): API version 2019-09-01 has not been checked against Microsoft's template reference \(checked: 2023-07-01\)/,
   },
+  {
+    behaviour: 'rejects a workbook on an API version nobody checked',
+    rule: 'api-versions-checked',
+    file: 'infra/modules/workbook.bicep',
+    from: "'Microsoft.Insights/workbooks@2023-06-01'",
+    to: "'Microsoft.Insights/workbooks@2018-06-17-preview'",
+    message: /resource 'workbook' \(Microsoft\.Insights\/workbooks\): API version 2018-06-17-preview has not been checked .* \(checked: 2023-06-01\)/,
+  },
+  {
+    behaviour: 'rejects a workbook whose template file does not exist',
+    rule: 'monitoring-workbook-template',
+    file: 'infra/modules/workbook.bicep',
+    from: "loadTextContent('../workbook/privacy-outcomes.workbook.json')",
+    to: "loadTextContent('../workbook/privacy-outcome.workbook.json')",
+    message: /resource 'workbook' \(Microsoft\.Insights\/workbooks\): the workbook template infra\/workbook\/privacy-outcome\.workbook\.json does not exist/,
+  },
+  {
+    behaviour: 'rejects a workbook whose definition is inlined instead of loaded from its template',
+    rule: 'monitoring-workbook-template',
+    file: 'infra/modules/workbook.bicep',
+    from: "serializedData: loadTextContent('../workbook/privacy-outcomes.workbook.json')",
+    to: "serializedData: '{\"version\":\"Notebook/1.0\",\"items\":[]}'",
+    message: /properties\.serializedData must be loadTextContent\('<template>\.json'\)/,
+  },
+  {
+    behaviour: 'rejects a workbook only its author can see',
+    rule: 'monitoring-workbook-template',
+    file: 'infra/modules/workbook.bicep',
+    from: "kind: 'shared'",
+    to: "kind: 'user'",
+    message: /resource 'workbook' \(Microsoft\.Insights\/workbooks\): kind must be 'shared' \(found 'user'\)/,
+  },
 ];
 
 describe('each rule fails, with its message, on a deliberately broken copy', () => {

@@ -795,6 +795,39 @@ const eventAlerts: Rule = {
   },
 };
 
+/** The repository root: the workbook rule reads the template a `loadTextContent()` names. */
+const REPOSITORY_ROOT = path.resolve(__dirname, '../..');
+
+const workbookTemplate: Rule = {
+  id: 'monitoring-workbook-template',
+  summary: "Every workbook is shared, linked to its App Insights component, and loads its template from a file under infra/ that is Workbook JSON ('Notebook/1.0' with items).",
+  check(project) {
+    return project.resources('Microsoft.Insights/workbooks').flatMap((ref) => {
+      const out = [
+        ...expectProperty(this.id, ref, 'kind', 'shared', 'A user workbook is visible to its author only.'),
+        ...expectPresent(this.id, ref, 'properties.sourceId', 'Linked to the App Insights component, the workbook appears under it and queries its traces.'),
+      ];
+      const data = valueAt(ref.resource.body, 'properties.serializedData');
+      const match = data?.kind === 'expression' ? /^loadTextContent\(\s*'([^']+)'\s*\)$/.exec(data.text.trim()) : null;
+      if (!match) {
+        return [...out, violation(this.id, where(ref), `properties.serializedData must be loadTextContent('<template>.json') (found ${describeValue(ref.file, data)}). The template is a reviewed file, tested against the names the app emits.`)];
+      }
+      const file = path.posix.join(path.posix.dirname(ref.file.path), match[1]!);
+      let template: { version?: unknown; items?: unknown } | undefined;
+      try {
+        template = JSON.parse(readFileSync(path.join(REPOSITORY_ROOT, file), 'utf8')) as { version?: unknown; items?: unknown };
+      } catch (error) {
+        const problem = (error as { code?: unknown }).code === 'ENOENT' ? 'does not exist' : 'is not valid JSON';
+        return [...out, violation(this.id, where(ref), `the workbook template ${file} ${problem}.`)];
+      }
+      if (template.version !== 'Notebook/1.0' || !Array.isArray(template.items) || template.items.length === 0) {
+        out.push(violation(this.id, where(ref), `the workbook template ${file} must be Workbook JSON: version 'Notebook/1.0' and a non-empty items array.`));
+      }
+      return out;
+    });
+  },
+};
+
 const appSettingsNoSecrets: Rule = {
   id: 'app-settings-no-secrets',
   summary: 'No app setting holds a key, a connection string with a key, or a secret value; no template reads keys (listKeys()).',
@@ -999,6 +1032,7 @@ export const CHECKED_API_VERSIONS: Record<string, string[]> = {
   'Microsoft.Insights/components': ['2020-02-02'],
   'Microsoft.Insights/metricAlerts': ['2018-03-01'],
   'Microsoft.Insights/scheduledQueryRules': ['2023-12-01'],
+  'Microsoft.Insights/workbooks': ['2023-06-01'],
   'Microsoft.KeyVault/vaults': ['2023-07-01'],
   'Microsoft.KeyVault/vaults/keys': ['2023-07-01'],
   'Microsoft.ManagedIdentity/userAssignedIdentities': ['2023-01-31'],
@@ -1098,6 +1132,7 @@ export const RULES: readonly Rule[] = [
   appInsightsWorkspaceSampling,
   deadLetterAlert,
   eventAlerts,
+  workbookTemplate,
   appSettingsNoSecrets,
   appSettingsRequired,
   appSettingsFlexCompatible,

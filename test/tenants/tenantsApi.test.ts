@@ -53,6 +53,12 @@ describe('tenant configuration API', () => {
     expect(second.status).toBe(409);
   });
 
+  it("Flowkeeper's own audit partition cannot be taken as a tenant id", async () => {
+    const response = await put('flowkeeper-operations', { ...config, phoneNumberIds: [`7${String(Date.now()).slice(-10)}`] });
+    expect(response.status).toBe(409);
+    expect(((await response.json()) as { error: { field: string } }).error.field).toBe('tenantId');
+  });
+
   it('without a principal the admin API answers 401; an operator of another tenant gets 404, not a hint', async () => {
     const id = uniqueTenantId();
     await put(id, { ...config, phoneNumberIds: [`8${String(Date.now()).slice(-10)}`] });
