@@ -96,7 +96,7 @@ export async function startAzurite(options: { port?: number; location?: string; 
 export async function startCosmosServer(options: { port?: number } = {}): Promise<RunningEmulator> {
   const port = await freePort(options.port);
   const script = `const { createHttpServer } = require(${JSON.stringify(require.resolve('@vercel/cosmosdb-server'))});
-createHttpServer().listen(${port}, '127.0.0.1');`;
+createHttpServer({ keepAlive: true }).listen(${port}, '127.0.0.1');`;
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
   await waitForPort(port, child, 'cosmosdb-server');
   return {

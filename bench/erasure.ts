@@ -1,0 +1,249 @@
+/**
+ * npm run bench:erasure: N subjects, each with 20 Cosmos documents (contact, consent, flow responses,
+ * messages, media references), 5 media blobs and a HubSpot contact, erased at concurrency C through the
+ * real use cases (createPrivacyRequest, the privacy-requests and erasure-tasks consumers, verification)
+ * and the in-process queue, against Azurite, cosmosdb-server and the HubSpot fake (with its 4 searches per
+ * second limit). Measures request -> verified completion per request: p50/p95/p99 and the completion
+ * rate, beside the seed article's bar (under 5 seconds, over 99.9% completed); ratio = p99 / 5000.
+ *
+ * Environment (or --subjects= / --concurrency= / --workers=): BENCH_SUBJECTS (default 200),
+ * BENCH_CONCURRENCY (requests in flight, default 20), BENCH_WORKERS (messages each queue trigger handles
+ * at once, default 16 = host.json maxConcurrentCalls of one instance). The result is the last line.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { COSMOS_EMULATOR_KEY, freePort, startAzurite, type RunningEmulator } from '../local/emulators';
+import { subjectPartitionKey, type TenantId, type WaId } from '../shared/domain';
+import { hashSubject } from '../shared/crypto';
+import { buildPrivacyDeps, createPrivacyRequest, processPrivacyRequest, runErasureTask } from '../shared/privacy';
+import { InProcessQueue } from '../shared/queue';
+import { createServices, repositoriesOf } from '../shared/runtime';
+import { hubspotTokenSecret } from '../shared/secrets';
+import { mediaPrefixFor } from '../shared/storage';
+import { lifetime } from '../shared/subjects';
+import type { Dimensions, Telemetry } from '../shared/telemetry';
+import { tenantInputSchema } from '../shared/tenants';
+import { startHubSpotFake } from '../test/fakes/hubspot';
+
+function option(name: string, env: string, fallback: number): number {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  const value = Number(arg ? arg.split('=')[1] : (process.env[env] ?? fallback));
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number`);
+  return value;
+}
+
+const SUBJECTS = option('subjects', 'BENCH_SUBJECTS', 200);
+const CONCURRENCY = option('concurrency', 'BENCH_CONCURRENCY', 20);
+const WORKERS = option('workers', 'BENCH_WORKERS', 16);
+const SEED_BAR_MS = 5000;
+const DOC_MIX = { contact: 1, consent: 1, flowResponse: 6, message: 8, mediaRef: 4 } as const; // 20
+const BLOBS = 5;
+
+/** Resolves a waiter when its request's completed or failed event is emitted. */
+class CompletionTelemetry implements Telemetry {
+  private readonly waiting = new Map<string, (outcome: 'completed' | 'failed') => void>();
+  readonly counts = new Map<string, number>();
+  wait(requestId: string): Promise<'completed' | 'failed'> {
+    return new Promise((resolve) => this.waiting.set(requestId, resolve));
+  }
+  event(name: string, dimensions: Dimensions = {}): void {
+    this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
+    const id = String(dimensions.requestId ?? '');
+    if (name === 'privacy.request.completed' || name === 'privacy.request.failed') {
+      this.waiting.get(id)?.(name === 'privacy.request.completed' ? 'completed' : 'failed');
+      this.waiting.delete(id);
+    }
+  }
+  metric(): void {}
+}
+
+/**
+ * cosmosdb-server as local/emulators.ts starts it, but with HTTP keep-alive: by default it answers
+ * `Connection: close`, so every Cosmos call would pay a new TCP connection, which Cosmos DB itself
+ * (HTTPS with keep-alive) never does. BENCH_COSMOS_KEEPALIVE=false measures the default.
+ */
+async function startCosmos(): Promise<RunningEmulator> {
+  const keepAlive = process.env.BENCH_COSMOS_KEEPALIVE !== 'false';
+  const port = await freePort();
+  const script = `require(${JSON.stringify(require.resolve('@vercel/cosmosdb-server'))}).createHttpServer({ keepAlive: ${keepAlive} }).listen(${port}, '127.0.0.1');`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 300; i++) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (open) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    name: 'cosmosdb-server',
+    port,
+    connectionString: `AccountEndpoint=http://127.0.0.1:${port}/;AccountKey=${COSMOS_EMULATOR_KEY};`,
+    stop: () => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill('SIGTERM')))),
+  };
+}
+
+/** CPU milliseconds used so far by this process and each child (the emulators), from /proc (Linux only). */
+function cpuTimes(): Record<string, number> {
+  const times: Record<string, number> = { bench: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000) };
+  try {
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) !== process.pid) continue;
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const name = cmd.includes('azurite') ? 'azurite' : cmd.includes('cosmosdb-server') ? 'cosmosdb-server' : `pid${pid}`;
+      times[name] = (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
+    }
+  } catch {
+    // not Linux: the bench process only
+  }
+  return times;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function main(): Promise<void> {
+  const [azurite, cosmos] = await Promise.all([startAzurite({ inMemory: true }), startCosmos()]);
+  const hubspot = await startHubSpotFake();
+  const tenantId = 'bench-erasure' as TenantId;
+  const token = `pat-eu1-${randomBytes(8).toString('hex')}`;
+  const telemetry = new CompletionTelemetry();
+  const queue = new InProcessQueue();
+  const services = await createServices(
+    {
+      WHATSAPP_APP_SECRET: 'bench-app-secret',
+      WHATSAPP_VERIFY_TOKEN: 'bench-verify-token',
+      SUBJECT_HASH_KEY: randomBytes(32).toString('hex'),
+      DATA_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      COSMOS_CONNECTION: cosmos.connectionString,
+      COSMOS_DATABASE: 'bench-erasure',
+      MEDIA_STORAGE: azurite.connectionString,
+      HUBSPOT_API_BASE_URL: hubspot.url,
+      [hubspotTokenSecret(tenantId)]: token,
+    },
+    { queue, telemetry },
+  );
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const deps = buildPrivacyDeps(services);
+    await repositoriesOf(services).tenants.put(tenantId, tenantInputSchema.parse({ name: 'Bench Lettings', phoneNumberIds: ['106540352242922'], messageStorage: 'encrypted', hubspot: { enabled: true } }));
+
+    // Seed: 20 documents, 5 blobs and a HubSpot contact per subject.
+    const seedStarted = performance.now();
+    const waIds = Array.from({ length: SUBJECTS }, (_, i) => `4477009${String(10_000 + i).padStart(5, '0')}` as WaId);
+    const now = new Date();
+    let next = 0;
+    const seedOne = async (waId: WaId) => {
+      const pk = subjectPartitionKey(tenantId, waId);
+      const docs = Object.entries(DOC_MIX).flatMap(([type, n]) =>
+        Array.from({ length: n }, (_, j) => ({ id: type === 'contact' ? 'contact' : `${type}-${j}`, pk, tenantId, type, createdAt: now.toISOString(), ...lifetime(now, 86_400), payload: randomBytes(64).toString('base64') })),
+      );
+      for (let i = 0; i < docs.length; i += 10) await Promise.all(docs.slice(i, i + 10).map((d) => services.cosmos.subjects.items.create(d)));
+      const prefix = mediaPrefixFor(tenantId, await hashSubject(services.secrets, tenantId, waId));
+      await Promise.all(Array.from({ length: BLOBS }, (_, j) => services.blobs.media.getBlockBlobClient(`${prefix}media-${j}`).uploadData(randomBytes(4096))));
+      hubspot.addContact({ firstname: 'Bench', phone: `+44 ${waId.slice(2, 6)} ${waId.slice(6)}` });
+    };
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < waIds.length) await seedOne(waIds[next++]!);
+    }));
+    const seedMs = Math.round(performance.now() - seedStarted);
+    console.log(`seeded ${SUBJECTS} subjects (${SUBJECTS * 20} documents, ${SUBJECTS * BLOBS} blobs, ${SUBJECTS} HubSpot contacts) in ${seedMs} ms`);
+
+    // The two queue triggers, as the Functions host runs them (maxConcurrentCalls per queue).
+    stops.push(queue.subscribe('privacy-requests', async (m) => void (await processPrivacyRequest(deps, m.body)), { maxConcurrent: WORKERS }));
+    stops.push(queue.subscribe('erasure-tasks', async (m) => void (await runErasureTask(deps, m.body)), { maxConcurrent: WORKERS }));
+
+    // C clients, each: request an erasure, wait for its verified completion, take the next subject.
+    const latencies: number[] = [];
+    const outcomes = { completed: 0, failed: 0, timedOut: 0 };
+    let cursor = 0;
+    const cpuBefore = cpuTimes();
+    const runStarted = performance.now();
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (cursor < waIds.length) {
+        const waId = waIds[cursor++]!;
+        const started = performance.now();
+        const created = await createPrivacyRequest(deps, { tenantId, waId, type: 'erasure', channel: 'flow', screen: 'PRIVACY' });
+        if (created.kind !== 'created') throw new Error(`unexpected ${created.kind}`);
+        const outcome = await Promise.race([telemetry.wait(created.request.id), new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 120_000).unref())]);
+        if (outcome === 'completed') {
+          outcomes.completed += 1;
+          latencies.push(performance.now() - started);
+        } else if (outcome === 'failed') outcomes.failed += 1;
+        else outcomes.timedOut += 1;
+      }
+    }));
+    const runMs = performance.now() - runStarted;
+    const cpuAfter = cpuTimes();
+    const cpuPerErasure = Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, Math.round(((v - (cpuBefore[k] ?? 0)) / SUBJECTS) * 10) / 10]));
+
+    // Prove it: nothing of any subject is left in Cosmos, Blob or HubSpot.
+    const { resources: leftDocs } = await services.cosmos.subjects.items.query<number>({ query: 'SELECT VALUE COUNT(1) FROM c WHERE c.tenantId = @t', parameters: [{ name: '@t', value: tenantId }] }).fetchAll();
+    let leftBlobs = 0;
+    for await (const item of services.blobs.media.listBlobsFlat({ prefix: `${tenantId}/` })) if (item) leftBlobs += 1;
+    const rateLimited = hubspot.requests.filter((r) => r.status === 429).length;
+    const searches = hubspot.searchCalls();
+
+    // Where the time goes: queue wait before planning, each store's task, verification and completion.
+    const docs = await deps.requests.listByStatus(['completed', 'failed'], { tenantId, limit: 100_000 });
+    const mean = (values: number[]) => (values.length ? Math.round(values.reduce((a, b) => a + b, 0) / values.length) : NaN);
+    const t = (v: string | undefined) => Date.parse(v ?? '');
+    const firstTask = (d: (typeof docs)[number]) => Math.min(...d.tasks.filter((x) => !x.note).map((x) => t(x.startedAt)));
+    const lastTask = (d: (typeof docs)[number]) => Math.max(...d.tasks.map((x) => t(x.finishedAt)));
+    const phase = {
+      enqueueMs: mean(docs.map((d) => t(d.enqueuedAt) - t(d.receivedAt))),
+      planMs: mean(docs.map((d) => Date.parse(d.startedAt ?? d.receivedAt) - Date.parse(d.receivedAt))),
+      taskQueueMs: mean(docs.map((d) => firstTask(d) - t(d.startedAt))),
+      taskSpanMs: mean(docs.map((d) => lastTask(d) - firstTask(d))),
+      ...Object.fromEntries(['cosmos', 'blob', 'hubspot', 'exports'].map((store) => [`${store}Ms`, mean(docs.map((d) => d.tasks.find((t) => t.store === store)?.durationMs ?? 0))])),
+      verifyMs: mean(docs.map((d) => Date.parse(d.completedAt ?? d.updatedAt) - Math.max(...d.tasks.map((t) => Date.parse(t.finishedAt ?? d.receivedAt))))),
+    };
+    console.log(`mean phases: ${JSON.stringify(phase)}`);
+    console.log(`CPU ms per erasure: ${JSON.stringify(cpuPerErasure)}`);
+    latencies.sort((a, b) => a - b);
+    const round = (n: number) => Math.round(n * 10) / 10;
+    const p50 = round(percentile(latencies, 50));
+    const p95 = round(percentile(latencies, 95));
+    const p99 = round(percentile(latencies, 99));
+    const completionRate = outcomes.completed / SUBJECTS;
+    console.log(`erased ${outcomes.completed}/${SUBJECTS} at concurrency ${CONCURRENCY} in ${Math.round(runMs)} ms (${round((outcomes.completed / runMs) * 1000)} erasures/s); failed ${outcomes.failed}, timed out ${outcomes.timedOut}`);
+    console.log(`request -> verified completion: p50 ${p50} ms, p95 ${p95} ms, p99 ${p99} ms, max ${round(latencies.at(-1) ?? NaN)} ms (seed's bar: < ${SEED_BAR_MS} ms, > 99.9% completed)`);
+    console.log(`left behind: ${leftDocs[0] ?? '?'} documents, ${leftBlobs} blobs, ${hubspot.contacts.size} HubSpot contacts; HubSpot: ${searches} search calls for ${SUBJECTS} look-ups, ${rateLimited} answered 429`);
+    console.log(
+      JSON.stringify({
+        bench: 'erasure',
+        subjects: SUBJECTS,
+        concurrency: CONCURRENCY,
+        workers: WORKERS,
+        p50Ms: p50,
+        p95Ms: p95,
+        p99Ms: p99,
+        completionRate,
+        baselineP99Ms: SEED_BAR_MS,
+        baselineCompletionRate: 0.999,
+        ratio: Math.round((p99 / SEED_BAR_MS) * 1000) / 1000,
+        erasuresPerSec: round((outcomes.completed / runMs) * 1000),
+        leftovers: { documents: leftDocs[0] ?? null, blobs: leftBlobs, hubspotContacts: hubspot.contacts.size },
+        hubspotSearchCalls: searches,
+        hubspot429: rateLimited,
+      }),
+    );
+  } finally {
+    for (const stop of stops) await stop();
+    await services.close();
+    await hubspot.close();
+    await Promise.all([azurite.stop(), cosmos.stop()]);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? `${error.name}: ${error.message}` : error);
+  process.exit(1);
+});

@@ -1,0 +1,178 @@
+import { z } from 'zod';
+import type { TenantId, WaId } from '../domain/ids';
+import { HubSpotError, type HubSpotClient } from './hubspotClient';
+
+/**
+ * HubSpot contacts by phone number: search, read, GDPR delete.
+ *
+ * HubSpot keeps a phone property as it was typed unless the portal turned on phone validation (then
+ * E.164 without formatting, `+447700900123`). So one person may be `+447700900123`, `447700900123`,
+ * `07700 900123` or `+44 7700 900123`, in `phone` or in `mobilephone`. The search asks for every form
+ * we can derive from the wa_id with the `IN` operator (exact match), one filter group per property.
+ *
+ * Searches are limited per token (about 4 per second), so concurrent look-ups of one tenant are merged
+ * into one search call (up to `MAX_IN_VALUES` values per property) and the answer is split again by
+ * the exact values that matched.
+ */
+export const PHONE_PROPERTIES = ['phone', 'mobilephone'] as const;
+/** Values in one IN filter (kept at 100: HubSpot documents no higher figure). */
+export const MAX_IN_VALUES = 100;
+/** HubSpot allows 5 filter groups per search: 2 per phone property, so 200 values per search. */
+const GROUPS_PER_PROPERTY = 2;
+const MAX_SEARCH_VALUES = MAX_IN_VALUES * GROUPS_PER_PROPERTY;
+
+export interface HubSpotContact {
+  id: string;
+  properties: Record<string, string | null>;
+}
+
+const searchResponseSchema = z.object({
+  total: z.number().optional(),
+  results: z.array(z.object({ id: z.string(), properties: z.record(z.string(), z.string().nullable()).default({}) })),
+  paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
+});
+
+/** Country calling codes whose national form starts with a trunk 0 (the common ones; others get the international forms only). */
+const TRUNK_ZERO = ['44', '49', '33', '31', '32', '41', '43', '46', '61', '64', '27', '353', '90', '92', '234', '254', '62', '66', '81', '82', '86', '34'];
+
+/** Every form of a phone number that HubSpot may hold for this wa_id (digits without '+'). */
+export function phoneVariants(waId: WaId): string[] {
+  const digits = String(waId);
+  const forms = new Set<string>([`+${digits}`, digits, `00${digits}`]);
+  if (digits.startsWith('1') && digits.length === 11) {
+    const n = digits.slice(1);
+    const [a, b, c] = [n.slice(0, 3), n.slice(3, 6), n.slice(6)];
+    for (const f of [n, `(${a}) ${b}-${c}`, `${a}-${b}-${c}`, `${a} ${b} ${c}`, `+1 ${a}-${b}-${c}`, `+1 (${a}) ${b}-${c}`, `+1 ${a} ${b} ${c}`, `1${n}`]) forms.add(f);
+  }
+  const cc = TRUNK_ZERO.filter((code) => digits.startsWith(code)).sort((x, y) => y.length - x.length)[0];
+  if (cc && cc !== '34') {
+    const national = digits.slice(cc.length);
+    forms.add(`0${national}`);
+    forms.add(`+${cc} ${national}`);
+    forms.add(`+${cc} (0)${national}`);
+    if (cc === '44' && national.length === 10) {
+      // UK: mobiles and most numbers are written 5+6 (07700 900123); London-style 3+4+4 too (020 7946 0123).
+      forms.add(`0${national.slice(0, 4)} ${national.slice(4)}`);
+      forms.add(`+44 ${national.slice(0, 4)} ${national.slice(4)}`);
+      forms.add(`+44 (0)${national.slice(0, 4)} ${national.slice(4)}`);
+      forms.add(`0${national.slice(0, 2)} ${national.slice(2, 6)} ${national.slice(6)}`);
+    }
+  }
+  return [...forms];
+}
+
+const SEARCH_PROPERTIES = ['phone', 'mobilephone', 'firstname', 'lastname', 'email', 'hs_object_id', 'createdate', 'lastmodifieddate'];
+
+interface PendingLookup {
+  variants: string[];
+  resolve: (contacts: HubSpotContact[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Contacts of every tenant, by phone number, through one HubSpotClient. */
+export class HubSpotContacts {
+  private readonly pending = new Map<TenantId, PendingLookup[]>();
+  private readonly flushing = new Set<TenantId>();
+
+  constructor(private readonly client: HubSpotClient) {}
+
+  /**
+   * The contacts whose phone or mobile phone is any form of `waId`. Concurrent calls for one tenant
+   * share search calls (each waits at most for the search in flight before it).
+   */
+  findByPhone(tenantId: TenantId, waId: WaId): Promise<HubSpotContact[]> {
+    return new Promise((resolve, reject) => {
+      const list = this.pending.get(tenantId) ?? [];
+      list.push({ variants: phoneVariants(waId), resolve, reject });
+      this.pending.set(tenantId, list);
+      if (!this.flushing.has(tenantId)) void this.flush(tenantId);
+    });
+  }
+
+  /** GDPR delete (permanent, with engagements). True when deleted, false when HubSpot had no such contact. */
+  async gdprDelete(tenantId: TenantId, contactId: string): Promise<boolean> {
+    const response = await this.client.call(tenantId, 'contact GDPR delete', {
+      method: 'POST',
+      path: '/crm/v3/objects/contacts/gdpr-delete',
+      body: { objectId: contactId },
+      accept: [404],
+    });
+    return response.status !== 404;
+  }
+
+  /** A contact by id, or undefined when HubSpot has none (deleted or never there). */
+  async get(tenantId: TenantId, contactId: string): Promise<HubSpotContact | undefined> {
+    const response = await this.client.call<{ id: string; properties: Record<string, string | null> }>(tenantId, 'contact read', {
+      method: 'GET',
+      path: `/crm/v3/objects/contacts/${encodeURIComponent(contactId)}?properties=${SEARCH_PROPERTIES.join(',')}`,
+      accept: [404],
+    });
+    if (response.status === 404 || !response.body) return undefined;
+    return { id: response.body.id, properties: response.body.properties ?? {} };
+  }
+
+  private async flush(tenantId: TenantId): Promise<void> {
+    this.flushing.add(tenantId);
+    try {
+      // Let the callers of this turn of the event loop join the batch.
+      await new Promise((resolve) => setImmediate(resolve));
+      for (;;) {
+        const queue = this.pending.get(tenantId) ?? [];
+        if (queue.length === 0) break;
+        try {
+          // The slot first, the batch after: everything that arrived while waiting rides along.
+          await this.client.reserveSearch(tenantId, 'contact search');
+        } catch (error) {
+          for (const lookup of queue.splice(0)) lookup.reject(error);
+          break;
+        }
+        const batch: PendingLookup[] = [];
+        let values = 0;
+        while (queue.length > 0 && (batch.length === 0 || values + queue[0]!.variants.length <= MAX_SEARCH_VALUES)) {
+          const next = queue.shift()!;
+          batch.push(next);
+          values += next.variants.length;
+        }
+        try {
+          const found = await this.search(tenantId, [...new Set(batch.flatMap((b) => b.variants))]);
+          for (const lookup of batch) {
+            const wanted = new Set(lookup.variants);
+            lookup.resolve(found.filter((c) => PHONE_PROPERTIES.some((p) => wanted.has(c.properties[p] ?? ''))));
+          }
+        } catch (error) {
+          for (const lookup of batch) lookup.reject(error);
+        }
+      }
+    } finally {
+      this.pending.delete(tenantId);
+      this.flushing.delete(tenantId);
+    }
+  }
+
+  private async search(tenantId: TenantId, values: string[]): Promise<HubSpotContact[]> {
+    const contacts: HubSpotContact[] = [];
+    let after: string | undefined;
+    const chunks: string[][] = [];
+    for (let i = 0; i < values.length; i += MAX_IN_VALUES) chunks.push(values.slice(i, i + MAX_IN_VALUES));
+    const filterGroups = PHONE_PROPERTIES.flatMap((propertyName) => chunks.map((chunk) => ({ filters: [{ propertyName, operator: 'IN', values: chunk }] })));
+    do {
+      const response = await this.client.call<unknown>(tenantId, 'contact search', {
+        method: 'POST',
+        path: '/crm/v3/objects/contacts/search',
+        // The first page uses the slot flush() reserved; further pages wait for their own.
+        search: after ? true : 'reserved',
+        body: {
+          filterGroups,
+          properties: SEARCH_PROPERTIES,
+          limit: 200,
+          ...(after ? { after } : {}),
+        },
+      });
+      const parsed = searchResponseSchema.safeParse(response.body);
+      if (!parsed.success) throw new HubSpotError('transient', 'HubSpot sent a search answer Flowkeeper does not understand on contact search');
+      contacts.push(...parsed.data.results);
+      after = parsed.data.paging?.next?.after;
+    } while (after);
+    return contacts;
+  }
+}

@@ -1,0 +1,45 @@
+import type { PrivacyDeps } from './deps';
+import type { PrivacyRequestDocument } from './privacyRequest';
+
+export type ExportResult =
+  | { kind: 'ok'; request: PrivacyRequestDocument; content: Buffer }
+  | { kind: 'not-found' }
+  | { kind: 'not-ready'; request: PrivacyRequestDocument }
+  | { kind: 'expired'; request: PrivacyRequestDocument };
+
+/**
+ * GET /api/privacy-requests/{id}/export: the JSON export of a completed access request, until it
+ * expires (410 afterwards, also when an erasure or the retention sweep removed it).
+ */
+export async function readAccessExport(deps: PrivacyDeps, requestId: string): Promise<ExportResult> {
+  const request = await deps.requests.get(requestId);
+  if (!request || request.type !== 'access') return { kind: 'not-found' };
+  if (request.status !== 'completed' || !request.export) return { kind: 'not-ready', request };
+  if (Date.parse(request.export.expiresAt) <= deps.clock.now().getTime()) return { kind: 'expired', request };
+  try {
+    const content = await deps.blobs.exports.getBlobClient(request.export.blobName).downloadToBuffer();
+    return { kind: 'ok', request, content };
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return { kind: 'expired', request };
+    throw error;
+  }
+}
+
+/**
+ * Deletes the access exports past their `expiresAt` (for the retention sweep: an export is a full copy
+ * of a subject's data and must not outlive the tenant's `exportDays`). Returns how many were deleted.
+ */
+export async function sweepExpiredExports(deps: PrivacyDeps, limit = 500): Promise<number> {
+  const now = deps.clock.now().toISOString();
+  const resources = await deps.requests.listExpiredExports(now, limit);
+  let deleted = 0;
+  for (const request of resources) {
+    const response = await deps.blobs.exports.deleteBlob(request.export!.blobName, { deleteSnapshots: 'include' }).catch((error: unknown) => {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      throw error;
+    });
+    if (response) deleted += 1;
+    await deps.requests.mutate(request.id, (d) => (d.export && !d.export.deletedAt ? { ...d, export: { ...d.export, deletedAt: now } } : undefined));
+  }
+  return deleted;
+}

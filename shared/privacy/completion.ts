@@ -1,0 +1,247 @@
+import type { AuditEventInput } from '../audit/auditLog';
+import { backoffDelayMs } from './backoff';
+import { advanceCancellation } from './cancellation';
+import type { PrivacyDeps } from './deps';
+import { describeFailure } from './errors';
+import type { PrivacyRequestDocument, PrivacyTask, TaskStore } from './privacyRequest';
+import type { SubjectContext } from './registry';
+import type { Versioned } from './requestRepository';
+import { subjectOf } from './subject';
+
+/** Completed requests are records (CCPA: keep at least 24 months); they hold no personal data by then. */
+export const REQUEST_RECORD_TTL_SECONDS = 761 * 86_400;
+
+type Details = NonNullable<AuditEventInput['details']>;
+
+/**
+ * The last step of an erasure, once every task has confirmed: a verification pass re-reads every store
+ * for the subject. Leftovers (a webhook or sync that raced the erasure) get one re-run of those
+ * erasers and a second pass; still leftovers fail the request with the store named. A clean pass
+ * completes it: tombstone, audit event, the encrypted subject reference wiped.
+ *
+ * A store that cannot be read right now (HubSpot 5xx) reschedules the verification with backoff
+ * through `privacy-requests`, so this never throws for a store failure.
+ */
+export async function verifyAndComplete(deps: PrivacyDeps, requestId: string, attempt = 1, known?: Versioned): Promise<'completed' | 'failed' | 'rescheduled' | 'skipped'> {
+  const doc = known?.doc ?? (await deps.requests.get(requestId));
+  if (!doc || doc.status !== 'verifying') return 'skipped';
+  let subject: SubjectContext;
+  let leftovers: Partial<Record<TaskStore, number>>;
+  let reruns = doc.verification?.reruns ?? 0;
+  let current = doc;
+  try {
+    subject = await subjectOf(deps, doc);
+    leftovers = await verifyAll(deps, doc, subject);
+    if (total(leftovers) > 0 && reruns < 1) {
+      reruns += 1;
+      current = await rerunErasers(deps, doc, subject, leftovers, reruns);
+      leftovers = await verifyAll(deps, current, subject);
+    }
+  } catch (error) {
+    const failure = describeFailure(error, 'Flowkeeper', 'verification');
+    if (failure.kind !== 'permanent' && attempt < deps.retry.maxAttempts) {
+      const delay = failure.retryAfterMs ?? backoffDelayMs(deps.retry, attempt, deps.random);
+      await deps.queue.send('privacy-requests', {
+        messageId: `${requestId}:verify:${doc.tasks.reduce((n, t) => n + t.generation, 0)}:retry${attempt + 1}`,
+        body: { requestId, attempt: attempt + 1 },
+        scheduledAt: new Date(deps.clock.now().getTime() + delay),
+      });
+      deps.telemetry.event('privacy.verification.rescheduled', { tenantId: doc.tenantId, requestId, attempt });
+      return 'rescheduled';
+    }
+    await failRequest(deps, requestId, 'verification', failure.reason);
+    return 'failed';
+  }
+
+  const checkedAt = deps.clock.now().toISOString();
+  const verification = { checkedAt, reruns, leftovers: Object.fromEntries(Object.entries(leftovers).filter(([, n]) => n > 0)) as Record<string, number> };
+  const left = Object.entries(verification.leftovers);
+  if (left.length > 0) {
+    const [store, count] = left[0]!;
+    await deps.requests.mutate(requestId, (d) => (d.status === 'verifying' ? { ...d, verification } : undefined));
+    await failRequest(deps, requestId, store, `verification found ${count} item(s) left in ${store} after a re-run of the erasure`);
+    return 'failed';
+  }
+
+  const confirmationSent = subject.tenant.confirmErasureByMessage ? await sendConfirmation(deps, subject) : undefined;
+  const completedAt = deps.clock.now();
+  const totalMs = completedAt.getTime() - Date.parse(current.receivedAt);
+  // The tombstone and the audit event before the status: once the subject reference is wiped nothing
+  // could write the tombstone any more, and a crash in between repeats the event rather than loses it.
+  const tombstone = deps.markers.put('tombstone', current.tenantId, current.subjectHash, {
+    ttlSeconds: -1,
+    data: { erasedAt: completedAt.toISOString(), requestId, scope: current.scope },
+  });
+  const audited = deps.audit.record({
+    tenantId: current.tenantId,
+    type: 'privacy.erasure.completed',
+    subjectHash: current.subjectHash,
+    requestId,
+    details: {
+      type: current.type,
+      scope: current.scope,
+      channel: current.channel,
+      receivedAt: current.receivedAt,
+      dueAt: current.dueAt,
+      totalMs,
+      reruns,
+      ...(confirmationSent !== undefined ? { confirmationSent } : {}),
+      ...taskDetails(current.tasks),
+    },
+  });
+  await Promise.all([tombstone, audited]);
+  const finished = await finish(
+    deps,
+    requestId,
+    (d) => (d.status === 'verifying' ? { ...d, status: 'completed', completedAt: completedAt.toISOString(), verification } : undefined),
+    current === doc ? known : undefined,
+    { releaseLock: false },
+  );
+  if (!finished) return 'skipped'; // a concurrent verification of the same request finished it first
+  deps.telemetry.event('privacy.request.completed', { tenantId: current.tenantId, type: current.type, channel: current.channel, latencyMs: totalMs, requestId });
+  await deps.requests.releaseOpenLock(finished.openKey, requestId, finished.openLockEtag);
+  // An account cancellation moves on as its erasures complete (the reconciler also advances it).
+  if (subject.tenant.cancelledAt) await advanceCancellation(deps, current.tenantId);
+  return 'completed';
+}
+
+/**
+ * Marks a finished request: status, the subject reference and store refs wiped, kept as a record only.
+ * Returns the document when this call finished it (undefined when `change` declined: already finished).
+ */
+export async function finish(
+  deps: PrivacyDeps,
+  requestId: string,
+  change: (doc: PrivacyRequestDocument) => PrivacyRequestDocument | undefined,
+  known?: Versioned,
+  options: { releaseLock?: boolean } = {},
+): Promise<PrivacyRequestDocument | undefined> {
+  const result = await deps.requests.mutate(
+    requestId,
+    (doc) => {
+      const next = change(doc);
+      if (!next) return undefined;
+      delete next.subjectRef;
+      delete next.rectificationRef;
+      next.tasks = next.tasks.map(({ refs: _refs, ...task }) => task);
+      return { ...next, ttl: REQUEST_RECORD_TTL_SECONDS };
+    },
+    known,
+  );
+  if (!result?.changed) return undefined;
+  if (options.releaseLock !== false) await deps.requests.releaseOpenLock(result.doc.openKey, requestId, result.doc.openLockEtag);
+  return result.doc;
+}
+
+/**
+ * The request failed: status `failed` with the failing store and a readable reason, audited, with a
+ * telemetry event the alert rules watch. The subject reference stays (encrypted) so a retry can
+ * re-drive the request from the failed step.
+ */
+export async function failRequest(deps: PrivacyDeps, requestId: string, store: string, reason: string, changeTask?: (task: PrivacyTask) => PrivacyTask): Promise<PrivacyRequestDocument | undefined> {
+  const now = deps.clock.now().toISOString();
+  const result = await deps.requests.mutate(requestId, (doc) => {
+    if (doc.status === 'completed' || doc.status === 'failed') return undefined;
+    return {
+      ...doc,
+      status: 'failed',
+      failedAt: now,
+      failure: { store, reason },
+      tasks: changeTask ? doc.tasks.map((t) => (t.store === store ? changeTask(t) : t)) : doc.tasks,
+    };
+  });
+  if (!result?.changed) return result?.doc;
+  const doc = result.doc;
+  await deps.requests.releaseOpenLock(doc.openKey, requestId, doc.openLockEtag);
+  await deps.audit.record({
+    tenantId: doc.tenantId,
+    type: 'privacy.request.failed',
+    subjectHash: doc.subjectHash,
+    requestId,
+    details: { type: doc.type, scope: doc.scope, store, reason, ...taskDetails(doc.tasks) },
+  });
+  deps.telemetry.event('privacy.request.failed', { tenantId: doc.tenantId, requestId, type: doc.type, store });
+  return doc;
+}
+
+/** Per-store counts, attempts and timings, flat (audit details hold scalars only). */
+export function taskDetails(tasks: readonly PrivacyTask[]): Details {
+  const details: Details = {};
+  for (const t of tasks) {
+    details[`${t.store}.status`] = t.status;
+    details[`${t.store}.found`] = t.counts.found;
+    details[`${t.store}.deleted`] = t.counts.deleted;
+    details[`${t.store}.attempts`] = t.attempts;
+    if (t.durationMs !== undefined) details[`${t.store}.durationMs`] = t.durationMs;
+    if (t.note) details[`${t.store}.note`] = t.note;
+  }
+  return details;
+}
+
+async function verifyAll(deps: PrivacyDeps, doc: PrivacyRequestDocument, subject: SubjectContext): Promise<Partial<Record<TaskStore, number>>> {
+  // Every store the erasure reached, including those that held nothing at planning; not those that do
+  // not apply to the tenant (HubSpot without the integration).
+  const checks = doc.tasks
+    .filter((t) => t.status === 'done' && !deps.registry.get(t.store).notApplicable(subject.tenant))
+    .map(async (t) => [t.store, await deps.registry.get(t.store).verifyErased(subject, doc.scope, t.refs)] as const);
+  return Object.fromEntries(await Promise.all(checks));
+}
+
+async function rerunErasers(
+  deps: PrivacyDeps,
+  doc: PrivacyRequestDocument,
+  subject: SubjectContext,
+  leftovers: Partial<Record<TaskStore, number>>,
+  reruns: number,
+): Promise<PrivacyRequestDocument> {
+  const outcomes = await Promise.all(
+    (Object.entries(leftovers) as [TaskStore, number][])
+      .filter(([, n]) => n > 0)
+      .map(async ([store]) => [store, await deps.registry.get(store).eraseSubject(subject, doc.scope)] as const),
+  );
+  const result = await deps.requests.mutate(doc.id, (d) => {
+    if (d.status !== 'verifying') return undefined;
+    for (const [store, outcome] of outcomes) {
+      const task = d.tasks.find((t) => t.store === store);
+      if (!task) continue;
+      task.counts = { found: task.counts.found + outcome.found, deleted: task.counts.deleted + outcome.deleted };
+      if (outcome.refs) task.refs = [...new Set([...(task.refs ?? []), ...outcome.refs])];
+    }
+    d.verification = { checkedAt: deps.clock.now().toISOString(), reruns, leftovers: Object.fromEntries(Object.entries(leftovers)) as Record<string, number> };
+    return d;
+  });
+  deps.telemetry.event('privacy.verification.rerun', { tenantId: doc.tenantId, requestId: doc.id, stores: outcomes.map(([s]) => s).join(',') });
+  return result?.doc ?? doc;
+}
+
+function total(counts: Partial<Record<string, number>>): number {
+  return Object.values(counts).reduce<number>((n, v) => n + (v ?? 0), 0);
+}
+
+/**
+ * The optional WhatsApp confirmation, sent before the number is forgotten. Best effort: a free-form
+ * message only reaches the subject inside WhatsApp's 24-hour customer-service window, and a failed
+ * confirmation must not undo or fail a completed erasure (the audit event records whether it went).
+ */
+async function sendConfirmation(deps: PrivacyDeps, subject: SubjectContext): Promise<boolean> {
+  const phoneNumberId = subject.tenant.phoneNumberIds[0];
+  const token = await deps.secrets.get('WHATSAPP_ACCESS_TOKEN');
+  if (!phoneNumberId || !token) return false;
+  try {
+    const response = await deps.graph.fetch(`${deps.graph.baseUrl.replace(/\/+$/, '')}/${phoneNumberId}/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        messaging_product: 'whatsapp',
+        recipient_type: 'individual',
+        to: subject.waId,
+        type: 'text',
+        text: { body: `${subject.tenant.name}: your data has been erased as you asked. We no longer hold your messages, answers or media.` },
+      }),
+      signal: AbortSignal.timeout(5000),
+    });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,178 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { encryptText } from '../crypto/dataEncryption';
+import { hashSubject } from '../crypto/subjectKeys';
+import { subjectPartitionKey, type SubjectHash, type TenantId, type WaId } from '../domain/ids';
+import type { PrivacyDeps } from './deps';
+import type { Versioned } from './requestRepository';
+import { cachedTenant } from './tenantCache';
+import {
+  dueDateOf,
+  viewOf,
+  type ErasureScope,
+  type PrivacyRequestDocument,
+  type PrivacyRequestType,
+  type PrivacyRequestView,
+  type RequestChannel,
+} from './privacyRequest';
+
+export interface CreatePrivacyRequestInput {
+  tenantId: TenantId;
+  waId: WaId;
+  type: PrivacyRequestType;
+  scope?: ErasureScope;
+  channel: RequestChannel;
+  /** The operator's object id (admin API) or `system`. */
+  actor?: string;
+  /** The Flow screen the request was made on. */
+  screen?: string;
+  rectification?: { profileName: string };
+}
+
+export type CreatePrivacyRequestResult = { kind: 'created' | 'existing'; request: PrivacyRequestView } | { kind: 'unknown-tenant' };
+
+/**
+ * Receives a data subject's request, from the admin API, a WhatsApp Flow or a message. The request is
+ * written to Cosmos first (with its legal due date), then its id is sent to `privacy-requests`, then
+ * `enqueuedAt` is set. A crash between the write and the send leaves a request without `enqueuedAt`,
+ * which the reconciler sends a minute later: nothing is lost.
+ *
+ * An identical request that is still open (same tenant, subject, type and scope) is returned instead
+ * of a second one (`existing`): a double tap in a Flow starts one erasure.
+ */
+export async function createPrivacyRequest(deps: PrivacyDeps, input: CreatePrivacyRequestInput): Promise<CreatePrivacyRequestResult> {
+  const tenant = await cachedTenant(deps.tenants, input.tenantId);
+  if (!tenant) return { kind: 'unknown-tenant' };
+  const scope: ErasureScope = input.type === 'erasure' ? (input.scope ?? 'all') : 'all';
+  const subjectHash = await hashSubject(deps.secrets, input.tenantId, input.waId);
+  const openKey = openKeyOf(input.tenantId, subjectHash, input.type, scope, input.rectification?.profileName);
+
+  const id = randomUUID();
+  const lock = await deps.requests.acquireOpenLock(openKey, id);
+  if (!lock.acquired) return { kind: 'existing', request: viewOf(lock.holder) };
+
+  const now = deps.clock.now();
+  const keyring = await deps.keyring();
+  const doc: PrivacyRequestDocument = {
+    id,
+    docType: 'request',
+    tenantId: input.tenantId,
+    type: input.type,
+    scope,
+    channel: input.channel,
+    ...(input.screen ? { screen: input.screen } : {}),
+    ...(input.actor ? { actor: input.actor } : {}),
+    subjectHash,
+    // The wa_id is needed until the request is carried out; encrypted, bound to this request's id.
+    subjectRef: encryptText(keyring, input.waId, id),
+    ...(input.rectification ? { rectificationRef: encryptText(keyring, JSON.stringify(input.rectification), `${id}:rectification`) } : {}),
+    openKey,
+    ...(lock.etag ? { openLockEtag: lock.etag } : {}),
+    status: 'received',
+    receivedAt: now.toISOString(),
+    dueAt: dueDateOf(now, tenant.jurisdiction).toISOString(),
+    updatedAt: now.toISOString(),
+    attempts: 0,
+    tasks: [],
+    ttl: -1,
+  };
+  const written = await deps.requests.create(doc);
+  // Written first; then the audit event and the send go out together.
+  const audited = deps.audit.record({
+    tenantId: input.tenantId,
+    type: 'privacy.request.received',
+    subjectHash,
+    requestId: id,
+    actor: input.actor ?? 'system',
+    details: { type: input.type, scope, channel: input.channel, dueAt: doc.dueAt, jurisdiction: tenant.jurisdiction, ...(input.screen ? { screen: input.screen } : {}) },
+  });
+  deps.telemetry.event('privacy.request.received', { tenantId: input.tenantId, type: input.type, channel: input.channel, ...(input.screen ? { screen: input.screen } : {}) });
+
+  const [enqueued] = await Promise.all([enqueue(deps, id, id, written), audited]);
+  return { kind: 'created', request: viewOf(enqueued ?? doc) };
+}
+
+/** Sends the request to `privacy-requests` and records that it was sent. A failed send is left to the reconciler. */
+export async function enqueue(deps: PrivacyDeps, requestId: string, messageId = requestId, known?: Versioned): Promise<PrivacyRequestDocument | undefined> {
+  try {
+    await deps.queue.send('privacy-requests', { messageId, body: { requestId } });
+  } catch {
+    deps.telemetry.event('privacy.request.enqueue-failed', { requestId });
+    return undefined;
+  }
+  const now = deps.clock.now().toISOString();
+  const result = await deps.requests.mutate(requestId, (doc) => (doc.enqueuedAt || doc.status !== 'received' ? undefined : { ...doc, enqueuedAt: now }), known);
+  return result?.doc;
+}
+
+export async function getPrivacyRequest(deps: PrivacyDeps, id: string): Promise<PrivacyRequestView | undefined> {
+  const doc = await deps.requests.get(id);
+  return doc ? viewOf(doc) : undefined;
+}
+
+/** The subject's requests, newest first: what the WhatsApp Flows privacy centre shows. */
+export async function latestRequestsForSubject(deps: PrivacyDeps, tenantId: TenantId, waId: WaId, limit = 10): Promise<PrivacyRequestView[]> {
+  const subjectHash = await hashSubject(deps.secrets, tenantId, waId);
+  return (await deps.requests.listForSubject(tenantId, subjectHash, { limit })).map(viewOf);
+}
+
+export interface AccessSummary {
+  contact: boolean;
+  /** When the contact was first and last seen, and whether a profile name is held (not the name). */
+  contactDetails?: { firstSeenAt: string; lastSeenAt: string; hasProfileName: boolean };
+  flowResponses: number;
+  messages: number;
+  media: number;
+  consents: number;
+  /** The tenant syncs contacts to HubSpot and holds a contact for the subject. */
+  hubspot: boolean;
+  marketing: 'opted_in' | 'opted_out' | 'unknown';
+  restricted: boolean;
+  openRequests: number;
+}
+
+/**
+ * What is held about the subject, as kinds and counts, for the privacy centre screen: one
+ * single-partition query and two point reads, no call to HubSpot (a Flow screen must answer fast).
+ */
+export async function accessSummary(deps: PrivacyDeps, tenantId: TenantId, waId: WaId): Promise<AccessSummary> {
+  const pk = subjectPartitionKey(tenantId, waId);
+  const subjectHash = await hashSubject(deps.secrets, tenantId, waId);
+  const [docsResponse, tenant, suppression, requests] = await Promise.all([
+    deps.subjects.items
+      .query<{ type: string; firstSeenAt?: string; lastSeenAt?: string; profileName?: string; optIn?: string; restricted?: boolean; granted?: boolean }>(
+        {
+          query: 'SELECT c.type, c.firstSeenAt, c.lastSeenAt, c.profileName, c.optIn, c.restricted, c.granted FROM c WHERE c.pk = @pk',
+          parameters: [{ name: '@pk', value: pk }],
+        },
+        { partitionKey: pk },
+      )
+      .fetchAll(),
+    deps.tenants.get(tenantId),
+    deps.markers.get('suppression', tenantId, subjectHash),
+    deps.requests.listForSubject(tenantId, subjectHash as SubjectHash, { limit: 50 }),
+  ]);
+  const docs = docsResponse.resources;
+  const count = (type: string) => docs.filter((d) => d.type === type).length;
+  const contact = docs.find((d) => d.type === 'contact');
+  const consent = docs.find((d) => d.type === 'consent');
+  const marketing = suppression || contact?.optIn === 'opted_out' || consent?.granted === false ? 'opted_out' : consent?.granted === true || contact?.optIn === 'opted_in' ? 'opted_in' : 'unknown';
+  return {
+    contact: contact !== undefined,
+    ...(contact ? { contactDetails: { firstSeenAt: contact.firstSeenAt ?? '', lastSeenAt: contact.lastSeenAt ?? '', hasProfileName: Boolean(contact.profileName) } } : {}),
+    flowResponses: count('flowResponse'),
+    messages: count('message'),
+    media: count('mediaRef'),
+    consents: count('consent'),
+    hubspot: Boolean(tenant?.hubspot.enabled) && contact !== undefined,
+    marketing,
+    restricted: contact?.restricted === true,
+    openRequests: requests.filter((r) => ['received', 'in_progress', 'verifying'].includes(r.status)).length,
+  };
+}
+
+/** The identity of an "identical" request: a hash, so the lock holds no name even for a rectification. */
+function openKeyOf(tenantId: TenantId, subjectHash: SubjectHash, type: PrivacyRequestType, scope: ErasureScope, profileName?: string): string {
+  return createHash('sha256')
+    .update([tenantId, subjectHash, type, scope, profileName ?? ''].join('\u0000'))
+    .digest('hex');
+}

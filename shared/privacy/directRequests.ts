@@ -1,0 +1,145 @@
+import { z } from 'zod';
+import { decryptText } from '../crypto/dataEncryption';
+import { subjectPartitionKey } from '../domain/ids';
+import { consentDocument, lifetime, type ConsentDocument } from '../subjects/documents';
+import { ttlSeconds } from '../tenants/tenant';
+import { finish, taskDetails } from './completion';
+import type { PrivacyDeps } from './deps';
+import { step, StoreError } from './errors';
+import type { PrivacyRequestDocument, PrivacyTask } from './privacyRequest';
+import type { SubjectContext } from './registry';
+import { exportBlobName } from './stores/accessExportStore';
+import { subjectOf } from './subject';
+
+type Outcome = Record<string, string | number | boolean>;
+
+/** Carries out a request that needs no fan-out, completes it and audits it (no personal data in the event). */
+export async function carryOutDirectRequest(deps: PrivacyDeps, doc: PrivacyRequestDocument): Promise<void> {
+  const subject = await subjectOf(deps, doc);
+  const started = deps.clock.now();
+  let outcome: Outcome = {};
+  let tasks: PrivacyTask[] = doc.tasks;
+  let exportInfo: PrivacyRequestDocument['export'];
+  switch (doc.type) {
+    case 'access': {
+      const result = await accessExport(deps, doc, subject);
+      tasks = result.tasks;
+      exportInfo = result.export;
+      outcome = { records: tasks.reduce((n, t) => n + t.counts.found, 0), bytes: result.export.bytes, expiresAt: result.export.expiresAt };
+      break;
+    }
+    case 'rectification':
+      outcome = await rectify(deps, doc, subject);
+      break;
+    case 'restriction':
+      outcome = await restrict(deps, subject);
+      break;
+    case 'objection':
+      outcome = await object(deps, subject);
+      break;
+    case 'erasure':
+      throw new StoreError('permanent', 'an erasure is planned, not carried out directly');
+  }
+  const completedAt = deps.clock.now();
+  const totalMs = completedAt.getTime() - Date.parse(doc.receivedAt);
+  await deps.audit.record({
+    tenantId: doc.tenantId,
+    type: `privacy.${doc.type}.completed`,
+    subjectHash: doc.subjectHash,
+    requestId: doc.id,
+    details: { type: doc.type, channel: doc.channel, receivedAt: doc.receivedAt, dueAt: doc.dueAt, totalMs, stepMs: completedAt.getTime() - started.getTime(), ...outcome, ...taskDetails(tasks) },
+  });
+  await finish(deps, doc.id, (d) => (d.status === 'received' ? { ...d, status: 'completed', completedAt: completedAt.toISOString(), tasks, outcome, ...(exportInfo ? { export: exportInfo } : {}) } : undefined));
+  deps.telemetry.event('privacy.request.completed', { tenantId: doc.tenantId, type: doc.type, channel: doc.channel, latencyMs: totalMs, requestId: doc.id });
+}
+
+/**
+ * Art. 15/20: everything every store of the registry holds on the subject, as one JSON document
+ * (machine readable, with what each store is and how long it keeps data), written to
+ * `exports/<tenantId>/<requestId>.json` and expiring after the tenant's `exportDays`.
+ */
+async function accessExport(deps: PrivacyDeps, doc: PrivacyRequestDocument, subject: SubjectContext): Promise<{ tasks: PrivacyTask[]; export: NonNullable<PrivacyRequestDocument['export']> }> {
+  const generatedAt = deps.clock.now();
+  const expiresAt = new Date(generatedAt.getTime() + ttlSeconds(subject.tenant.retention.exportDays) * 1000);
+  const stores: Record<string, unknown> = {};
+  const tasks: PrivacyTask[] = [];
+  for (const store of deps.registry.stores) {
+    const startedAt = deps.clock.now();
+    const note = store.notApplicable(subject.tenant);
+    const base = { store: store.name, status: 'done' as const, attempts: note ? 0 : 1, generation: 0, rateLimited: 0, startedAt: startedAt.toISOString() };
+    if (note) {
+      tasks.push({ ...base, note, counts: { found: 0, deleted: 0 }, finishedAt: startedAt.toISOString(), durationMs: 0 });
+      continue;
+    }
+    const { records, data } = await store.exportSubject(subject);
+    stores[store.name] = { description: store.description, retention: store.retention, records, data };
+    const finishedAt = deps.clock.now();
+    tasks.push({ ...base, counts: { found: records, deleted: 0 }, finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - startedAt.getTime() });
+  }
+  const document = {
+    format: 'flowkeeper.access-export/v1',
+    requestId: doc.id,
+    controller: { tenantId: subject.tenantId, name: subject.tenant.name },
+    subject: { waId: subject.waId, phone: `+${subject.waId}` },
+    generatedAt: generatedAt.toISOString(),
+    expiresAt: expiresAt.toISOString(),
+    stores,
+  };
+  const bytes = Buffer.from(JSON.stringify(document, null, 2), 'utf8');
+  const blobName = exportBlobName(subject.tenantId, doc.id);
+  await step('Blob Storage', 'export upload', () =>
+    deps.blobs.exports.getBlockBlobClient(blobName).uploadData(bytes, { blobHTTPHeaders: { blobContentType: 'application/json' } }),
+  );
+  return { tasks, export: { blobName, expiresAt: expiresAt.toISOString(), bytes: bytes.length } };
+}
+
+const rectificationSchema = z.object({ profileName: z.string().min(1) });
+
+/** Art. 16: the contact's profile name corrected. The event records that it happened, not the name. */
+async function rectify(deps: PrivacyDeps, doc: PrivacyRequestDocument, subject: SubjectContext): Promise<Outcome> {
+  if (!doc.rectificationRef) throw new StoreError('permanent', 'the rectification has no corrected value left');
+  const { profileName } = rectificationSchema.parse(JSON.parse(decryptText(await deps.keyring(), doc.rectificationRef, `${doc.id}:rectification`)));
+  const now = deps.clock.now().toISOString();
+  const { contact } = await step('Cosmos DB', 'contact update', () =>
+    deps.subjectStore.updateContact(subject.tenantId, subject.waId, (current) => (current ? { ...current, profileName, rectifiedAt: now } : undefined)),
+  );
+  return { contactFound: contact !== undefined, rectified: contact !== undefined };
+}
+
+/** Art. 18: processing restricted (stored, not used: no HubSpot sync, no messages). */
+async function restrict(deps: PrivacyDeps, subject: SubjectContext): Promise<Outcome> {
+  const { contact } = await step('Cosmos DB', 'contact update', () =>
+    deps.subjectStore.updateContact(subject.tenantId, subject.waId, (current) => (current && !current.restricted ? { ...current, restricted: true } : undefined)),
+  );
+  return { contactFound: contact !== undefined, restricted: contact?.restricted === true };
+}
+
+/**
+ * Art. 21: marketing opt-out. The keyed hash goes onto the suppression list (which survives erasure),
+ * and the subject's marketing consent, if any is held, is recorded as withdrawn.
+ */
+async function object(deps: PrivacyDeps, subject: SubjectContext): Promise<Outcome> {
+  const now = deps.clock.now();
+  const pk = subjectPartitionKey(subject.tenantId, subject.waId);
+  const existing = await deps.markers.get('suppression', subject.tenantId, subject.subjectHash);
+  if (!existing) await deps.markers.put('suppression', subject.tenantId, subject.subjectHash, { ttlSeconds: -1, data: { since: now.toISOString(), source: 'objection' } });
+  const [consents, contact] = await step('Cosmos DB', 'consent query', async () =>
+    Promise.all([
+      deps.subjects.items
+        .query<Record<string, unknown>>({ query: "SELECT * FROM c WHERE c.pk = @pk AND c.type = 'consent'", parameters: [{ name: '@pk', value: pk }] }, { partitionKey: pk })
+        .fetchAll()
+        .then((r) => r.resources.map((c) => consentDocument.parse(c))),
+      deps.subjectStore.getContact(subject.tenantId, subject.waId),
+    ]),
+  );
+  const marketing = consents.filter((c) => c.purpose === 'marketing');
+  const withdrawn: ConsentDocument[] = marketing.length > 0
+    ? marketing.map((c) => ({ ...c, granted: false, at: now.toISOString() }))
+    : contact
+      ? [{ id: 'consent-marketing', pk, tenantId: subject.tenantId, type: 'consent', purpose: 'marketing', granted: false, at: now.toISOString(), createdAt: now.toISOString(), ...lifetime(now, ttlSeconds(subject.tenant.retention.contactDays)) }]
+      : [];
+  await step('Cosmos DB', 'consent write', async () => {
+    for (const consent of withdrawn) await deps.subjectStore.upsert(consent);
+  });
+  return { suppressed: true, alreadySuppressed: existing !== undefined, consentsWithdrawn: withdrawn.length };
+}

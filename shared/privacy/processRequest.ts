@@ -1,0 +1,120 @@
+import { DeadLetterError } from '../queue/queuePort';
+import { backoffDelayMs } from './backoff';
+import { failRequest, verifyAndComplete } from './completion';
+import type { PrivacyDeps } from './deps';
+import { carryOutDirectRequest } from './directRequests';
+import { describeFailure } from './errors';
+import { cachedTenant } from './tenantCache';
+import { privacyRequestMessageSchema, type ErasureTaskMessage, type PrivacyRequestDocument, type PrivacyTask } from './privacyRequest';
+import type { Versioned } from './requestRepository';
+import { taskMessageId } from './runErasureTask';
+
+export type ProcessOutcome = 'planned' | 'completed' | 'failed' | 'rescheduled' | 'verified' | 'ignored';
+
+/**
+ * A `privacy-requests` message (`{requestId, attempt}`). For an erasure it plans: the registry decides
+ * which stores the scope reaches, one task each (a store that does not apply to the tenant is done at
+ * once with a note), and one `erasure-tasks` message per pending task goes out. Access, rectification,
+ * restriction and objection are carried out here directly. A request in `verifying` (a rescheduled
+ * verification) is verified.
+ */
+export async function processPrivacyRequest(deps: PrivacyDeps, body: unknown): Promise<ProcessOutcome> {
+  const parsed = privacyRequestMessageSchema.safeParse(body);
+  if (!parsed.success) throw new DeadLetterError('InvalidMessage', 'a privacy-requests message must be {requestId}');
+  const { requestId, attempt } = parsed.data;
+  const read = await deps.requests.read(requestId);
+  if (!read) return 'ignored';
+  const doc = read.doc;
+  if (doc.status === 'verifying') {
+    const result = await verifyAndComplete(deps, requestId, attempt);
+    return result === 'skipped' ? 'ignored' : result === 'completed' ? 'verified' : result;
+  }
+  if (doc.status === 'in_progress') {
+    // Planned before, but the task messages may not have gone out (a crash after the write): send again.
+    await sendTaskMessages(deps, doc, doc.tasks.filter((t) => t.status === 'pending' && t.attempts === 0 && !t.nextAttemptAt));
+    return 'ignored';
+  }
+  if (doc.status !== 'received') return 'ignored';
+  return doc.type === 'erasure' ? plan(deps, read) : direct(deps, doc, attempt);
+}
+
+async function plan(deps: PrivacyDeps, read: Versioned): Promise<ProcessOutcome> {
+  const doc = read.doc;
+  const tenant = await cachedTenant(deps.tenants, doc.tenantId);
+  if (!tenant) {
+    await failRequest(deps, doc.id, 'request', 'the tenant no longer exists');
+    return 'failed';
+  }
+  const now = deps.clock.now().toISOString();
+  const tasks: PrivacyTask[] = await Promise.all(
+    deps.registry.storesFor(doc.scope).map(async (store): Promise<PrivacyTask> => {
+      const note = store.notApplicable(tenant);
+      const empty = !note && store.holdsNothing ? await store.holdsNothing(doc) : false;
+      const done = { status: 'done' as const, counts: { found: 0, deleted: 0 }, startedAt: now, finishedAt: now, durationMs: 0 };
+      const base = { store: store.name, attempts: 0, generation: 0, rateLimited: 0 };
+      if (note) return { ...base, ...done, note };
+      if (empty) return { ...base, ...done, note: 'nothing held (checked at planning)' };
+      return { ...base, status: 'pending', counts: { found: 0, deleted: 0 } };
+    }),
+  );
+  const planned = await deps.requests.mutate(
+    doc.id,
+    (d) => {
+      if (d.status !== 'received') return undefined;
+      const allDone = tasks.every((t) => t.status === 'done');
+      return { ...d, status: allDone ? 'verifying' : 'in_progress', startedAt: d.startedAt ?? now, tasks };
+    },
+    read,
+  );
+  if (!planned?.changed) return 'ignored';
+  if (planned.doc.status === 'verifying') {
+    await verifyAndComplete(deps, doc.id, 1, planned);
+    return 'completed';
+  }
+  await sendTaskMessages(deps, planned.doc, planned.doc.tasks.filter((t) => t.status === 'pending'));
+  return 'planned';
+}
+
+export async function sendTaskMessages(deps: PrivacyDeps, doc: PrivacyRequestDocument, tasks: readonly PrivacyTask[]): Promise<void> {
+  if (tasks.length === 0) return;
+  await deps.queue.send(
+    'erasure-tasks',
+    tasks.map((t) => {
+      const body: ErasureTaskMessage = { requestId: doc.id, store: t.store, attempt: t.attempts + 1, generation: t.generation };
+      return { messageId: taskMessageId(body), body, properties: { store: t.store } };
+    }),
+  );
+}
+
+/** Access, rectification, restriction, objection: carried out here, retried with backoff like a task. */
+async function direct(deps: PrivacyDeps, doc: PrivacyRequestDocument, attempt: number): Promise<ProcessOutcome> {
+  const now = deps.clock.now().toISOString();
+  const claimed = await deps.requests.mutate(doc.id, (d) => (d.status === 'received' ? { ...d, attempts: d.attempts + 1, startedAt: d.startedAt ?? now } : undefined));
+  if (!claimed?.changed) return 'ignored';
+  try {
+    await carryOutDirectRequest(deps, claimed.doc);
+    return 'completed';
+  } catch (error) {
+    const failure = describeFailure(error, 'Flowkeeper', doc.type);
+    const attempts = claimed.doc.attempts;
+    if (failure.kind !== 'permanent' && attempts < deps.retry.maxAttempts) {
+      const delay = failure.retryAfterMs ?? backoffDelayMs(deps.retry, attempts, deps.random);
+      await deps.queue.send('privacy-requests', {
+        messageId: `${doc.id}:${attempt + 1}`,
+        body: { requestId: doc.id, attempt: attempt + 1 },
+        scheduledAt: new Date(deps.clock.now().getTime() + delay),
+      });
+      return 'rescheduled';
+    }
+    await failRequest(deps, doc.id, storeOf(failure.reason), failure.reason);
+    throw new DeadLetterError('RequestFailed', `${doc.type}: ${failure.reason}`);
+  }
+}
+
+/** Which system a failure reason names, for the `failure.store` of a direct request. */
+function storeOf(reason: string): string {
+  if (reason.startsWith('HubSpot')) return 'hubspot';
+  if (reason.startsWith('Blob')) return 'blob';
+  if (reason.startsWith('Cosmos')) return 'cosmos';
+  return 'request';
+}

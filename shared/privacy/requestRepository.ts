@@ -1,0 +1,215 @@
+import type { Container } from '@azure/cosmos';
+import { isConflict, isNotFound, isPreconditionFailed } from '../cosmos/cosmosStore';
+import type { Clock } from '../domain/clock';
+import type { SubjectHash, TenantId } from '../domain/ids';
+import {
+  OPEN_REQUEST_STATUSES,
+  privacyRequestDocumentSchema,
+  type PrivacyRequestDocument,
+  type PrivacyRequestStatus,
+  type PrivacyRequestType,
+} from './privacyRequest';
+
+/** An open-request lock: one per (tenant, subject, type, scope) while a request for it runs. */
+interface OpenLock {
+  id: string;
+  docType: 'openLock';
+  requestId: string;
+  ttl: number;
+}
+
+const MAX_MUTATE_ATTEMPTS = 20;
+
+/** A request document with the etag it was read or written at. */
+export interface Versioned {
+  doc: PrivacyRequestDocument;
+  etag: string;
+}
+
+export class ConcurrentUpdateError extends Error {
+  constructor(requestId: string) {
+    super(`privacy request ${requestId} kept changing under ${MAX_MUTATE_ATTEMPTS} concurrent updates`);
+    this.name = 'ConcurrentUpdateError';
+  }
+}
+
+/**
+ * Privacy request documents in Cosmos (`privacyRequests`, partition `/id`). Every change is a
+ * read-modify-replace guarded by the document's etag, so task completions that land at the same time
+ * (one per store) never overwrite each other: the loser reads again and re-applies its change.
+ */
+export class PrivacyRequestRepository {
+  constructor(
+    private readonly container: Container,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(doc: PrivacyRequestDocument): Promise<Versioned> {
+    const { resource } = await this.container.items.create(doc);
+    return { doc, etag: String((resource as { _etag?: string } | undefined)?._etag ?? '') };
+  }
+
+  async get(id: string): Promise<PrivacyRequestDocument | undefined> {
+    return (await this.read(id))?.doc;
+  }
+
+  async read(id: string): Promise<Versioned | undefined> {
+    try {
+      const { resource } = await this.container.item(id, id).read<Record<string, unknown>>();
+      if (!resource || resource.docType !== 'request') return undefined;
+      return { doc: privacyRequestDocumentSchema.parse(resource), etag: String(resource._etag) };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Applies `change` to the current document and writes it if nobody changed it meanwhile; on a
+   * conflict it reads again and re-applies. `change` returns undefined to leave the document as it is
+   * (it must be a pure function of the document: it may run more than once).
+   */
+  async mutate(
+    id: string,
+    change: (doc: PrivacyRequestDocument) => PrivacyRequestDocument | undefined,
+    /** The version the caller already holds (from an earlier write): tried first, saving a read. */
+    known?: Versioned,
+  ): Promise<(Versioned & { changed: boolean }) | undefined> {
+    let current: Versioned | undefined = known;
+    for (let attempt = 1; attempt <= MAX_MUTATE_ATTEMPTS; attempt++) {
+      current ??= await this.read(id);
+      if (!current) return undefined;
+      const next = change(structuredClone(current.doc));
+      if (next === undefined) {
+        if (current === known) {
+          current = undefined; // the caller's copy may be stale: decide on the stored one
+          continue;
+        }
+        return { ...current, changed: false };
+      }
+      const written: PrivacyRequestDocument = { ...next, updatedAt: this.clock.now().toISOString() };
+      try {
+        const { resource } = await this.container.item(id, id).replace(stripUndefined(written), { accessCondition: { type: 'IfMatch', condition: current.etag } });
+        return { doc: written, etag: String((resource as { _etag?: string } | undefined)?._etag ?? ''), changed: true };
+      } catch (error) {
+        if (!isPreconditionFailed(error)) throw error;
+        current = undefined;
+        if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+      }
+    }
+    throw new ConcurrentUpdateError(id);
+  }
+
+  /**
+   * Takes the open-request lock for `openKey`, or returns the id of the open request that holds it. A
+   * lock left by a request that has since finished (or never got written) is taken over.
+   */
+  async acquireOpenLock(openKey: string, requestId: string): Promise<{ acquired: true; etag: string } | { acquired: false; holder: PrivacyRequestDocument }> {
+    const id = lockId(openKey);
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      try {
+        const { resource } = await this.container.items.create({ id, docType: 'openLock', requestId, ttl: -1 } satisfies OpenLock);
+        return { acquired: true, etag: String((resource as { _etag?: string } | undefined)?._etag ?? '') };
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+      }
+      const lock = await this.readLock(id);
+      if (!lock) continue;
+      const holder = await this.get(lock.doc.requestId);
+      if (holder && OPEN_REQUEST_STATUSES.includes(holder.status)) return { acquired: false, holder };
+      try {
+        const { resource } = await this.container.item(id, id).replace({ id, docType: 'openLock', requestId, ttl: -1 } satisfies OpenLock, {
+          accessCondition: { type: 'IfMatch', condition: lock.etag },
+        });
+        return { acquired: true, etag: String((resource as { _etag?: string } | undefined)?._etag ?? '') };
+      } catch (error) {
+        if (!isPreconditionFailed(error) && !isNotFound(error)) throw error;
+      }
+    }
+    throw new ConcurrentUpdateError(id);
+  }
+
+  /**
+   * Releases the lock if `requestId` still holds it. With the etag the lock was taken at, one delete
+   * (a lock changed since belongs to another request: left alone); without, read first.
+   */
+  async releaseOpenLock(openKey: string, requestId: string, etag?: string): Promise<void> {
+    const id = lockId(openKey);
+    const lock = etag ? { doc: { requestId }, etag } : await this.readLock(id);
+    if (!lock || lock.doc.requestId !== requestId) return;
+    try {
+      await this.container.item(id, id).delete({ accessCondition: { type: 'IfMatch', condition: lock.etag } });
+    } catch (error) {
+      if (!isNotFound(error) && !isPreconditionFailed(error)) throw error;
+    }
+  }
+
+  /** A subject's requests, newest first (cross-partition: the subject is not the partition key here). */
+  async listForSubject(tenantId: TenantId, subjectHash: SubjectHash, options: { type?: PrivacyRequestType; limit?: number } = {}): Promise<PrivacyRequestDocument[]> {
+    const { resources } = await this.container.items
+      .query<Record<string, unknown>>({
+        query: `SELECT * FROM c WHERE c.docType = 'request' AND c.tenantId = @tenantId AND c.subjectHash = @hash${options.type ? ' AND c.type = @type' : ''} ORDER BY c.receivedAt DESC`,
+        parameters: [
+          { name: '@tenantId', value: tenantId },
+          { name: '@hash', value: subjectHash },
+          ...(options.type ? [{ name: '@type', value: options.type }] : []),
+        ],
+      })
+      .fetchAll();
+    return resources.slice(0, options.limit ?? 50).map((r) => privacyRequestDocumentSchema.parse(r));
+  }
+
+  /** Requests in the given statuses (all tenants, or one), oldest first: the reconciler's and cancellation's view. */
+  async listByStatus(statuses: readonly PrivacyRequestStatus[], options: { tenantId?: TenantId; limit?: number } = {}): Promise<PrivacyRequestDocument[]> {
+    const { resources } = await this.container.items
+      .query<Record<string, unknown>>({
+        query: `SELECT * FROM c WHERE c.docType = 'request' AND ARRAY_CONTAINS(@statuses, c.status)${options.tenantId ? ' AND c.tenantId = @tenantId' : ''} ORDER BY c.receivedAt ASC`,
+        parameters: [{ name: '@statuses', value: [...statuses] }, ...(options.tenantId ? [{ name: '@tenantId', value: options.tenantId }] : [])],
+      })
+      .fetchAll();
+    return resources.slice(0, options.limit ?? 500).map((r) => privacyRequestDocumentSchema.parse(r));
+  }
+
+  /** Completed access requests whose export is past `expiresAt` and not deleted yet. */
+  async listExpiredExports(now: string, limit: number): Promise<PrivacyRequestDocument[]> {
+    const { resources } = await this.container.items
+      .query<Record<string, unknown>>({
+        query: `SELECT * FROM c WHERE c.docType = 'request' AND c.type = 'access' AND IS_DEFINED(c.export) AND c.export.expiresAt <= @now AND NOT IS_DEFINED(c.export.deletedAt)`,
+        parameters: [{ name: '@now', value: now }],
+      })
+      .fetchAll();
+    return resources.slice(0, limit).map((r) => privacyRequestDocumentSchema.parse(r));
+  }
+
+  /** Counts of a tenant's requests by status (account cancellation progress). */
+  async countByStatus(tenantId: TenantId): Promise<Record<PrivacyRequestStatus, number>> {
+    const { resources } = await this.container.items
+      .query<{ status: PrivacyRequestStatus }>({
+        query: `SELECT c.status FROM c WHERE c.docType = 'request' AND c.tenantId = @tenantId`,
+        parameters: [{ name: '@tenantId', value: tenantId }],
+      })
+      .fetchAll();
+    const counts: Record<PrivacyRequestStatus, number> = { received: 0, in_progress: 0, verifying: 0, completed: 0, failed: 0 };
+    for (const r of resources) counts[r.status] += 1;
+    return counts;
+  }
+
+  private async readLock(id: string): Promise<{ doc: OpenLock; etag: string } | undefined> {
+    try {
+      const { resource } = await this.container.item(id, id).read<OpenLock & { _etag: string }>();
+      return resource ? { doc: resource, etag: resource._etag } : undefined;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+}
+
+function lockId(openKey: string): string {
+  return `open-${openKey}`;
+}
+
+/** Cosmos keeps `undefined` out anyway; removing it keeps the document what the schema says. */
+function stripUndefined<T extends object>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}

@@ -1,0 +1,93 @@
+import type { BlobItem, ContainerClient } from '@azure/storage-blob';
+import { mediaPrefixFor } from '../../storage/blobStore';
+import { step } from '../errors';
+import type { PersonalDataStore, SubjectContext } from '../registry';
+
+/** Media at most this large is embedded in an access export (base64); larger files are listed. */
+const MAX_EMBEDDED_BYTES = 5 * 1024 * 1024;
+
+/**
+ * The subject's media in Blob Storage: one prefix, `<tenantId>/<subject-hash>/`, in the `media`
+ * container. Listing includes snapshots and versions (a versioned account keeps earlier versions
+ * after a delete), and each kind is deleted by its own handle; "not found" counts as done.
+ */
+export function blobMediaStore(deps: { media: ContainerClient }): PersonalDataStore {
+  const { media } = deps;
+
+  async function list(subject: SubjectContext): Promise<BlobItem[]> {
+    const items: BlobItem[] = [];
+    for await (const item of media.listBlobsFlat({ prefix: mediaPrefixFor(subject.tenantId, subject.subjectHash), includeSnapshots: true, includeVersions: true, includeMetadata: false })) {
+      items.push(item);
+    }
+    return items;
+  }
+
+  async function gone(run: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await run();
+      return true;
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return false;
+      throw error;
+    }
+  }
+
+  return {
+    name: 'blob',
+    description: 'Media files the subject sent, in the Blob `media` container under the subject prefix',
+    holds: ['media'],
+    retention: 'tenant.retention.mediaDays: the retention sweep deletes media older than that (and the storage lifecycle rule, in Azure)',
+    scopes: ['all', 'media'],
+    notApplicable: () => undefined,
+
+    async exportSubject(subject) {
+      const items = await step('Blob Storage', 'media listing', () => list(subject));
+      const current = items.filter((i) => !i.snapshot && (i.versionId === undefined || i.isCurrentVersion !== false));
+      const files = await step('Blob Storage', 'media download', () =>
+        Promise.all(
+          current.map(async (item) => {
+            const size = item.properties.contentLength ?? 0;
+            const base = { name: item.name.split('/').pop(), contentType: item.properties.contentType ?? null, bytes: size, createdAt: item.properties.createdOn?.toISOString() ?? null };
+            if (size > MAX_EMBEDDED_BYTES) return { ...base, content: null, note: 'too large to embed: ask for it separately' };
+            const content = await media.getBlobClient(item.name).downloadToBuffer();
+            return { ...base, contentBase64: content.toString('base64') };
+          }),
+        ),
+      );
+      return { records: files.length, data: files };
+    },
+
+    async eraseSubject(subject) {
+      const items = await step('Blob Storage', 'media listing', () => list(subject));
+      let deleted = 0;
+      await step('Blob Storage', 'media delete', async () => {
+        const bases = items.filter((i) => !i.snapshot && (i.versionId === undefined || i.isCurrentVersion !== false));
+        const basesGone = new Set<string>();
+        const results = await Promise.all(bases.map((item) => gone(() => media.deleteBlob(item.name, { deleteSnapshots: 'include' }))));
+        deleted += results.filter(Boolean).length;
+        for (const item of bases) basesGone.add(item.name);
+        const rest = await Promise.all(
+          items.map(async (item) => {
+            if (item.snapshot) {
+              // Deleted with its base blob ("include"); on its own only when the base was already gone.
+              if (basesGone.has(item.name) && !(await exists(media, item.name, item.snapshot))) return true;
+              return gone(() => media.getBlobClient(item.name).withSnapshot(item.snapshot!).delete());
+            }
+            if (item.versionId !== undefined && item.isCurrentVersion === false) return gone(() => media.getBlobClient(item.name).withVersion(item.versionId!).delete());
+            return false;
+          }),
+        );
+        deleted += rest.filter(Boolean).length;
+      });
+      return { found: items.length, deleted };
+    },
+
+    async verifyErased(subject) {
+      return (await step('Blob Storage', 'verification listing', () => list(subject))).length;
+    },
+  };
+}
+
+async function exists(container: ContainerClient, name: string, snapshot: string): Promise<boolean> {
+  return container.getBlobClient(name).withSnapshot(snapshot).exists();
+}

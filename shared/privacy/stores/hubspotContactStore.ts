@@ -1,0 +1,45 @@
+import type { HubSpotContacts } from '../../hubspot/contacts';
+import { step } from '../errors';
+import type { PersonalDataStore } from '../registry';
+
+/**
+ * The subject's contact in the tenant's HubSpot portal (only when the tenant syncs to HubSpot). Found by
+ * phone number in every form HubSpot may hold, removed with the GDPR delete (which also purges its
+ * engagements and conversations; HubSpot finishes within 30 days). "Not found" is success.
+ *
+ * Verification reads every contact the erasure found by id: each must answer 404. It does not search
+ * again: HubSpot's search index lags writes by seconds, so a search right after the delete may still
+ * list the deleted contact and would not yet list one created a moment ago; a read by id is exact, and
+ * is not held to the search limit of 4 per second. A contact created from a message sent after the
+ * request is new data (the webhook treats it as a new relationship), not a leftover.
+ */
+export function hubspotContactStore(deps: { contacts: HubSpotContacts }): PersonalDataStore {
+  const { contacts } = deps;
+  return {
+    name: 'hubspot',
+    description: "The subject's contact (with engagements and conversations) in the tenant's HubSpot portal",
+    holds: ['crm-contact', 'phone-number', 'profile-name', 'message-content'],
+    retention: "the tenant's HubSpot policy; Flowkeeper stops syncing an erased or suppressed subject (tombstones, suppression list)",
+    scopes: ['all'],
+    notApplicable: (tenant) => (tenant.hubspot.enabled ? undefined : 'not applicable: HubSpot is not enabled for this tenant'),
+
+    async exportSubject(subject) {
+      const found = await step('HubSpot', 'contact search', () => contacts.findByPhone(subject.tenantId, subject.waId));
+      return { records: found.length, data: found.map((c) => ({ id: c.id, properties: c.properties })) };
+    },
+
+    async eraseSubject(subject) {
+      const found = await contacts.findByPhone(subject.tenantId, subject.waId);
+      let deleted = 0;
+      for (const contact of found) {
+        if (await contacts.gdprDelete(subject.tenantId, contact.id)) deleted += 1;
+      }
+      return { found: found.length, deleted, refs: found.map((c) => c.id) };
+    },
+
+    async verifyErased(subject, _scope, refs = []) {
+      const still = await Promise.all(refs.map((id) => contacts.get(subject.tenantId, id)));
+      return still.filter((contact) => contact !== undefined).length;
+    },
+  };
+}

@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TenantId, WaId } from '../../shared/domain';
+import { HubSpotClient, HubSpotContacts, HubSpotError, phoneVariants } from '../../shared/hubspot';
+import { hubspotTokenSecret, SettingsSecretProvider } from '../../shared/secrets';
+import { freePort } from '../../local/emulators';
+import { startHubSpotFake, type HubSpotFake } from '../fakes/hubspot';
+
+const tenantId = 'acme-lettings' as TenantId;
+const token = 'pat-eu1-0a1b2c3d';
+let fake: HubSpotFake;
+beforeAll(async () => {
+  fake = await startHubSpotFake({ tokens: [token] });
+});
+afterAll(async () => {
+  await fake?.close();
+});
+
+/** A client with a token of its own (HubSpot's search limit is per token: tests must not share one). */
+function contactsWith(options: { timeoutMs?: number; maxPacingWaitMs?: number; token?: string } = {}): HubSpotContacts {
+  const own = options.token ?? `pat-eu1-${randomBytes(6).toString('hex')}`;
+  if (!options.token) fake.allowToken(own);
+  const secrets = new SettingsSecretProvider({ [hubspotTokenSecret(tenantId)]: own });
+  return new HubSpotContacts(new HubSpotClient({ baseUrl: fake.url, secrets, timeoutMs: options.timeoutMs ?? 2000, maxPacingWaitMs: options.maxPacingWaitMs ?? 2000 }));
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<HubSpotError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof HubSpotError) return error;
+    throw error;
+  }
+  throw new Error('expected a HubSpotError');
+}
+
+describe('HubSpot contacts by phone number', () => {
+  it('finds a contact whatever form HubSpot holds the number in, in phone or mobile phone, and nobody else', async () => {
+    const waId = '447700900321' as WaId;
+    const forms = ['+447700900321', '447700900321', '07700 900321', '+44 7700 900321', '07700900321'];
+    const ids = forms.map((phone, i) => fake.addContact(i % 2 === 0 ? { phone, firstname: `form${i}` } : { mobilephone: phone, firstname: `form${i}` }).id);
+    const other = fake.addContact({ phone: '+447700900322' });
+    const found = await contactsWith().findByPhone(tenantId, waId);
+    expect(found.map((c) => c.id).sort()).toEqual([...ids].sort());
+    expect(found.map((c) => c.id)).not.toContain(other.id);
+    expect(phoneVariants('14155552671' as WaId)).toEqual(expect.arrayContaining(['+14155552671', '4155552671', '(415) 555-2671', '+1 415-555-2671']));
+    // The search asked with IN filters, one group per phone property.
+    const search = fake.requests.filter((r) => r.path.endsWith('/search')).at(-1)!.body as { filterGroups: { filters: { propertyName: string; operator: string }[] }[] };
+    expect(search.filterGroups.map((g) => g.filters[0]!.propertyName)).toEqual(['phone', 'mobilephone']);
+    expect(search.filterGroups.every((g) => g.filters[0]!.operator === 'IN')).toBe(true);
+  });
+
+  it('GDPR delete answers 204; an unknown contact (404) is "already gone", not an error', async () => {
+    const contacts = contactsWith();
+    const contact = fake.addContact({ phone: '+447700900401' });
+    expect(await contacts.gdprDelete(tenantId, contact.id)).toBe(true);
+    expect(fake.contacts.has(contact.id)).toBe(false);
+    expect(await contacts.gdprDelete(tenantId, contact.id)).toBe(false);
+    expect(await contacts.get(tenantId, contact.id)).toBeUndefined();
+    expect(await contacts.findByPhone(tenantId, '447700900401' as WaId)).toEqual([]);
+  });
+
+  it('turns 429, 5xx, timeouts and 401 into errors that say what to do, with no request or response body in them', async () => {
+    const contacts = contactsWith({ timeoutMs: 300 });
+    const waId = '447700900555' as WaId;
+    fake.rateLimitNext(1, 3);
+    const limited = await failureOf(contacts.findByPhone(tenantId, waId));
+    expect(limited).toMatchObject({ kind: 'rate-limited', status: 429, retryAfterMs: 3000 });
+    expect(limited.message).toBe('HubSpot answered 429 (TEN_SECONDLY_ROLLING) on contact search; retry after 3 s');
+    fake.failNext(1, 503);
+    expect(await failureOf(contacts.findByPhone(tenantId, waId))).toMatchObject({ kind: 'transient', status: 503, message: 'HubSpot answered 503 on contact search' });
+    fake.hangNext(1);
+    expect(await failureOf(contacts.findByPhone(tenantId, waId))).toMatchObject({ kind: 'transient', message: 'HubSpot did not answer within 300 ms on contact search' });
+    const revoked = await failureOf(contactsWith({ token: 'pat-eu1-revoked' }).findByPhone(tenantId, waId));
+    expect(revoked.kind).toBe('permanent');
+    expect(revoked.message).toMatch(/HubSpot answered 401 on contact search: check the tenant's HubSpot token \(HUBSPOT_TOKEN_ACME_LETTINGS\)/);
+    for (const error of [limited, revoked]) expect(error.message).not.toMatch(/900555|Authentication credentials/);
+    const unreachable = new HubSpotContacts(new HubSpotClient({ baseUrl: `http://127.0.0.1:${await freePort()}`, secrets: new SettingsSecretProvider({ [hubspotTokenSecret(tenantId)]: token }) }));
+    expect(await failureOf(unreachable.findByPhone(tenantId, waId))).toMatchObject({ kind: 'transient', message: expect.stringMatching(/^HubSpot could not be reached on contact search \(ECONNREFUSED\)$/) });
+    const noToken = new HubSpotContacts(new HubSpotClient({ baseUrl: fake.url, secrets: new SettingsSecretProvider({}) }));
+    expect(await failureOf(noToken.findByPhone(tenantId, waId))).toMatchObject({ kind: 'permanent', message: 'HubSpot token HUBSPOT_TOKEN_ACME_LETTINGS is not set for this tenant' });
+  });
+
+  it('concurrent look-ups of one tenant share search calls, and stay under the 4-per-second search limit', async () => {
+    const contacts = contactsWith();
+    const numbers = Array.from({ length: 40 }, (_, i) => `4477009006${String(i).padStart(2, '0')}` as WaId);
+    for (const n of numbers.slice(0, 20)) fake.addContact({ phone: `0${n.slice(2)}` });
+    const before = fake.requests.length;
+    const results = await Promise.all(numbers.map((n) => contacts.findByPhone(tenantId, n)));
+    expect(results.slice(0, 20).every((r) => r.length === 1)).toBe(true);
+    expect(results.slice(20).every((r) => r.length === 0)).toBe(true);
+    const calls = fake.requests.slice(before);
+    expect(calls.length).toBeLessThanOrEqual(6); // 40 numbers x ~12 forms, 100 values per call
+    expect(calls.every((c) => c.status === 200)).toBe(true);
+  });
+
+  it('paces separate searches under the limit, and gives up with "rate-limited" rather than wait long', async () => {
+    const contacts = contactsWith();
+    const before = fake.requests.length;
+    const started = Date.now();
+    for (let i = 0; i < 6; i++) await contacts.findByPhone(tenantId, `4477009007${i}0` as WaId);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900); // the 5th search waited for its slot
+    expect(fake.requests.slice(before).every((r) => r.status === 200)).toBe(true);
+
+    const impatient = contactsWith({ maxPacingWaitMs: 50 });
+    const outcomes = await Promise.allSettled(Array.from({ length: 6 }, async (_, i) => {
+      await new Promise((resolve) => setTimeout(resolve, i * 5)); // separate batches
+      return impatient.findByPhone(tenantId, `4477009008${i}0` as WaId);
+    }));
+    const rejected = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as HubSpotError);
+    expect(rejected.length).toBeGreaterThan(0);
+    expect(rejected[0]).toMatchObject({ kind: 'rate-limited', retryAfterMs: expect.any(Number) });
+  });
+});
