@@ -345,14 +345,8 @@ function reengagementOf(
   return { erased, reengaged: reengaged.size, rate: erased === 0 ? null : round(reengaged.size / erased) };
 }
 
-/** Flow screen ids are identifiers (WELCOME, PRICING_2): anything else is not used as a label. */
-export function safeScreen(screen: string | undefined): string | undefined {
-  if (screen === undefined) return undefined;
-  const trimmed = screen.trim();
-  if (trimmed === '') return undefined;
-  if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(trimmed) || /\d{5,}/.test(trimmed)) return '(other)';
-  return trimmed;
-}
+export { safeScreen } from '../domain/flowScreen';
+import { safeScreen } from '../domain/flowScreen';
 
 function screensOf(deletions: readonly RequestRecord[], audit: readonly AuditRecord[]): Record<string, number> {
   const flowsBySubject = new Map<string, { at: number; screen: string | undefined }[]>();

@@ -1,3 +1,4 @@
+import { safeScreen } from '../domain/flowScreen';
 import { createHash, randomUUID } from 'node:crypto';
 import { encryptText } from '../crypto/dataEncryption';
 import { hashSubject } from '../crypto/subjectKeys';
@@ -39,7 +40,10 @@ export type CreatePrivacyRequestResult = { kind: 'created' | 'existing'; request
  * An identical request that is still open (same tenant, subject, type and scope) is returned instead
  * of a second one (`existing`): a double tap in a Flow starts one erasure.
  */
-export async function createPrivacyRequest(deps: PrivacyDeps, input: CreatePrivacyRequestInput): Promise<CreatePrivacyRequestResult> {
+export async function createPrivacyRequest(deps: PrivacyDeps, rawInput: CreatePrivacyRequestInput): Promise<CreatePrivacyRequestResult> {
+  const screen = safeScreen(rawInput.screen);
+  const { screen: _given, ...rest } = rawInput;
+  const input: CreatePrivacyRequestInput = { ...rest, ...(screen ? { screen } : {}) };
   const tenant = await cachedTenant(deps.tenants, input.tenantId);
   if (!tenant) return { kind: 'unknown-tenant' };
   const scope: ErasureScope = input.type === 'erasure' ? (input.scope ?? 'all') : 'all';
