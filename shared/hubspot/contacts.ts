@@ -32,6 +32,8 @@ const searchResponseSchema = z.object({
   paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
 });
 
+const contactResponseSchema = z.object({ id: z.string(), properties: z.record(z.string(), z.string().nullable()).default({}) });
+
 /** Country calling codes whose national form starts with a trunk 0 (the common ones; others get the international forms only). */
 const TRUNK_ZERO = ['44', '49', '33', '31', '32', '41', '43', '46', '61', '64', '27', '353', '90', '92', '234', '254', '62', '66', '81', '82', '86', '34'];
 
@@ -95,6 +97,28 @@ export class HubSpotContacts {
       method: 'POST',
       path: '/crm/v3/objects/contacts/gdpr-delete',
       body: { objectId: contactId },
+      accept: [404],
+    });
+    return response.status !== 404;
+  }
+
+  /**
+   * Creates a contact (`POST /crm/v3/objects/contacts`). HubSpot does not deduplicate by phone number:
+   * callers look the number up first and serialise look-up-then-create per subject.
+   */
+  async create(tenantId: TenantId, properties: Record<string, string>): Promise<HubSpotContact> {
+    const response = await this.client.call<unknown>(tenantId, 'contact create', { method: 'POST', path: '/crm/v3/objects/contacts', body: { properties } });
+    const parsed = contactResponseSchema.safeParse(response.body);
+    if (!parsed.success) throw new HubSpotError('transient', 'HubSpot sent a contact Flowkeeper does not understand on contact create');
+    return parsed.data;
+  }
+
+  /** Updates properties of a contact (`PATCH`); false when HubSpot has no such contact any more. */
+  async update(tenantId: TenantId, contactId: string, properties: Record<string, string>): Promise<boolean> {
+    const response = await this.client.call(tenantId, 'contact update', {
+      method: 'PATCH',
+      path: `/crm/v3/objects/contacts/${encodeURIComponent(contactId)}`,
+      body: { properties },
       accept: [404],
     });
     return response.status !== 404;

@@ -1,2 +1,4 @@
 export * from './hubspotClient';
 export * from './contacts';
+export * from './conversations';
+export * from './hubspotSync';

@@ -1,3 +1,4 @@
+import { hubspotClientOf } from '../hubspot/hubspotSync';
 import type { Container } from '@azure/cosmos';
 import type { AuditLog } from '../audit/auditLog';
 import { dataKeyring } from '../crypto/subjectKeys';
@@ -75,8 +76,8 @@ export function buildPrivacyDeps(services: Services, options: Partial<PrivacyDep
   const requests = overrides.requests ?? new PrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
   const keyring = overrides.keyring ?? (() => dataKeyring(services.secrets));
   const client =
-    hubspotClient ??
-    new HubSpotClient({ baseUrl: services.settings.HUBSPOT_API_BASE_URL, secrets: services.secrets, fetch: services.fetch, clock: services.clock });
+    // One client per Services: erasure and conversation sync share one rate limit per HubSpot token.
+    hubspotClient ?? hubspotClientOf(services);
   const hubspot = overrides.hubspot ?? new HubSpotContacts(client);
   const registry =
     overrides.registry ??

@@ -1,3 +1,4 @@
+import { pushRectifiedName } from '../hubspot/hubspotSync';
 import { z } from 'zod';
 import { decryptText } from '../crypto/dataEncryption';
 import { subjectPartitionKey } from '../domain/ids';
@@ -103,7 +104,12 @@ async function rectify(deps: PrivacyDeps, doc: PrivacyRequestDocument, subject: 
   const { contact } = await step('Cosmos DB', 'contact update', () =>
     deps.subjectStore.updateContact(subject.tenantId, subject.waId, (current) => (current ? { ...current, profileName, rectifiedAt: now } : undefined)),
   );
-  return { contactFound: contact !== undefined, rectified: contact !== undefined };
+  // HubSpot holds the name too where the tenant syncs to it: corrected there at once, not at the next message.
+  const syncsToHubSpot = subject.tenant.hubspot.enabled || subject.tenant.messageStorage === 'hubspot';
+  const hubspotUpdated = contact && syncsToHubSpot
+    ? await step('HubSpot', 'contact name update', () => pushRectifiedName(deps.hubspot, subject.tenantId, subject.waId, profileName))
+    : 0;
+  return { contactFound: contact !== undefined, rectified: contact !== undefined, hubspotContactsUpdated: hubspotUpdated };
 }
 
 /** Art. 18: processing restricted (stored, not used: no HubSpot sync, no messages). */

@@ -27,7 +27,25 @@ export const DATA_REQUEST_ACTIONS: Record<string, PrivacyRequestType> = {
   data_objection_request: 'objection',
 };
 
-export type FlowParse = { ok: true; completion: FlowCompletion } | { ok: false; reason: 'not-json' | 'not-an-object' | 'incomplete-request' };
+export type FlowParse = { ok: true; completion: FlowCompletion } | { ok: false; reason: 'not-json' | 'not-an-object' | 'incomplete-request' | 'too-deep' };
+
+/**
+ * Flow answers are form fields: values, lists of values, at most a few levels of objects. Anything nested
+ * deeper is not a flow's answer, and could not be stored anyway (serialising it overflows the stack):
+ * without this bound such a delivery failed every time with a 503 that Meta retries for a week.
+ */
+export const MAX_ANSWER_DEPTH = 32;
+
+function deeperThan(value: unknown, limit: number): boolean {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: current, depth } = stack.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(current)) stack.push({ value: child, depth: depth + 1 });
+  }
+  return false;
+}
 
 export function parseFlowCompletion(responseJson: string): FlowParse {
   let parsed: unknown;
@@ -37,6 +55,7 @@ export function parseFlowCompletion(responseJson: string): FlowParse {
     return { ok: false, reason: 'not-json' };
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { ok: false, reason: 'not-an-object' };
+  if (deeperThan(parsed, MAX_ANSWER_DEPTH)) return { ok: false, reason: 'too-deep' };
   const { flow_token: flowToken, screen, ...answers } = parsed as Record<string, unknown>;
   const completion: FlowCompletion = {
     answers,

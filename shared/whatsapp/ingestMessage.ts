@@ -75,7 +75,7 @@ export async function ingestMessage(
   const hashKey = await requireSecret(deps.secrets, 'SUBJECT_HASH_KEY');
   const subjectHash = subjectHashOf(hashKey, tenant.id, waId); // = hashSubject(secrets, ...), one secret read
   const messageKey = messageKeyOf(hashKey, tenant.id, message.id);
-  if (!(await deps.markers.claim('seen-message', tenant.id, messageKey, PROCESSING_LEASE_SECONDS))) return 'duplicate';
+  if ((await claimMessage(deps, tenant.id, messageKey)) === 'done') return 'duplicate';
 
   try {
     const now = deps.clock.now();
@@ -95,6 +95,33 @@ export async function ingestMessage(
   } catch (error) {
     await deps.markers.delete('seen-message', tenant.id, messageKey).catch(() => undefined);
     throw error;
+  }
+}
+
+/** Meta's retry of a delivery that failed meets that delivery's lease when releasing it failed too. */
+export class MessageInFlightError extends Error {
+  constructor() {
+    super('the message is being processed by another delivery, or its last attempt failed: retry later');
+    this.name = 'MessageInFlightError';
+  }
+}
+
+const LEASE_WAIT_POLLS = 15;
+const LEASE_WAIT_POLL_MS = 100;
+
+/**
+ * Claims the message's lease. When another delivery holds it, waits briefly for that one to finish
+ * ('done': a duplicate). A lease that stays is one whose delivery failed and could not release it (the
+ * store was down): answering 200 "duplicate" then would end Meta's retries and lose the message, so the
+ * delivery fails (503) and Meta retries until the lease has run out.
+ */
+async function claimMessage(deps: WebhookDeps, tenantId: TenantId, messageKey: string): Promise<'claimed' | 'done'> {
+  for (let poll = 0; ; poll++) {
+    if (await deps.markers.claim('seen-message', tenantId, messageKey, PROCESSING_LEASE_SECONDS)) return 'claimed';
+    const seen = await deps.markers.get('seen-message', tenantId, messageKey);
+    if (seen && seen.ttl !== PROCESSING_LEASE_SECONDS) return 'done';
+    if (poll >= LEASE_WAIT_POLLS) throw new MessageInFlightError();
+    await new Promise((resolve) => setTimeout(resolve, LEASE_WAIT_POLL_MS));
   }
 }
 
@@ -170,7 +197,8 @@ function nextContact(current: StoredContact | undefined, m: MessageContext, supp
   };
   return {
     ...base,
-    ...(m.profileName !== undefined ? { profileName: m.profileName } : {}),
+    // A name the subject had rectified (Art. 16) is theirs: WhatsApp's profile name does not overwrite it.
+    ...(m.profileName !== undefined && !base.rectifiedAt ? { profileName: m.profileName } : {}),
     lastSeenAt: base.lastSeenAt > now ? base.lastSeenAt : now,
     ...life,
     ...(command ? { optIn: command === 'opt-out' ? 'opted_out' : 'opted_in', optInEventAt: m.eventAt.toISOString() } : {}),

@@ -142,6 +142,7 @@ function profileNames(value: MessagesValue): Map<WaId, string> {
 /** Which outside system an error came from, by its shape (no message text: it might quote input). */
 function dependencyOf(error: unknown): string {
   const e = error as { code?: unknown; statusCode?: unknown; name?: unknown };
+  if (e.name === 'MessageInFlightError') return 'message-lease';
   if (typeof e.name === 'string' && e.name.startsWith('ServiceBus')) return 'queue';
   if (typeof e.statusCode === 'number' || typeof e.code === 'number') return 'cosmos';
   if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return 'network';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
 
 /**
  * A loopback HTTP server that behaves like HubSpot's CRM API where Flowkeeper touches it: contacts
@@ -11,6 +12,16 @@ import type { AddressInfo } from 'node:net';
  *
  * Extensible: `route(method, pattern, handler)` adds endpoints (custom channels, conversations) without
  * touching this file's routes; later routes are tried first.
+ *
+ * Conversations custom channels: `POST /conversations/v3/custom-channels/{channelId}/messages` (the
+ * "Publish a message" body, validated: direction, channel account, senders and recipients with
+ * delivery identifiers, text, timestamp; `integrationIdempotencyId` makes a second publish answer the
+ * first message instead of creating one), threads per channel account and `integrationThreadId`, the
+ * contact association, and a GDPR delete that removes the contact's conversations with it. Contact
+ * update (PATCH). The general limit is N requests per rolling window (10 s by default, shorter in tests:
+ * same semantics) with HubSpot's `X-HubSpot-RateLimit-*` headers on every answer and an exact
+ * Retry-After on the 429; a daily limit answers 429 `DAILY`; `searchLagMs` hides created contacts from
+ * search for a while, as HubSpot's search index does.
  */
 export interface FakeContact {
   id: string;
@@ -23,6 +34,8 @@ export interface RecordedRequest {
   method: string;
   path: string;
   status: number;
+  /** When the fake answered (ms since epoch). */
+  at?: number;
   token?: string;
   body?: unknown;
 }
@@ -41,6 +54,37 @@ export type RouteHandler = (request: FakeRequest) => FakeReply | Promise<FakeRep
 
 type Fault = { kind: 'status'; status: number; remaining: number; match?: RegExp } | { kind: 'hang'; remaining: number; match?: RegExp } | { kind: 'rate-limit'; remaining: number; retryAfterSeconds: number; match?: RegExp };
 
+export interface FakeConversationActor {
+  deliveryIdentifier: { type: string; value: string };
+  name?: string;
+  senderActorId?: string;
+}
+
+/** A message published over a custom channel, as the fake keeps it. */
+export interface FakeConversationMessage {
+  id: string;
+  channelId: string;
+  channelAccountId: string;
+  threadId: string;
+  direction: 'INCOMING' | 'OUTGOING';
+  text: string;
+  senders: FakeConversationActor[];
+  recipients: FakeConversationActor[];
+  timestamp: string;
+  integrationIdempotencyId?: string;
+  contactId?: string;
+  createdAt: string;
+}
+
+export interface FakeThread {
+  id: string;
+  channelId: string;
+  channelAccountId: string;
+  key: string;
+  contactId?: string;
+  archived: boolean;
+}
+
 export interface HubSpotFakeOptions {
   /** Tokens accepted (any non-empty token when omitted). */
   tokens?: string[];
@@ -48,7 +92,37 @@ export interface HubSpotFakeOptions {
   searchesPerSecond?: number;
   /** General requests per 10 seconds per token before 429 (HubSpot: 100-190 by tier). 0 (default) is off. */
   requestsPerTenSeconds?: number;
+  /** The rolling window of that limit (default 10 000 ms; tests shorten it, the semantics are the same). */
+  rateLimitWindowMs?: number;
+  /** Requests per day per token before 429 DAILY. 0 (default) is off. */
+  requestsPerDay?: number;
+  /** A contact created through the API is invisible to search for this long (HubSpot's index lag). */
+  searchLagMs?: number;
 }
+
+const actorSchema = z.object({
+  deliveryIdentifier: z.object({ type: z.enum(['HS_EMAIL_ADDRESS', 'HS_PHONE_NUMBER', 'CHANNEL_SPECIFIC_OPAQUE_ID']), value: z.string().min(1) }),
+  name: z.string().optional(),
+  senderActorId: z.string().optional(),
+});
+
+/** The "Publish a message" body (conversations custom channels v3), as HubSpot validates it. */
+const publishSchema = z
+  .object({
+    messageDirection: z.enum(['INCOMING', 'OUTGOING']),
+    channelAccountId: z.string().min(1),
+    senders: z.array(actorSchema).min(1),
+    recipients: z.array(actorSchema).min(1),
+    text: z.string().optional(),
+    richText: z.string().optional(),
+    attachments: z.array(z.object({ type: z.string(), fileId: z.string().optional() })).default([]),
+    timestamp: z.iso.datetime(),
+    integrationIdempotencyId: z.string().min(1).optional(),
+    integrationThreadId: z.string().min(1).optional(),
+    inReplyToId: z.string().optional(),
+    associateWithContactId: z.number().int().positive().optional(),
+  })
+  .refine((m) => (m.text ?? '').trim() !== '' || m.attachments.length > 0, { message: 'a message needs text or attachments', path: ['text'] });
 
 const RATE_LIMIT_BODY = (policyName: string) => ({
   status: 'error',
@@ -64,6 +138,18 @@ export class HubSpotFake {
   /** GDPR-deleted ids (HubSpot keeps no trace of them; the fake keeps the ids for assertions). */
   readonly gdprDeleted: string[] = [];
   readonly requests: RecordedRequest[] = [];
+  /** Custom channels: channel id -> its connected channel account ids. */
+  readonly customChannels = new Map<string, Set<string>>();
+  readonly conversationMessages = new Map<string, FakeConversationMessage>();
+  readonly threads = new Map<string, FakeThread>();
+  /** Idempotency ids published again (answered with the first message, nothing created). */
+  readonly republished: string[] = [];
+  rateLimitWindowMs: number;
+  requestsPerDay: number;
+  searchLagMs: number;
+  private readonly searchableAt = new Map<string, number>();
+  private readonly dayCounts = new Map<string, number>();
+  private nextConversationId = 5000;
   url = '';
   private server: Server | undefined;
   private nextId = 1000;
@@ -81,6 +167,13 @@ export class HubSpotFake {
     this.tokens = options.tokens ? new Set(options.tokens) : undefined;
     this.searchesPerSecond = options.searchesPerSecond ?? 4;
     this.requestsPerTenSeconds = options.requestsPerTenSeconds ?? 0;
+    this.rateLimitWindowMs = options.rateLimitWindowMs ?? 10_000;
+    this.requestsPerDay = options.requestsPerDay ?? 0;
+    this.searchLagMs = options.searchLagMs ?? 0;
+    this.route('PATCH', '/crm/v3/objects/contacts/:id', (r) => this.updateContact(r));
+    this.route('POST', '/conversations/v3/custom-channels/:channelId/messages', (r) => this.publishMessage(r));
+    this.route('GET', '/conversations/v3/custom-channels/:channelId/messages/:messageId', (r) => this.readMessage(r));
+    this.route('GET', '/conversations/v3/conversations/threads/:threadId', (r) => this.readThread(r));
     this.route('POST', '/crm/v3/objects/contacts', (r) => this.createContact(r));
     this.route('POST', '/crm/v3/objects/contacts/search', (r) => this.search(r));
     this.route('POST', '/crm/v3/objects/contacts/gdpr-delete', (r) => this.gdprDelete(r));
@@ -192,7 +285,7 @@ export class HubSpotFake {
         body: { status: 'error', message: 'Authentication credentials not found. This API supports OAuth 2.0 authentication.', category: 'INVALID_AUTHENTICATION', correlationId: randomUUID() },
       });
     }
-    const limited = this.rateLimited(token, url.pathname);
+    const { limited, headers: limitHeaders } = this.rateLimited(token, url.pathname);
     if (limited) return this.reply(res, method, url.pathname, token, body, limited);
 
     for (const route of this.routes) {
@@ -201,13 +294,13 @@ export class HubSpotFake {
       if (!match) continue;
       const params = Object.fromEntries(route.keys.map((k, i) => [k, decodeURIComponent(match[i + 1]!)]));
       const reply = await route.handler({ method, path: url.pathname, params, query: url.searchParams, body, token });
-      return this.reply(res, method, url.pathname, token, body, reply);
+      return this.reply(res, method, url.pathname, token, body, { ...reply, headers: { ...limitHeaders, ...(reply.headers ?? {}) } });
     }
     return this.reply(res, method, url.pathname, token, body, { status: 404, body: { status: 'error', message: 'not found', category: 'OBJECT_NOT_FOUND' } });
   }
 
   private reply(res: ServerResponse, method: string, path: string, token: string | undefined, body: unknown, reply: FakeReply): void {
-    this.requests.push({ method, path, status: reply.status, ...(token ? { token } : {}), body });
+    this.requests.push({ method, path, status: reply.status, at: Date.now(), ...(token ? { token } : {}), body });
     res.writeHead(reply.status, { ...(reply.body !== undefined ? { 'content-type': 'application/json;charset=utf-8' } : {}), ...(reply.headers ?? {}) });
     res.end(reply.body !== undefined ? JSON.stringify(reply.body) : undefined);
   }
@@ -220,29 +313,167 @@ export class HubSpotFake {
     return fault;
   }
 
-  private rateLimited(token: string, path: string): FakeReply | undefined {
+  /**
+   * HubSpot's general limit: `requestsPerTenSeconds` per rolling `rateLimitWindowMs` per token, with the
+   * rate-limit headers on every answer (search answers carry none, as HubSpot documents) and, on a 429,
+   * Retry-After = when the oldest request leaves the window. Then the daily limit and the search limit.
+   */
+  private rateLimited(token: string, path: string): { limited?: FakeReply; headers: Record<string, string> } {
     const now = Date.now();
+    const search = path.endsWith('/search');
+    let headers: Record<string, string> = {};
     if (this.requestsPerTenSeconds > 0) {
-      const times = (this.requestTimes.get(token) ?? []).filter((t) => t > now - 10_000);
+      const window = this.rateLimitWindowMs;
+      const times = (this.requestTimes.get(token) ?? []).filter((t) => t > now - window);
       this.requestTimes.set(token, times);
       if (times.length >= this.requestsPerTenSeconds) {
-        return { status: 429, body: { ...RATE_LIMIT_BODY('TEN_SECONDLY_ROLLING'), message: 'You have reached your ten_secondly_rolling limit.' }, headers: { 'retry-after': '1' } };
+        const retryAfterSeconds = Math.max(1, Math.ceil((times[times.length - this.requestsPerTenSeconds]! + window - now) / 1000));
+        return {
+          limited: {
+            status: 429,
+            body: { ...RATE_LIMIT_BODY('TEN_SECONDLY_ROLLING'), message: 'You have reached your ten_secondly_rolling limit.', groupName: 'publicapi:private-app' },
+            headers: { 'retry-after': String(retryAfterSeconds), ...this.limitHeaders(0) },
+          },
+          headers: {},
+        };
       }
       times.push(now);
+      if (!search) headers = this.limitHeaders(this.requestsPerTenSeconds - times.length);
     }
-    if (path.endsWith('/search') && this.searchesPerSecond > 0) {
+    if (this.requestsPerDay > 0) {
+      const used = this.dayCounts.get(token) ?? 0;
+      if (used >= this.requestsPerDay) {
+        return { limited: { status: 429, body: { ...RATE_LIMIT_BODY('DAILY'), message: 'You have reached your daily limit.', groupName: 'publicapi:private-app' } }, headers: {} };
+      }
+      this.dayCounts.set(token, used + 1);
+      if (!search) headers = { ...headers, 'x-hubspot-ratelimit-daily': String(this.requestsPerDay), 'x-hubspot-ratelimit-daily-remaining': String(this.requestsPerDay - used - 1) };
+    }
+    if (search && this.searchesPerSecond > 0) {
       const times = (this.searchTimes.get(token) ?? []).filter((t) => t > now - 1000);
       this.searchTimes.set(token, times);
-      if (times.length >= this.searchesPerSecond) return { status: 429, body: RATE_LIMIT_BODY('SECONDLY'), headers: { 'retry-after': '1' } };
+      if (times.length >= this.searchesPerSecond) return { limited: { status: 429, body: RATE_LIMIT_BODY('SECONDLY'), headers: { 'retry-after': '1' } }, headers: {} };
       times.push(now);
     }
-    return undefined;
+    return { headers };
+  }
+
+  private limitHeaders(remaining: number): Record<string, string> {
+    return {
+      'x-hubspot-ratelimit-interval-milliseconds': String(this.rateLimitWindowMs),
+      'x-hubspot-ratelimit-max': String(this.requestsPerTenSeconds),
+      'x-hubspot-ratelimit-remaining': String(Math.max(0, remaining)),
+    };
+  }
+
+  /** Registers a custom channel with its connected channel accounts (what an installed app has). */
+  addCustomChannel(channelId: string, ...channelAccountIds: string[]): void {
+    const accounts = this.customChannels.get(channelId) ?? new Set<string>();
+    for (const id of channelAccountIds) accounts.add(id);
+    this.customChannels.set(channelId, accounts);
+  }
+
+  /** The messages of a contact's conversations (what a GDPR delete must remove). */
+  messagesOfContact(contactId: string): FakeConversationMessage[] {
+    return [...this.conversationMessages.values()].filter((m) => m.contactId === contactId);
+  }
+
+  private publishMessage(request: FakeRequest): FakeReply {
+    const channelId = request.params.channelId!;
+    const accounts = this.customChannels.get(channelId);
+    if (!accounts) return { status: 404, body: { status: 'error', message: `Custom channel ${channelId} not found`, category: 'OBJECT_NOT_FOUND', correlationId: randomUUID() } };
+    const parsed = publishSchema.safeParse(request.body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return { status: 400, body: { status: 'error', message: `Invalid input JSON: ${issue.path.join('.')} ${issue.message}`, category: 'VALIDATION_ERROR', correlationId: randomUUID() } };
+    }
+    const m = parsed.data;
+    if (!accounts.has(m.channelAccountId)) {
+      return { status: 400, body: { status: 'error', message: 'The channel account is not connected to this channel', category: 'VALIDATION_ERROR', correlationId: randomUUID() } };
+    }
+    if (m.integrationIdempotencyId) {
+      const first = [...this.conversationMessages.values()].find((x) => x.channelId === channelId && x.integrationIdempotencyId === m.integrationIdempotencyId);
+      if (first) {
+        this.republished.push(m.integrationIdempotencyId);
+        return { status: 200, body: this.messageView(first) };
+      }
+    }
+    const external = m.messageDirection === 'INCOMING' ? m.senders[0]! : m.recipients[0]!;
+    let contactId: string | undefined;
+    if (m.associateWithContactId !== undefined) {
+      contactId = String(m.associateWithContactId);
+      if (!this.contacts.has(contactId)) return { status: 400, body: { status: 'error', message: `Contact ${contactId} does not exist`, category: 'VALIDATION_ERROR', correlationId: randomUUID() } };
+    } else if (external.deliveryIdentifier.type === 'HS_PHONE_NUMBER') {
+      contactId = [...this.contacts.values()].find((c) => c.properties.phone === external.deliveryIdentifier.value || c.properties.mobilephone === external.deliveryIdentifier.value)?.id;
+    }
+    const key = `${m.channelAccountId}|${m.integrationThreadId ?? `${external.deliveryIdentifier.type}:${external.deliveryIdentifier.value}`}`;
+    let thread = [...this.threads.values()].find((t) => t.channelId === channelId && t.key === key && !t.archived);
+    if (!thread) {
+      thread = { id: String(this.nextConversationId++), channelId, channelAccountId: m.channelAccountId, key, ...(contactId ? { contactId } : {}), archived: false };
+      this.threads.set(thread.id, thread);
+    }
+    const message: FakeConversationMessage = {
+      id: `${this.nextConversationId++}`,
+      channelId,
+      channelAccountId: m.channelAccountId,
+      threadId: thread.id,
+      direction: m.messageDirection,
+      text: m.text ?? '',
+      senders: m.senders,
+      recipients: m.recipients,
+      timestamp: m.timestamp,
+      ...(m.integrationIdempotencyId ? { integrationIdempotencyId: m.integrationIdempotencyId } : {}),
+      ...(contactId ?? thread.contactId ? { contactId: (contactId ?? thread.contactId)! } : {}),
+      createdAt: new Date().toISOString(),
+    };
+    this.conversationMessages.set(message.id, message);
+    return { status: 200, body: this.messageView(message) };
+  }
+
+  private readMessage(request: FakeRequest): FakeReply {
+    const message = this.conversationMessages.get(request.params.messageId!);
+    if (!message || message.channelId !== request.params.channelId) return { status: 404, body: { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND', correlationId: randomUUID() } };
+    return { status: 200, body: this.messageView(message) };
+  }
+
+  private readThread(request: FakeRequest): FakeReply {
+    const thread = this.threads.get(request.params.threadId!);
+    if (!thread) return { status: 404, body: { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND', correlationId: randomUUID() } };
+    return { status: 200, body: { id: thread.id, archived: thread.archived, ...(thread.contactId ? { associatedContactId: thread.contactId } : {}), originalChannelId: thread.channelId, originalChannelAccountId: thread.channelAccountId, status: 'OPEN' } };
+  }
+
+  private messageView(m: FakeConversationMessage): Record<string, unknown> {
+    return {
+      id: m.id,
+      type: 'MESSAGE',
+      conversationsThreadId: m.threadId,
+      channelId: m.channelId,
+      channelAccountId: m.channelAccountId,
+      direction: m.direction,
+      text: m.text,
+      senders: m.senders.map((a, i) => ({ ...a, actorId: a.senderActorId ?? `V-${m.contactId ?? i}` })),
+      recipients: m.recipients,
+      createdAt: m.createdAt,
+      archived: false,
+      truncationStatus: 'NOT_TRUNCATED',
+      client: { clientType: 'INTEGRATION', integrationAppId: 1 },
+    };
+  }
+
+  private updateContact(request: FakeRequest): FakeReply {
+    const contact = this.contacts.get(request.params.id!);
+    if (!contact) return { status: 404, body: { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND', correlationId: randomUUID() } };
+    const properties = (request.body as { properties?: Record<string, string> } | undefined)?.properties;
+    if (!properties || typeof properties !== 'object') return { status: 400, body: { status: 'error', message: 'properties is required', category: 'VALIDATION_ERROR' } };
+    Object.assign(contact.properties, properties);
+    contact.updatedAt = new Date().toISOString();
+    return { status: 200, body: this.view(contact) };
   }
 
   private createContact(request: FakeRequest): FakeReply {
     const properties = (request.body as { properties?: Record<string, string> } | undefined)?.properties;
     if (!properties || typeof properties !== 'object') return { status: 400, body: { status: 'error', message: 'properties is required', category: 'VALIDATION_ERROR' } };
     const contact = this.addContact(properties);
+    if (this.searchLagMs > 0) this.searchableAt.set(contact.id, Date.now() + this.searchLagMs);
     return { status: 201, body: this.view(contact), headers: { location: `/crm/v3/objects/contacts/${contact.id}` } };
   }
 
@@ -258,6 +489,9 @@ export class HubSpotFake {
     if (typeof objectId !== 'string') return { status: 400, body: { status: 'error', message: 'objectId is required', category: 'VALIDATION_ERROR' } };
     if (!this.contacts.delete(objectId)) return { status: 404, body: { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND', correlationId: randomUUID() } };
     this.gdprDeleted.push(objectId);
+    // "Permanently deletes the contact and its engagements and conversations" (HubSpot finishes within 30 days; the fake at once).
+    for (const message of this.messagesOfContact(objectId)) this.conversationMessages.delete(message.id);
+    for (const thread of [...this.threads.values()].filter((t) => t.contactId === objectId)) this.threads.delete(thread.id);
     return { status: 204 };
   }
 
@@ -274,16 +508,18 @@ export class HubSpotFake {
         if (!['EQ', 'IN'].includes(f.operator)) return { status: 400, body: { status: 'error', message: `operator ${f.operator} is not supported by this fake`, category: 'VALIDATION_ERROR' } };
       }
     }
+    const now = Date.now();
     const matches = [...this.contacts.values()].filter(
       (c) =>
-        groups.length === 0 ||
+        (this.searchableAt.get(c.id) ?? 0) <= now &&
+        (groups.length === 0 ||
         groups.some((g) =>
           (g.filters ?? []).every((f) => {
             const value = c.properties[f.propertyName];
             if (value === undefined) return false;
             return f.operator === 'EQ' ? value.toLowerCase() === String(f.value).toLowerCase() : (f.values ?? []).some((v) => v.toLowerCase() === value.toLowerCase());
           }),
-        ),
+        )),
     );
     const limit = Math.min(body.limit ?? 10, 200);
     const offset = Number(body.after ?? 0);

@@ -78,6 +78,8 @@ export async function sweepForPii(needles: readonly string[], targets: SweepTarg
 
   if (targets.hubspot) {
     for (const contact of targets.hubspot.contacts.values()) check(`hubspot:contact/${contact.id}`, JSON.stringify(contact));
+    for (const [id, message] of targets.hubspot.conversationMessages) check(`hubspot:conversation-message/${id}`, JSON.stringify(message));
+    for (const [id, thread] of targets.hubspot.threads) check(`hubspot:thread/${id}`, JSON.stringify(thread));
   }
 
   targets.logs?.forEach((line, i) => check(`log:${i}`, line));

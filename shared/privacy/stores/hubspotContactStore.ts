@@ -12,16 +12,21 @@ import type { PersonalDataStore } from '../registry';
  * list the deleted contact and would not yet list one created a moment ago; a read by id is exact, and
  * is not held to the search limit of 4 per second. A contact created from a message sent after the
  * request is new data (the webhook treats it as a new relationship), not a leftover.
+ *
+ * In the `hubspot` message mode the conversation messages Flowkeeper published to the tenant's custom
+ * channel hang off the same contact: the GDPR delete removes them too (HubSpot has no per-message
+ * delete; see docs/hubspot.md for what HubSpot keeps and for how long). A tenant in that mode is in
+ * scope even if `hubspot.enabled` was left off.
  */
 export function hubspotContactStore(deps: { contacts: HubSpotContacts }): PersonalDataStore {
   const { contacts } = deps;
   return {
     name: 'hubspot',
-    description: "The subject's contact (with engagements and conversations) in the tenant's HubSpot portal",
+    description: "The subject's contact (with engagements and conversations, including the messages Flowkeeper published to the custom channel) in the tenant's HubSpot portal",
     holds: ['crm-contact', 'phone-number', 'profile-name', 'message-content'],
     retention: "the tenant's HubSpot policy; Flowkeeper stops syncing an erased or suppressed subject (tombstones, suppression list)",
     scopes: ['all'],
-    notApplicable: (tenant) => (tenant.hubspot.enabled ? undefined : 'not applicable: HubSpot is not enabled for this tenant'),
+    notApplicable: (tenant) => (tenant.hubspot.enabled || tenant.messageStorage === 'hubspot' ? undefined : 'not applicable: HubSpot is not enabled for this tenant'),
 
     async exportSubject(subject) {
       const found = await step('HubSpot', 'contact search', () => contacts.findByPhone(subject.tenantId, subject.waId));

@@ -1,0 +1,32 @@
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { tenantIdSchema, waIdSchema } from '../shared/domain';
+import { authenticate, errorResponse, tenantNotVisible, validationError } from '../shared/http';
+import { CosmosMessageStore, readSubjectMessages } from '../shared/messages';
+import { repositoriesOf, services } from '../shared/runtime';
+
+/**
+ * GET /api/tenants/{tenantId}/subjects/{waId}/messages: a subject's stored messages, decrypted, for an
+ * admin (the `encrypted` mode's store, and any content still waiting for HubSpot). Audited with the
+ * caller's object id. The wa_id may be E.164 (`%2B447700900123`) or digits.
+ */
+export async function getSubjectMessages(request: HttpRequest): Promise<HttpResponseInit> {
+  const s = await services();
+  const auth = authenticate(request, s.settings);
+  if (!auth.ok) return auth.response;
+  const tenantId = tenantIdSchema.safeParse(request.params.tenantId);
+  if (!tenantId.success) return validationError(tenantId.error, 'tenantId');
+  const hidden = tenantNotVisible(auth.principal, tenantId.data);
+  if (hidden) return hidden;
+  const waId = waIdSchema.safeParse(request.params.waId);
+  if (!waId.success) return validationError(waId.error, 'waId');
+
+  const { tenants, audit } = repositoriesOf(s);
+  const result = await readSubjectMessages(
+    { tenants, audit, secrets: s.secrets, messages: new CosmosMessageStore(s.cosmos.subjects) },
+    { tenantId: tenantId.data, waId: waId.data, actor: auth.principal.objectId },
+  );
+  if (result.kind === 'tenant-not-found') return errorResponse(404, 'tenant not found');
+  return { status: 200, jsonBody: { tenantId: tenantId.data, messageStorage: result.tenant.messageStorage, messages: result.messages } };
+}
+
+app.http('getSubjectMessages', { route: 'tenants/{tenantId}/subjects/{waId}/messages', methods: ['GET'], authLevel: 'anonymous', handler: getSubjectMessages });

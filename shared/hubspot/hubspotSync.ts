@@ -1,0 +1,445 @@
+import { z } from 'zod';
+import { decryptText } from '../crypto/dataEncryption';
+import { dataKeyring, hashSubject } from '../crypto/subjectKeys';
+import type { Clock } from '../domain/clock';
+import { normaliseWaId, tenantIdSchema, toE164, type SubjectHash, type TenantId, type WaId } from '../domain/ids';
+import type { Marker, MarkerStore } from '../markers/markerStore';
+import { CosmosMessageStore, waIdOfPartition, type MessageStore } from '../messages/messageStore';
+import { DeadLetterError, type QueueSender } from '../queue/queuePort';
+import { repositoriesOf } from '../runtime/repositories';
+import type { Services } from '../runtime/services';
+import type { SecretProvider } from '../secrets/secretProvider';
+import type { MessageDocument } from '../subjects/documents';
+import { CosmosSubjectStore, type StoredContact, type SubjectStore, type Versioned } from '../subjects/subjectStore';
+import type { Telemetry } from '../telemetry/telemetry';
+import type { Tenant } from '../tenants/tenant';
+import { HubSpotContacts, type HubSpotContact } from './contacts';
+import { conversationText, HubSpotConversations, type ConversationActor, type CustomChannelMessage } from './conversations';
+import { HubSpotClient, HubSpotError } from './hubspotClient';
+
+/** A `hubspot-sync` message: ids and the subject's keyed hash only. */
+export const hubspotSyncMessageSchema = z.object({
+  tenantId: tenantIdSchema,
+  subjectHash: z.string().regex(/^[0-9a-f]{64}$/),
+  messageDocId: z.string().regex(/^(msg|out)-[0-9a-f]{1,64}$/),
+  /** Transient failures before this message (0 on the first). */
+  attempt: z.number().int().min(0).default(0),
+  /** 429s (or pacing) before this message: honoured with Retry-After, counted apart. */
+  rateLimited: z.number().int().min(0).default(0),
+});
+export type HubSpotSyncMessage = z.infer<typeof hubspotSyncMessageSchema>;
+
+/** Backoff by rescheduling the queue message, never by sleeping in the handler. */
+export interface SyncRetryPolicy {
+  baseMs: number;
+  capMs: number;
+  /** Transient failures (5xx, timeouts) before the message is dead-lettered (its document stays pending). */
+  maxAttempts: number;
+  /** 429s honoured before the message is dead-lettered anyway. */
+  maxRateLimited: number;
+}
+
+export const DEFAULT_SYNC_RETRY: SyncRetryPolicy = { baseMs: 2000, capMs: 5 * 60_000, maxAttempts: 10, maxRateLimited: 50 };
+
+export interface HubSpotSyncDeps {
+  tenants: { get(id: TenantId): Promise<Tenant | undefined> };
+  messages: MessageStore;
+  subjects: Pick<SubjectStore, 'getContact'>;
+  markers: Pick<MarkerStore, 'get'>;
+  directory: ContactDirectory;
+  contacts: HubSpotContacts;
+  conversations: HubSpotConversations;
+  queue: QueueSender;
+  secrets: SecretProvider;
+  clock: Clock;
+  telemetry: Telemetry;
+  retry: SyncRetryPolicy;
+  /** [0, 1): backoff jitter (a parameter so tests can pin it). */
+  random: () => number;
+}
+
+export type HubSpotSyncOutcome =
+  /** HubSpot confirmed; the document is deleted. */
+  | 'published'
+  /** HubSpot already had it (a redelivery); the document is deleted. */
+  | 'already-published'
+  /** The document is gone: erased with the subject, or a redelivery after it was published. */
+  | 'gone'
+  | 'tenant-gone'
+  /** Not pending (a stored message of the encrypted mode): nothing to do. */
+  | 'already-stored'
+  /** The tenant switched to `encrypted`: the pending content stays, as a stored message. */
+  | 'kept-encrypted'
+  /** The tenant switched to `none` (or is being cancelled): the pending content is deleted. */
+  | 'dropped'
+  /** The subject was erased after this message was written: deleted, not published. */
+  | 'erased'
+  /** The subject opted out: deleted, not published (the webhook stores nothing for them either). */
+  | 'suppressed'
+  /** Processing restricted (Art. 18): kept encrypted, not published, until its TTL. */
+  | 'restricted'
+  | 'rescheduled'
+  /** An erasure ran while the message was being published: what was published is GDPR-deleted. */
+  | 'erased-during-sync';
+
+/**
+ * A `hubspot-sync` message: publish one message document to the tenant's HubSpot custom channel, then
+ * delete the document ("nothing of the message content is kept after HubSpot confirms").
+ *
+ * The document is looked up by id: gone means the subject was erased (or a redelivery came after the
+ * publish), and the message completes doing nothing. What happens to it follows the tenant's mode at
+ * processing time, so a message in flight during a switch is not lost: `encrypted` keeps it as a stored
+ * message, `none` deletes it, `hubspot` publishes it. Erased (tombstone), opted-out and restricted
+ * subjects are never synced, and no HubSpot contact is created or updated for them.
+ *
+ * 429s and 5xx complete this message and schedule a new one (Retry-After, or exponential backoff);
+ * permanent failures (no channel configured, token missing or refused) dead-letter it with a reason
+ * and leave the document pending (encrypted, with its TTL) so a replay after the fix publishes it.
+ */
+export async function syncMessageToHubSpot(deps: HubSpotSyncDeps, body: unknown): Promise<HubSpotSyncOutcome> {
+  const parsed = hubspotSyncMessageSchema.safeParse(body);
+  if (!parsed.success) throw new DeadLetterError('InvalidMessage', 'hubspot-sync message does not match its schema');
+  const message = parsed.data;
+  let result: { outcome: HubSpotSyncOutcome; reason?: string };
+  try {
+    result = await sync(deps, message);
+  } catch (error) {
+    if (error instanceof DeadLetterError) deps.telemetry.metric('hubspot.sync', 1, { tenantId: message.tenantId, outcome: 'dead-lettered', reason: error.reason });
+    throw error;
+  }
+  deps.telemetry.metric('hubspot.sync', 1, { tenantId: message.tenantId, outcome: result.outcome, reason: result.reason });
+  return result.outcome;
+}
+
+async function sync(deps: HubSpotSyncDeps, message: HubSpotSyncMessage): Promise<{ outcome: HubSpotSyncOutcome; reason?: string }> {
+  const tenant = await deps.tenants.get(message.tenantId);
+  if (!tenant) return { outcome: 'tenant-gone' };
+  const found = await deps.messages.find(message.tenantId, message.messageDocId);
+  if (!found) return { outcome: 'gone' };
+  if (found.doc.syncState !== 'pending') return { outcome: 'already-stored' };
+  const waId = await checkSubject(deps.secrets, message.tenantId, found.doc, message.subjectHash);
+
+  if (tenant.messageStorage === 'encrypted') return { outcome: await keepAsStored(deps, found) };
+  if (tenant.messageStorage === 'none' || tenant.cancelledAt) {
+    await deps.messages.delete(found.doc);
+    return { outcome: 'dropped', reason: tenant.cancelledAt ? 'tenant-cancelled' : 'mode-none' };
+  }
+
+  const subjectHash = message.subjectHash as SubjectHash;
+  const [tombstone, suppression, contact] = await Promise.all([
+    deps.markers.get('tombstone', tenant.id, subjectHash),
+    deps.markers.get('suppression', tenant.id, subjectHash),
+    deps.subjects.getContact(tenant.id, waId),
+  ]);
+  const erasedAt = tombstone ? erasedAtOf(tombstone) : undefined;
+  if (erasedAt !== undefined && !(Date.parse(found.doc.sentAt) > erasedAt)) {
+    await deps.messages.delete(found.doc);
+    return { outcome: 'erased' };
+  }
+  if (suppression || contact?.optIn === 'opted_out') {
+    await deps.messages.delete(found.doc);
+    return { outcome: 'suppressed' };
+  }
+  if (contact?.restricted) return { outcome: 'restricted' };
+
+  let channel: { channelId: string; channelAccountId: string };
+  try {
+    channel = HubSpotConversations.channelOf(tenant.hubspot);
+  } catch (error) {
+    throw new DeadLetterError('HubSpotNotConfigured', (error as Error).message);
+  }
+  let content: unknown;
+  try {
+    content = JSON.parse(decryptText(await dataKeyring(deps.secrets), found.doc.ciphertext, found.doc.id));
+  } catch {
+    throw new DeadLetterError('Undecryptable', 'the message content does not decrypt with DATA_ENCRYPTION_KEY or DATA_ENCRYPTION_KEY_PREVIOUS');
+  }
+
+  let contactId: string;
+  let published: { alreadyPublished: boolean };
+  try {
+    ({ contactId, published } = await publish(deps, { tenant, waId, subjectHash, contact, erasedAt, channel, doc: found.doc, content }));
+  } catch (error) {
+    if (error instanceof HubSpotError) return reschedule(deps, message, error);
+    throw error;
+  }
+
+  if ((await deps.messages.delete(found.doc)) === 'gone' && !(await deps.subjects.getContact(tenant.id, waId))) {
+    // The document went while we published and the contact document with it: the subject was erased
+    // meanwhile, and the HubSpot eraser may have looked before our contact or message existed.
+    await deps.contacts.gdprDelete(tenant.id, contactId).catch(() => undefined);
+    deps.directory.forget(tenant.id, subjectHash);
+    deps.telemetry.event('hubspot.sync.raced_erasure', { tenantId: tenant.id });
+    return { outcome: 'erased-during-sync' };
+  }
+  return { outcome: published.alreadyPublished ? 'already-published' : 'published' };
+}
+
+interface PublishInput {
+  tenant: Tenant;
+  waId: WaId;
+  subjectHash: SubjectHash;
+  contact: StoredContact | undefined;
+  erasedAt: number | undefined;
+  channel: { channelId: string; channelAccountId: string };
+  doc: MessageDocument;
+  content: unknown;
+}
+
+/** Finds or creates the contact, publishes; a cached contact HubSpot refuses is looked up once more. */
+async function publish(deps: HubSpotSyncDeps, input: PublishInput): Promise<{ contactId: string; published: { alreadyPublished: boolean } }> {
+  const lookup = {
+    tenantId: input.tenant.id,
+    subjectHash: input.subjectHash,
+    waId: input.waId,
+    ...(input.contact?.profileName ? { profileName: input.contact.profileName } : {}),
+    ...(input.contact?.rectifiedAt ? { rectifiedAt: input.contact.rectifiedAt } : {}),
+    ...(input.erasedAt !== undefined ? { notBefore: input.erasedAt } : {}),
+  };
+  for (let round = 0; ; round++) {
+    const { contactId, cached } = await deps.directory.contactFor(lookup);
+    try {
+      const published = await deps.conversations.publish(input.tenant.id, input.channel.channelId, customChannelMessage({ ...input, contactId }));
+      return { contactId, published };
+    } catch (error) {
+      if (!(cached && round === 0 && error instanceof HubSpotError && error.kind === 'permanent' && (error.status === 400 || error.status === 404))) throw error;
+      deps.directory.forget(input.tenant.id, input.subjectHash);
+    }
+  }
+}
+
+/** The custom channel message for a WhatsApp message: the person by phone number, the business by channel account. */
+export function customChannelMessage(input: PublishInput & { contactId: string }): CustomChannelMessage {
+  const person: ConversationActor = {
+    deliveryIdentifier: { type: 'HS_PHONE_NUMBER', value: toE164(input.waId) },
+    ...(input.contact?.profileName ? { name: input.contact.profileName } : {}),
+  };
+  const business: ConversationActor = { deliveryIdentifier: { type: 'CHANNEL_SPECIFIC_OPAQUE_ID', value: input.channel.channelAccountId }, name: input.tenant.name };
+  const inbound = input.doc.direction === 'inbound';
+  return {
+    text: conversationText(input.content),
+    messageDirection: inbound ? 'INCOMING' : 'OUTGOING',
+    channelAccountId: input.channel.channelAccountId,
+    integrationIdempotencyId: input.doc.messageId,
+    // One thread per subject, named by the keyed hash (an opaque id, like HubSpot's own).
+    integrationThreadId: input.subjectHash,
+    senders: [inbound ? person : business],
+    recipients: [inbound ? business : person],
+    timestamp: input.doc.sentAt,
+    ...(/^\d{1,15}$/.test(input.contactId) ? { associateWithContactId: Number(input.contactId) } : {}),
+    attachments: [],
+  };
+}
+
+/** The mode is `encrypted` now: the pending document becomes a stored message, keeping its expiry. */
+async function keepAsStored(deps: HubSpotSyncDeps, found: Versioned<MessageDocument>): Promise<HubSpotSyncOutcome> {
+  let current: Versioned<MessageDocument> | undefined = found;
+  for (let attempt = 0; attempt < 3 && current; attempt++) {
+    if (current.doc.syncState !== 'pending') return 'already-stored';
+    const { syncState: _pending, ...stored } = current.doc;
+    // A write restarts Cosmos' TTL clock: the remaining lifetime keeps the original expiry.
+    const ttl = Math.max(1, Math.ceil((Date.parse(stored.expiresAt) - deps.clock.now().getTime()) / 1000));
+    const result = await deps.messages.replace({ ...stored, ttl }, current.etag);
+    if (result === 'replaced') return 'kept-encrypted';
+    if (result === 'gone') return 'gone';
+    current = await deps.messages.find(found.doc.tenantId as TenantId, found.doc.id);
+  }
+  if (!current) return 'gone';
+  throw new Error('the message document kept changing while it was being kept');
+}
+
+async function reschedule(deps: HubSpotSyncDeps, message: HubSpotSyncMessage, error: HubSpotError): Promise<{ outcome: HubSpotSyncOutcome; reason: string }> {
+  if (error.kind === 'permanent') throw new DeadLetterError('HubSpotPermanentFailure', error.message);
+  const limited = error.kind === 'rate-limited';
+  const attempt = message.attempt + (limited ? 0 : 1);
+  const rateLimited = message.rateLimited + (limited ? 1 : 0);
+  if (attempt >= deps.retry.maxAttempts || rateLimited >= deps.retry.maxRateLimited) {
+    throw new DeadLetterError('HubSpotUnavailable', `${error.message} (gave up after ${attempt} failures and ${rateLimited} rate limits; the message waits encrypted until replayed or expired)`);
+  }
+  const delay = limited
+    ? (error.retryAfterMs ?? 10_000) + Math.floor(deps.random() * Math.min(2000, Math.max(250, error.retryAfterMs ?? 1000)))
+    : Math.min(deps.retry.baseMs * 2 ** (attempt - 1), deps.retry.capMs) * (1 + deps.random() / 10);
+  await deps.queue.send('hubspot-sync', {
+    messageId: `${message.messageDocId}:retry${attempt + rateLimited}`,
+    body: { ...message, attempt, rateLimited },
+    scheduledAt: new Date(deps.clock.now().getTime() + Math.round(delay)),
+  });
+  return { outcome: 'rescheduled', reason: limited ? `rate-limited${error.policy ? `:${error.policy}` : ''}` : error.status ? `http-${error.status}` : 'unreachable' };
+}
+
+/** The message's subject hash must be the document's own: it is what erasure and the markers key on. */
+async function checkSubject(secrets: SecretProvider, tenantId: TenantId, doc: MessageDocument, subjectHash: string): Promise<WaId> {
+  const waId = normaliseWaId(waIdOfPartition(doc.pk));
+  if (!waId || (await hashSubject(secrets, tenantId, waId)) !== subjectHash) {
+    throw new DeadLetterError('SubjectMismatch', 'the message subject hash does not match the message document');
+  }
+  return waId;
+}
+
+function erasedAtOf(tombstone: Marker): number {
+  return Date.parse(String(tombstone.data?.erasedAt ?? tombstone.at));
+}
+
+interface DirectoryEntry {
+  contactId: string;
+  at: number;
+  /** The rectification (its `rectifiedAt`) whose name HubSpot has. */
+  nameOf?: string;
+}
+
+export interface ContactLookup {
+  tenantId: TenantId;
+  subjectHash: SubjectHash;
+  waId: WaId;
+  profileName?: string;
+  rectifiedAt?: string;
+  /** An entry cached before this time (the subject's erasure) is not used. */
+  notBefore?: number;
+}
+
+/**
+ * The HubSpot contact of each subject, found by phone number or created with the E.164 number and the
+ * WhatsApp profile name. Look-up-then-create runs once at a time per subject (HubSpot does not
+ * deduplicate contacts by phone, and its search index lags a create by seconds), and the answer is
+ * cached for a while by keyed hash, so a conversation costs one search, not one per message. Several
+ * Flowkeeper instances can still race to create the same person: docs/hubspot.md says what then.
+ *
+ * After a rectification (the contact document's `rectifiedAt`), the corrected name is pushed to the
+ * HubSpot contact once.
+ */
+export class ContactDirectory {
+  private readonly cache = new Map<string, DirectoryEntry>();
+  private readonly inflight = new Map<string, Promise<DirectoryEntry>>();
+  private readonly ttlMs: number;
+  private readonly maxEntries: number;
+
+  constructor(
+    private readonly contacts: HubSpotContacts,
+    options: { ttlMs?: number; maxEntries?: number } = {},
+  ) {
+    this.ttlMs = options.ttlMs ?? 10 * 60_000;
+    this.maxEntries = options.maxEntries ?? 10_000;
+  }
+
+  async contactFor(lookup: ContactLookup): Promise<{ contactId: string; cached: boolean }> {
+    const key = `${lookup.tenantId}|${lookup.subjectHash}`;
+    const hit = this.cache.get(key);
+    if (hit && hit.at + this.ttlMs > Date.now() && (lookup.notBefore === undefined || hit.at > lookup.notBefore)) {
+      if (lookup.rectifiedAt && lookup.profileName && hit.nameOf !== lookup.rectifiedAt) {
+        if (!(await this.contacts.update(lookup.tenantId, hit.contactId, nameProperties(lookup.profileName)))) {
+          this.forget(lookup.tenantId, lookup.subjectHash);
+          return this.contactFor(lookup);
+        }
+        hit.nameOf = lookup.rectifiedAt;
+      }
+      return { contactId: hit.contactId, cached: true };
+    }
+    let flight = this.inflight.get(key);
+    if (!flight) {
+      flight = this.lookUpOrCreate(lookup).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, flight);
+    }
+    const entry = await flight;
+    this.cache.delete(key);
+    this.cache.set(key, entry);
+    while (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+    return { contactId: entry.contactId, cached: false };
+  }
+
+  forget(tenantId: TenantId, subjectHash: SubjectHash): void {
+    this.cache.delete(`${tenantId}|${subjectHash}`);
+  }
+
+  private async lookUpOrCreate(lookup: ContactLookup): Promise<DirectoryEntry> {
+    const at = Date.now();
+    const found = await this.contacts.findByPhone(lookup.tenantId, lookup.waId);
+    const existing = oldest(found);
+    if (existing) {
+      if (lookup.rectifiedAt && lookup.profileName && !sameName(existing, lookup.profileName)) {
+        await this.contacts.update(lookup.tenantId, existing.id, nameProperties(lookup.profileName));
+      }
+      return { contactId: existing.id, at, ...(lookup.rectifiedAt ? { nameOf: lookup.rectifiedAt } : {}) };
+    }
+    const created = await this.contacts.create(lookup.tenantId, { phone: toE164(lookup.waId), ...(lookup.profileName ? nameProperties(lookup.profileName) : {}) });
+    return { contactId: created.id, at, ...(lookup.rectifiedAt ? { nameOf: lookup.rectifiedAt } : {}) };
+  }
+}
+
+/**
+ * Art. 16/19: a rectified profile name, pushed to every HubSpot contact of the subject's number now (the
+ * sync also pushes it before the subject's next message). Returns how many contacts were updated.
+ */
+export async function pushRectifiedName(contacts: HubSpotContacts, tenantId: TenantId, waId: WaId, profileName: string): Promise<number> {
+  let updated = 0;
+  for (const contact of await contacts.findByPhone(tenantId, waId)) {
+    if (sameName(contact, profileName)) continue;
+    if (await contacts.update(tenantId, contact.id, nameProperties(profileName))) updated += 1;
+  }
+  return updated;
+}
+
+/** A WhatsApp profile name as HubSpot's first and last name (the first word, then the rest). */
+export function nameProperties(profileName: string): Record<string, string> {
+  const [first = '', ...rest] = profileName.trim().split(/\s+/);
+  return rest.length > 0 ? { firstname: first, lastname: rest.join(' ') } : { firstname: first };
+}
+
+function sameName(contact: HubSpotContact, profileName: string): boolean {
+  const wanted = nameProperties(profileName);
+  return (contact.properties.firstname ?? '') === (wanted.firstname ?? '') && (contact.properties.lastname ?? '') === (wanted.lastname ?? '');
+}
+
+/** Of several contacts with the number, the one created first (HubSpot's own dedup keeps the oldest too). */
+function oldest(contacts: HubSpotContact[]): HubSpotContact | undefined {
+  return [...contacts].sort((a, b) => (a.properties.createdate ?? '').localeCompare(b.properties.createdate ?? '') || Number(a.id) - Number(b.id))[0];
+}
+
+const clients = new WeakMap<Services, HubSpotClient>();
+const built = new WeakMap<Services, HubSpotSyncDeps>();
+
+/**
+ * One HubSpot client per process (per Services): its pacers hold the per-token limits, so every caller
+ * of a token should share it.
+ */
+export function hubspotClientOf(services: Services): HubSpotClient {
+  let client = clients.get(services);
+  if (!client) {
+    client = new HubSpotClient({ baseUrl: services.settings.HUBSPOT_API_BASE_URL, secrets: services.secrets, fetch: services.fetch, clock: services.clock });
+    clients.set(services, client);
+  }
+  return client;
+}
+
+/** The sync worker's ports on the app's real adapters, built once per Services (the directory is a cache). */
+export function hubspotSyncDepsOf(services: Services): HubSpotSyncDeps {
+  let deps = built.get(services);
+  if (!deps) {
+    deps = buildHubSpotSyncDeps(services);
+    built.set(services, deps);
+  }
+  return deps;
+}
+
+/** The same wiring with parts replaced (tests): a new object, not cached. */
+export function buildHubSpotSyncDeps(services: Services, overrides: Partial<HubSpotSyncDeps> & { client?: HubSpotClient } = {}): HubSpotSyncDeps {
+  const { client: clientOverride, ...rest } = overrides;
+  const client = clientOverride ?? hubspotClientOf(services);
+  const { tenants, markers } = repositoriesOf(services);
+  const contacts = rest.contacts ?? new HubSpotContacts(client);
+  return {
+    tenants,
+    messages: new CosmosMessageStore(services.cosmos.subjects),
+    subjects: new CosmosSubjectStore(services.cosmos.subjects),
+    markers,
+    directory: new ContactDirectory(contacts),
+    contacts,
+    conversations: new HubSpotConversations(client),
+    queue: services.queue,
+    secrets: services.secrets,
+    clock: services.clock,
+    telemetry: services.telemetry,
+    retry: { ...DEFAULT_SYNC_RETRY },
+    random: Math.random,
+    ...rest,
+  };
+}
