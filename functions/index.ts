@@ -6,3 +6,16 @@
 import './startupCheck';
 import './health';
 import './tenants';
+import './whatsappWebhook';
+import './mediaDownloads';
+import './whatsappFlows';
+import './privacyRequests';
+import './privacyRequestQueue';
+import './erasureTasks';
+import './privacyReconciler';
+import './audit';
+import './privacyMetrics';
+import './deadLetters';
+import './privacyRequestList';
+import './hubspotSync';
+import './messages';
