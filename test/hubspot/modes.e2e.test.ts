@@ -4,7 +4,7 @@ import { AuditLog } from '../../shared/audit';
 import { keyringFrom } from '../../shared/crypto';
 import type { StoredMessage } from '../../shared/messages';
 import { hubspotTokenSecret } from '../../shared/secrets';
-import { change, delivery, messages, newMediaId, newWaId, single } from '../fixtures/whatsapp/payloads';
+import { messages, newMediaId, newWaId, single } from '../fixtures/whatsapp/payloads';
 import { adminHeaders, operatorHeaders } from '../support/principals';
 import { eventually } from '../support/testServices';
 import { everyCosmosDocument, postWebhook, subjectDocuments } from '../whatsapp/support';
