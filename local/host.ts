@@ -2,8 +2,7 @@ import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } f
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { QueueName } from '../shared/queue';
-import { QUEUE_NAMES } from '../shared/queue';
+import { QUEUE_NAMES, type QueueName } from '../shared/queue/queuePort';
 import type { Services } from '../shared/runtime';
 import { installFunctionsCore, type Registration } from './functionsCore';
 import { parseSchedule, resolveSettingReference } from './ncrontab';
@@ -126,7 +125,13 @@ type HttpFunction = Registration & { match: (method: string, path: string) => Re
 async function serveHttp(req: IncomingMessage, res: ServerResponse, functions: HttpFunction[], log: (line: string) => void): Promise<void> {
   const requestUrl = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
   const method = (req.method ?? 'GET').toUpperCase();
-  const path = decodeURIComponent(requestUrl.pathname).replace(/\/+$/, '');
+  let path: string;
+  try {
+    path = decodeURIComponent(requestUrl.pathname).replace(/\/+$/, '');
+  } catch {
+    // A malformed escape (`%E0%A4%A`, an overlong `%C0%AF`) is the client's error, never a 500.
+    return send(res, { status: 400, jsonBody: { error: { message: 'the request path is not valid percent-encoded UTF-8' } } });
+  }
   if (!path.startsWith('/api/')) return send(res, { status: 404, jsonBody: { error: { message: 'not found' } } });
   const routePath = path.slice('/api/'.length);
 

@@ -1,5 +1,5 @@
 import { CosmosClient, type Container, type Database } from '@azure/cosmos';
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 
 /**
  * The Cosmos containers, one place: name and partition key. Every container has `defaultTtl: -1`, so
@@ -40,7 +40,21 @@ export function cosmosClientFor(connection: CosmosConnection): CosmosClient {
     // Endpoint discovery would follow the account's regional endpoints, which an emulator does not have.
     return new CosmosClient({ endpoint, key, connectionPolicy: { enableEndpointDiscovery: !isLoopback(endpoint) } });
   }
-  return new CosmosClient({ endpoint: connection.endpoint, aadCredentials: connection.credential ?? new DefaultAzureCredential() });
+  return new CosmosClient({ endpoint: connection.endpoint, aadCredentials: connection.credential ?? lazyDefaultCredential() });
+}
+
+/**
+ * DefaultAzureCredential, with @azure/identity loaded at the first token request instead of at start-up
+ * (bench/coldstart.ts): processes that connect with connection strings (locally, in tests) never load it.
+ */
+export function lazyDefaultCredential(): TokenCredential {
+  let credential: Promise<TokenCredential> | undefined;
+  return {
+    getToken: async (scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> => {
+      credential ??= import('@azure/identity').then((identity) => new identity.DefaultAzureCredential());
+      return (await credential).getToken(scopes, options);
+    },
+  };
 }
 
 function isLoopback(endpoint: string): boolean {

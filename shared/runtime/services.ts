@@ -3,9 +3,7 @@ import { cosmosClientFor, cosmosContainers, ensureCosmos, type CosmosContainers 
 import { systemClock, type Clock } from '../domain/clock';
 import { InProcessQueue } from '../queue/inProcessQueue';
 import type { Queue } from '../queue/queuePort';
-import { ServiceBusQueue } from '../queue/serviceBusQueue';
 import { CachedSecretProvider, SettingsSecretProvider, type SecretProvider } from '../secrets/secretProvider';
-import { KeyVaultSecretProvider } from '../secrets/keyVaultSecretProvider';
 import { blobContainers, blobServiceFor, ensureBlobContainers, type BlobContainers } from '../storage/blobStore';
 import { JsonLineTelemetry, type Telemetry } from '../telemetry/telemetry';
 
@@ -39,8 +37,10 @@ export async function createServices(env: Record<string, string | undefined>, ov
   const settings = loadSettings(env);
   const clock = overrides.clock ?? systemClock;
 
+  // The Key Vault and Service Bus SDKs are loaded only when the settings name them (bench/coldstart.ts):
+  // a process that does not use them does not pay for loading them.
   const secretSource: SecretProvider = settings.KEY_VAULT_URL
-    ? new KeyVaultSecretProvider(settings.KEY_VAULT_URL)
+    ? new (await import('../secrets/keyVaultSecretProvider')).KeyVaultSecretProvider(settings.KEY_VAULT_URL)
     : new SettingsSecretProvider(env);
   const secrets = overrides.secrets ?? new CachedSecretProvider(secretSource, settings.SECRET_CACHE_SECONDS * 1000, clock);
 
@@ -63,13 +63,7 @@ export async function createServices(env: Record<string, string | undefined>, ov
   );
   const blobs = settings.MEDIA_STORAGE ? await ensureBlobContainers(blobService) : blobContainers(blobService);
 
-  const queue =
-    overrides.queue ??
-    (settings.SERVICEBUS_CONNECTION
-      ? new ServiceBusQueue({ connectionString: settings.SERVICEBUS_CONNECTION })
-      : settings.SERVICEBUS_CONNECTION__fullyQualifiedNamespace
-        ? new ServiceBusQueue({ fullyQualifiedNamespace: settings.SERVICEBUS_CONNECTION__fullyQualifiedNamespace })
-        : new InProcessQueue({ clock }));
+  const queue = overrides.queue ?? (await queueFor(settings, clock));
 
   return {
     settings,
@@ -86,6 +80,15 @@ export async function createServices(env: Record<string, string | undefined>, ov
       cosmosClient.dispose();
     },
   };
+}
+
+/** Service Bus when a connection is set (its SDK loaded then, not at start-up), else the in-process queue. */
+async function queueFor(settings: Settings, clock: Clock): Promise<Queue> {
+  if (!settings.SERVICEBUS_CONNECTION && !settings.SERVICEBUS_CONNECTION__fullyQualifiedNamespace) return new InProcessQueue({ clock });
+  const { ServiceBusQueue } = await import('../queue/serviceBusQueue');
+  return settings.SERVICEBUS_CONNECTION
+    ? new ServiceBusQueue({ connectionString: settings.SERVICEBUS_CONNECTION })
+    : new ServiceBusQueue({ fullyQualifiedNamespace: settings.SERVICEBUS_CONNECTION__fullyQualifiedNamespace! });
 }
 
 let current: Promise<Services> | undefined;

@@ -1,5 +1,6 @@
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { lazyDefaultCredential } from '../cosmos/cosmosStore';
 
 export const BLOB_CONTAINERS = {
   /** Media under `<tenantId>/<subject-hash>/...`: a subject's media is one prefix. */
@@ -15,7 +16,7 @@ export type BlobConnection = { connectionString: string } | { serviceUri: string
 
 export function blobServiceFor(connection: BlobConnection): BlobServiceClient {
   if ('connectionString' in connection) return BlobServiceClient.fromConnectionString(connection.connectionString);
-  return new BlobServiceClient(connection.serviceUri, connection.credential ?? new DefaultAzureCredential());
+  return new BlobServiceClient(connection.serviceUri, connection.credential ?? lazyDefaultCredential());
 }
 
 export function blobContainers(service: BlobServiceClient): BlobContainers {
