@@ -22,6 +22,24 @@ export async function processPrivacyRequest(deps: PrivacyDeps, body: unknown): P
   const parsed = privacyRequestMessageSchema.safeParse(body);
   if (!parsed.success) throw new DeadLetterError('InvalidMessage', 'a privacy-requests message must be {requestId}');
   const { requestId, attempt } = parsed.data;
+  try {
+    return await processParsed(deps, requestId, attempt);
+  } catch (error) {
+    if (error instanceof DeadLetterError || attempt >= deps.retry.maxAttempts) throw error;
+    // A store outage (Cosmos unavailable for a moment): back off and come again, instead of spending the
+    // broker's ten deliveries in milliseconds and leaving the request to the reconciler. If even the send
+    // fails, the original error goes to the host and the message is redelivered.
+    await deps.queue.send('privacy-requests', {
+      messageId: `${requestId}:outage:${attempt + 1}`,
+      body: { requestId, attempt: attempt + 1 },
+      scheduledAt: new Date(deps.clock.now().getTime() + backoffDelayMs(deps.retry, attempt, deps.random)),
+    });
+    deps.telemetry.event('privacy.request.rescheduled', { requestId, attempt, reason: error instanceof Error ? error.name : 'error' });
+    return 'rescheduled';
+  }
+}
+
+async function processParsed(deps: PrivacyDeps, requestId: string, attempt: number): Promise<ProcessOutcome> {
   const read = await deps.requests.read(requestId);
   if (!read) return 'ignored';
   const doc = read.doc;
