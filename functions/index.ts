@@ -8,6 +8,8 @@ import './health';
 import './tenants';
 import './whatsappWebhook';
 import './mediaDownloads';
+import './retentionSweep';
+import './deadlineWatch';
 import './whatsappFlows';
 import './privacyRequests';
 import './privacyRequestQueue';

@@ -1,0 +1,24 @@
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { deadlineWatchPorts, reportDeadLetters, watchDeadlines } from '../shared/retention';
+import { repositoriesOf, services } from '../shared/runtime';
+
+/** Timer: alerts on privacy requests near or past their legal due date, and reports dead-lettered messages. */
+export async function deadlineWatch(_timer: Timer, context: InvocationContext): Promise<void> {
+  const s = await services();
+  const { tenants, audit, markers } = repositoriesOf(s);
+  // Both run even if one fails: a broken request query must not hide the dead-letter counts, or the reverse.
+  const [deadlines, deadLetters] = await Promise.allSettled([
+    watchDeadlines(deadlineWatchPorts({ cosmos: s.cosmos, tenants, audit, markerStore: markers, telemetry: s.telemetry, clock: s.clock }), {
+      alertDays: s.settings.DEADLINE_ALERT_DAYS,
+    }),
+    reportDeadLetters({ queue: s.queue, telemetry: s.telemetry }),
+  ]);
+  if (deadlines.status === 'rejected') throw deadlines.reason;
+  if (deadLetters.status === 'rejected') throw deadLetters.reason;
+  const dead = Object.values(deadLetters.value).reduce((a, b) => a + b, 0);
+  context.log(`deadline watch: ${deadlines.value.atRisk.length} requests at risk, ${deadlines.value.audited} newly audited, ${dead} dead-lettered messages`);
+}
+
+// Hourly at :15 (UTC): deadlines are counted in days, and each run re-emits the alert event of every request
+// still at risk, so an hourly cadence keeps the alert rule's window filled without flooding the traces.
+app.timer('deadlineWatch', { schedule: '0 15 * * * *', handler: deadlineWatch });
