@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { tenantIdSchema, waIdSchema } from '../shared/domain';
-import { authenticate, errorResponse, tenantNotVisible, validationError } from '../shared/http';
+import { waIdSchema } from '../shared/domain';
+import { authorizeTenantRoute, errorResponse, validationError } from '../shared/http';
 import { CosmosMessageStore, readSubjectMessages } from '../shared/messages';
 import { repositoriesOf, services } from '../shared/runtime';
 
@@ -11,22 +11,19 @@ import { repositoriesOf, services } from '../shared/runtime';
  */
 export async function getSubjectMessages(request: HttpRequest): Promise<HttpResponseInit> {
   const s = await services();
-  const auth = authenticate(request, s.settings);
-  if (!auth.ok) return auth.response;
-  const tenantId = tenantIdSchema.safeParse(request.params.tenantId);
-  if (!tenantId.success) return validationError(tenantId.error, 'tenantId');
-  const hidden = tenantNotVisible(auth.principal, tenantId.data);
-  if (hidden) return hidden;
+  const route = authorizeTenantRoute(request, s.settings);
+  if (!route.ok) return route.response;
+  const { principal, tenantId } = route;
   const waId = waIdSchema.safeParse(request.params.waId);
   if (!waId.success) return validationError(waId.error, 'waId');
 
   const { tenants, audit } = repositoriesOf(s);
   const result = await readSubjectMessages(
     { tenants, audit, secrets: s.secrets, messages: new CosmosMessageStore(s.cosmos.subjects) },
-    { tenantId: tenantId.data, waId: waId.data, actor: auth.principal.objectId },
+    { tenantId: tenantId, waId: waId.data, actor: principal.objectId },
   );
   if (result.kind === 'tenant-not-found') return errorResponse(404, 'tenant not found');
-  return { status: 200, jsonBody: { tenantId: tenantId.data, messageStorage: result.tenant.messageStorage, messages: result.messages } };
+  return { status: 200, jsonBody: { tenantId: tenantId, messageStorage: result.tenant.messageStorage, messages: result.messages } };
 }
 
 app.http('getSubjectMessages', { route: 'tenants/{tenantId}/subjects/{waId}/messages', methods: ['GET'], authLevel: 'anonymous', handler: getSubjectMessages });

@@ -1,7 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
-import { tenantIdSchema } from '../shared/domain';
-import { authenticate, errorResponse, readJson, tenantNotVisible, validationError, type Principal } from '../shared/http';
+import { authenticate, authorizeTenantRoute, errorResponse, readJson, tenantNotVisible, validationError, type Principal } from '../shared/http';
 import {
   cancellationProgress,
   cancelTenant,
@@ -69,26 +68,20 @@ export async function retryPrivacyRequestRoute(request: HttpRequest): Promise<Ht
 /** POST /api/tenants/{tenantId}/cancel: account cancellation (erase every subject, then the configuration). */
 export async function cancelTenantRoute(request: HttpRequest): Promise<HttpResponseInit> {
   const s = await services();
-  const auth = authenticate(request, s.settings);
-  if (!auth.ok) return auth.response;
-  const tenantId = tenantIdSchema.safeParse(request.params.tenantId);
-  if (!tenantId.success) return validationError(tenantId.error, 'tenantId');
-  const hidden = tenantNotVisible(auth.principal, tenantId.data);
-  if (hidden) return hidden;
-  const result = await cancelTenant(privacyDepsOf(s), tenantId.data, auth.principal.objectId);
+  const route = authorizeTenantRoute(request, s.settings);
+  if (!route.ok) return route.response;
+  const { principal, tenantId } = route;
+  const result = await cancelTenant(privacyDepsOf(s), tenantId, principal.objectId);
   return result.kind === 'not-found' ? errorResponse(404, 'tenant not found') : { status: 202, jsonBody: result.progress };
 }
 
 /** GET /api/tenants/{tenantId}/cancellation: progress of the account cancellation. */
 export async function getCancellation(request: HttpRequest): Promise<HttpResponseInit> {
   const s = await services();
-  const auth = authenticate(request, s.settings);
-  if (!auth.ok) return auth.response;
-  const tenantId = tenantIdSchema.safeParse(request.params.tenantId);
-  if (!tenantId.success) return validationError(tenantId.error, 'tenantId');
-  const hidden = tenantNotVisible(auth.principal, tenantId.data);
-  if (hidden) return hidden;
-  const progress = await cancellationProgress(privacyDepsOf(s), tenantId.data);
+  const route = authorizeTenantRoute(request, s.settings);
+  if (!route.ok) return route.response;
+  const { tenantId } = route;
+  const progress = await cancellationProgress(privacyDepsOf(s), tenantId);
   return progress ? { status: 200, jsonBody: progress } : errorResponse(404, 'no cancellation for this tenant');
 }
 

@@ -1,25 +1,21 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { tenantIdSchema } from '../shared/domain';
-import { authenticate, errorResponse, readJson, tenantNotVisible, validationError } from '../shared/http';
+import { authenticate, authorizeTenantRoute, errorResponse, readJson, validationError } from '../shared/http';
 import { repositoriesOf, services } from '../shared/runtime';
 import { configureTenant, tenantInputSchema } from '../shared/tenants';
 
 /** PUT /api/tenants/{tenantId}: create or replace a tenant's configuration. */
 export async function putTenant(request: HttpRequest): Promise<HttpResponseInit> {
   const s = await services();
-  const auth = authenticate(request, s.settings);
-  if (!auth.ok) return auth.response;
-  const tenantId = tenantIdSchema.safeParse(request.params.tenantId);
-  if (!tenantId.success) return validationError(tenantId.error, 'tenantId');
-  const hidden = tenantNotVisible(auth.principal, tenantId.data);
-  if (hidden) return hidden;
+  const route = authorizeTenantRoute(request, s.settings);
+  if (!route.ok) return route.response;
+  const { principal, tenantId } = route;
 
   const body = await readJson(request);
   if (!body.ok) return body.response;
   const config = tenantInputSchema.safeParse(body.value);
   if (!config.success) return validationError(config.error);
 
-  const result = await configureTenant(repositoriesOf(s), { tenantId: tenantId.data, config: config.data, actor: auth.principal.objectId });
+  const result = await configureTenant(repositoriesOf(s), { tenantId: tenantId, config: config.data, actor: principal.objectId });
   if (result.kind === 'conflict') return errorResponse(409, result.message, result.field);
   return { status: result.created ? 201 : 200, jsonBody: result.tenant };
 }
@@ -27,13 +23,10 @@ export async function putTenant(request: HttpRequest): Promise<HttpResponseInit>
 /** GET /api/tenants/{tenantId}: the tenant's configuration (no secrets: HubSpot tokens live in Key Vault). */
 export async function getTenant(request: HttpRequest): Promise<HttpResponseInit> {
   const s = await services();
-  const auth = authenticate(request, s.settings);
-  if (!auth.ok) return auth.response;
-  const tenantId = tenantIdSchema.safeParse(request.params.tenantId);
-  if (!tenantId.success) return validationError(tenantId.error, 'tenantId');
-  const hidden = tenantNotVisible(auth.principal, tenantId.data);
-  if (hidden) return hidden;
-  const tenant = await repositoriesOf(s).tenants.get(tenantId.data);
+  const route = authorizeTenantRoute(request, s.settings);
+  if (!route.ok) return route.response;
+  const { tenantId } = route;
+  const tenant = await repositoriesOf(s).tenants.get(tenantId);
   return tenant ? { status: 200, jsonBody: tenant } : errorResponse(404, 'tenant not found');
 }
 

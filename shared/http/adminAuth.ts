@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { TenantId } from '../domain/ids';
-import { errorResponse } from './responses';
+import { tenantIdSchema, type TenantId } from '../domain/ids';
+import { errorResponse, validationError } from './responses';
 import { canActOn, isAdminOrOperator, principalFrom, type Principal } from './principal';
 
 export type Authenticated = { ok: true; principal: Principal } | { ok: false; response: HttpResponseInit };
@@ -30,4 +30,20 @@ export function tenantNotVisible(principal: Principal, tenantId: TenantId): Http
 
 export function notFound(what: string): HttpResponseInit {
   return errorResponse(404, `${what} not found`);
+}
+
+export type TenantRoute = { ok: true; principal: Principal; tenantId: TenantId } | { ok: false; response: HttpResponseInit };
+
+/**
+ * The start of every admin route on one tenant: an authenticated principal with a role (401/403), a
+ * valid tenant id (400 naming `tenantId`), and a tenant the principal may see (404 otherwise).
+ */
+export function authorizeTenantRoute(request: HttpRequest, env: { LOCAL_DEV_AUTH: boolean }, rawTenantId: unknown = request.params.tenantId): TenantRoute {
+  const auth = authenticate(request, env);
+  if (!auth.ok) return auth;
+  const tenantId = tenantIdSchema.safeParse(rawTenantId);
+  if (!tenantId.success) return { ok: false, response: validationError(tenantId.error, 'tenantId') };
+  const hidden = tenantNotVisible(auth.principal, tenantId.data);
+  if (hidden) return { ok: false, response: hidden };
+  return { ok: true, principal: auth.principal, tenantId: tenantId.data };
 }
