@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { COSMOS_EMULATOR_KEY, freePort, startAzurite, type RunningEmulator } from '../local/emulators';
+import { startAzurite, startCosmosServer } from '../local/emulators';
 import { startLocalHost } from '../local/host';
 import { InProcessQueue } from '../shared/queue';
 import { createServices, repositoriesOf, useServices } from '../shared/runtime';
@@ -44,9 +42,9 @@ import { startGraphApiFake } from '../test/fakes/graphApi';
  * container grows by about 0.8 documents per delivery and, past roughly 10 000 deliveries, the emulator
  * saturates its core and latency climbs; real Cosmos DB reads one logical partition for such a query.
  *
- * cosmosdb-server is started with HTTP keep-alive (as bench/erasure.ts does): by default it closes every
- * connection, and five minutes of that exhausts the loopback's ephemeral ports; Cosmos DB itself keeps
- * connections alive.
+ * cosmosdb-server is started as `npm start` and the tests start it (local/emulators.ts): with HTTP
+ * keep-alive (by default it closes every connection, and five minutes of that exhausts the loopback's
+ * ephemeral ports) and with query plans answered as Cosmos DB's gateway does.
  */
 const SECRET = 'load-app-secret';
 const PHONE_NUMBER_ID = '106540352200001';
@@ -97,28 +95,6 @@ class LoadTelemetry implements Telemetry {
     if (name === 'privacy.request.failed') this.failed.add(String(dimensions.requestId));
   }
   metric(): void {}
-}
-
-async function startCosmosKeepAlive(): Promise<RunningEmulator> {
-  const port = await freePort();
-  const script = `require(${JSON.stringify(require.resolve('@vercel/cosmosdb-server'))}).createHttpServer({ keepAlive: true }).listen(${port}, '127.0.0.1');`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; ; i++) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => (socket.destroy(), resolve(true)));
-      socket.once('error', () => resolve(false));
-    });
-    if (open) break;
-    if (i > 300) throw new Error('cosmosdb-server did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    name: 'cosmosdb-server',
-    port,
-    connectionString: `AccountEndpoint=http://127.0.0.1:${port}/;AccountKey=${COSMOS_EMULATOR_KEY};`,
-    stop: () => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill('SIGTERM')))),
-  };
 }
 
 function gc(): void {
@@ -180,7 +156,7 @@ async function main(): Promise<void> {
   const storageIndex = process.argv.indexOf('--storage');
   const storage = storageIndex >= 0 ? process.argv[storageIndex + 1] : 'none';
   if (storage !== 'none' && storage !== 'encrypted') throw new Error('--storage must be none (the default mode) or encrypted');
-  const [azurite, cosmos] = await Promise.all([startAzurite({ inMemory: true }), startCosmosKeepAlive()]);
+  const [azurite, cosmos] = await Promise.all([startAzurite({ inMemory: true }), startCosmosServer()]);
   const graph = await startGraphApiFake({ token: 'load-graph-token' });
   const telemetry = new LoadTelemetry();
   const env: Record<string, string> = {

@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { tenantIdSchema } from '../shared/domain';
-import { authenticate, tenantNotVisible, validationError } from '../shared/http';
+import { answer503OnOutage, authenticate, tenantNotVisible, validationError } from '../shared/http';
 import { repositoriesOf, services } from '../shared/runtime';
 
 const DAY_MS = 86_400_000;
@@ -32,4 +32,4 @@ export async function getAudit(request: HttpRequest): Promise<HttpResponseInit> 
   return { status: 200, jsonBody: { tenantId, from: from.toISOString(), to: to.toISOString(), events } };
 }
 
-app.http('getAudit', { route: 'audit', methods: ['GET'], authLevel: 'anonymous', handler: getAudit });
+app.http('getAudit', { route: 'audit', methods: ['GET'], authLevel: 'anonymous', handler: answer503OnOutage(getAudit) });

@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { ADMIN_ROLE, authenticate, errorResponse, validationError } from '../shared/http';
+import { ADMIN_ROLE, answer503OnOutage, authenticate, errorResponse, validationError } from '../shared/http';
 import { countDeadLetters, deadLetterQuerySchema, queueNameSchema, replayDeadLetters, showDeadLetters } from '../shared/metrics';
 import { repositoriesOf, services } from '../shared/runtime';
 
@@ -38,6 +38,6 @@ export async function replayDeadLetterQueue(request: HttpRequest): Promise<HttpR
   return { status: 200, jsonBody: result };
 }
 
-app.http('getDeadLetterCounts', { route: 'dead-letters', methods: ['GET'], authLevel: 'anonymous', handler: getDeadLetterCounts });
-app.http('getDeadLetters', { route: 'dead-letters/{queue}', methods: ['GET'], authLevel: 'anonymous', handler: getDeadLetters });
-app.http('replayDeadLetters', { route: 'dead-letters/{queue}/replay', methods: ['POST'], authLevel: 'anonymous', handler: replayDeadLetterQueue });
+app.http('getDeadLetterCounts', { route: 'dead-letters', methods: ['GET'], authLevel: 'anonymous', handler: answer503OnOutage(getDeadLetterCounts) });
+app.http('getDeadLetters', { route: 'dead-letters/{queue}', methods: ['GET'], authLevel: 'anonymous', handler: answer503OnOutage(getDeadLetters) });
+app.http('replayDeadLetters', { route: 'dead-letters/{queue}/replay', methods: ['POST'], authLevel: 'anonymous', handler: answer503OnOutage(replayDeadLetterQueue) });

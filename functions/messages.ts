@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { waIdSchema } from '../shared/domain';
-import { authorizeTenantRoute, errorResponse, validationError } from '../shared/http';
+import { answer503OnOutage, authorizeTenantRoute, errorResponse, validationError } from '../shared/http';
 import { CosmosMessageStore, readSubjectMessages } from '../shared/messages';
 import { repositoriesOf, services } from '../shared/runtime';
 
@@ -26,4 +26,4 @@ export async function getSubjectMessages(request: HttpRequest): Promise<HttpResp
   return { status: 200, jsonBody: { tenantId: tenantId, messageStorage: result.tenant.messageStorage, messages: result.messages } };
 }
 
-app.http('getSubjectMessages', { route: 'tenants/{tenantId}/subjects/{waId}/messages', methods: ['GET'], authLevel: 'anonymous', handler: getSubjectMessages });
+app.http('getSubjectMessages', { route: 'tenants/{tenantId}/subjects/{waId}/messages', methods: ['GET'], authLevel: 'anonymous', handler: answer503OnOutage(getSubjectMessages) });

@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext, type Timer } from '@azure/functions';
 import { tenantIdSchema } from '../shared/domain';
-import { authenticate, errorResponse, tenantNotVisible, validationError } from '../shared/http';
+import { answer503OnOutage, authenticate, errorResponse, tenantNotVisible, validationError } from '../shared/http';
 import { computePrivacyMetrics, cosmosMetricsSource, emitMetricsForTenants, parsePeriod } from '../shared/metrics';
 import { repositoriesOf, services } from '../shared/runtime';
 
@@ -30,6 +30,6 @@ export async function emitPrivacyMetrics(_timer: Timer, context: InvocationConte
   context.log(`privacy metrics: ${report.tenants} tenants, ${report.lines} lines, ${report.unavailable} unavailable`);
 }
 
-app.http('getPrivacyMetrics', { route: 'privacy-metrics', methods: ['GET'], authLevel: 'anonymous', handler: getPrivacyMetrics });
+app.http('getPrivacyMetrics', { route: 'privacy-metrics', methods: ['GET'], authLevel: 'anonymous', handler: answer503OnOutage(getPrivacyMetrics) });
 // Hourly at :45 (UTC), away from the deadline watch (:15): a 30-day window moves little in an hour.
 app.timer('emitPrivacyMetrics', { schedule: '0 45 * * * *', handler: emitPrivacyMetrics });

@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { authenticate, tenantNotVisible, validationError } from '../shared/http';
+import { answer503OnOutage, authenticate, tenantNotVisible, validationError } from '../shared/http';
 import { cosmosRequestList, listPrivacyRequests, requestListQuerySchema } from '../shared/metrics';
 import { services } from '../shared/runtime';
 
@@ -24,4 +24,4 @@ export async function listPrivacyRequestsRoute(request: HttpRequest): Promise<Ht
   return { status: 200, jsonBody: { asOf: now.toISOString(), count: result.requests.length, unreadable: result.unreadable, requests: result.requests } };
 }
 
-app.http('listPrivacyRequests', { route: 'privacy-requests', methods: ['GET'], authLevel: 'anonymous', handler: listPrivacyRequestsRoute });
+app.http('listPrivacyRequests', { route: 'privacy-requests', methods: ['GET'], authLevel: 'anonymous', handler: answer503OnOutage(listPrivacyRequestsRoute) });

@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
-import { authenticate, authorizeTenantRoute, errorResponse, readJson, tenantNotVisible, validationError, type Principal } from '../shared/http';
+import { answer503OnOutage, authenticate, authorizeTenantRoute, errorResponse, readJson, tenantNotVisible, validationError, type Principal } from '../shared/http';
 import {
   cancellationProgress,
   cancelTenant,
@@ -97,9 +97,9 @@ async function visibleRequest(request: HttpRequest): Promise<{ view: PrivacyRequ
   return { view, principal: auth.principal };
 }
 
-app.http('postPrivacyRequest', { route: 'privacy-requests', methods: ['POST'], authLevel: 'anonymous', handler: postPrivacyRequest });
-app.http('getPrivacyRequest', { route: 'privacy-requests/{id}', methods: ['GET'], authLevel: 'anonymous', handler: getPrivacyRequestStatus });
-app.http('getPrivacyRequestExport', { route: 'privacy-requests/{id}/export', methods: ['GET'], authLevel: 'anonymous', handler: getPrivacyRequestExport });
-app.http('retryPrivacyRequest', { route: 'privacy-requests/{id}/retry', methods: ['POST'], authLevel: 'anonymous', handler: retryPrivacyRequestRoute });
-app.http('cancelTenant', { route: 'tenants/{tenantId}/cancel', methods: ['POST'], authLevel: 'anonymous', handler: cancelTenantRoute });
-app.http('getTenantCancellation', { route: 'tenants/{tenantId}/cancellation', methods: ['GET'], authLevel: 'anonymous', handler: getCancellation });
+app.http('postPrivacyRequest', { route: 'privacy-requests', methods: ['POST'], authLevel: 'anonymous', handler: answer503OnOutage(postPrivacyRequest) });
+app.http('getPrivacyRequest', { route: 'privacy-requests/{id}', methods: ['GET'], authLevel: 'anonymous', handler: answer503OnOutage(getPrivacyRequestStatus) });
+app.http('getPrivacyRequestExport', { route: 'privacy-requests/{id}/export', methods: ['GET'], authLevel: 'anonymous', handler: answer503OnOutage(getPrivacyRequestExport) });
+app.http('retryPrivacyRequest', { route: 'privacy-requests/{id}/retry', methods: ['POST'], authLevel: 'anonymous', handler: answer503OnOutage(retryPrivacyRequestRoute) });
+app.http('cancelTenant', { route: 'tenants/{tenantId}/cancel', methods: ['POST'], authLevel: 'anonymous', handler: answer503OnOutage(cancelTenantRoute) });
+app.http('getTenantCancellation', { route: 'tenants/{tenantId}/cancellation', methods: ['GET'], authLevel: 'anonymous', handler: answer503OnOutage(getCancellation) });

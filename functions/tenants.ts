@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { authenticate, authorizeTenantRoute, errorResponse, readJson, validationError } from '../shared/http';
+import { answer503OnOutage, authenticate, authorizeTenantRoute, errorResponse, readJson, validationError } from '../shared/http';
 import { repositoriesOf, services } from '../shared/runtime';
 import { configureTenant, tenantInputSchema } from '../shared/tenants';
 
@@ -40,6 +40,6 @@ export async function listTenants(request: HttpRequest): Promise<HttpResponseIni
   return { status: 200, jsonBody: { tenants: visible } };
 }
 
-app.http('putTenant', { route: 'tenants/{tenantId}', methods: ['PUT'], authLevel: 'anonymous', handler: putTenant });
-app.http('getTenant', { route: 'tenants/{tenantId}', methods: ['GET'], authLevel: 'anonymous', handler: getTenant });
-app.http('listTenants', { route: 'tenants', methods: ['GET'], authLevel: 'anonymous', handler: listTenants });
+app.http('putTenant', { route: 'tenants/{tenantId}', methods: ['PUT'], authLevel: 'anonymous', handler: answer503OnOutage(putTenant) });
+app.http('getTenant', { route: 'tenants/{tenantId}', methods: ['GET'], authLevel: 'anonymous', handler: answer503OnOutage(getTenant) });
+app.http('listTenants', { route: 'tenants', methods: ['GET'], authLevel: 'anonymous', handler: answer503OnOutage(listTenants) });

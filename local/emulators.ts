@@ -90,13 +90,38 @@ export async function startAzurite(options: { port?: number; location?: string; 
 }
 
 /**
+ * What Cosmos DB's gateway answers to a query-plan request for a plain query (no ORDER BY across
+ * partitions, aggregates or DISTINCT that the client would have to merge): the whole key range.
+ */
+const PLAIN_QUERY_PLAN = {
+  partitionedQueryExecutionInfoVersion: 2,
+  queryInfo: { distinctType: 'None', top: null, offset: null, limit: null, orderBy: [], orderByExpressions: [], groupByExpressions: [], groupByAliases: [], aggregates: [], groupByAliasToAggregateType: {}, rewrittenQuery: '', hasSelectValue: false, dCountInfo: null, hasNonStreamingOrderBy: false },
+  queryRanges: [{ min: '', max: 'FF', isMinInclusive: true, isMaxInclusive: false }],
+};
+
+/**
  * `@vercel/cosmosdb-server` over plain HTTP on loopback. It keeps data in memory only, ignores TTL, and
  * its transactional batches are not atomic (see README): tests assert the `ttl` written, not expiry.
+ *
+ * Two differences from its defaults, both towards what Cosmos DB does: connections are kept alive, and
+ * the query-plan request that @azure/cosmos 4 sends beside every query (`x-ms-cosmos-is-query-plan-request`)
+ * is answered with a plan instead of running the query a second time over every document of the
+ * container (the emulator has no index, so each query reads the whole container; the SDK only consults
+ * the plan when the server rejects a query as needing one, which this emulator never does).
  */
 export async function startCosmosServer(options: { port?: number } = {}): Promise<RunningEmulator> {
   const port = await freePort(options.port);
   const script = `const { createHttpServer } = require(${JSON.stringify(require.resolve('@vercel/cosmosdb-server'))});
-createHttpServer({ keepAlive: true }).listen(${port}, '127.0.0.1');`;
+const server = createHttpServer({ keepAlive: true });
+const [serve] = server.listeners('request');
+const plan = ${JSON.stringify(JSON.stringify(PLAIN_QUERY_PLAN))};
+server.removeAllListeners('request');
+server.on('request', (req, res) => {
+  if (String(req.headers['x-ms-cosmos-is-query-plan-request']).toLowerCase() !== 'true') return serve(req, res);
+  req.resume();
+  req.on('end', () => res.writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive', 'x-ms-request-charge': '0' }).end(plan));
+});
+server.listen(${port}, '127.0.0.1');`;
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
   await waitForPort(port, child, 'cosmosdb-server');
   return {

@@ -1,7 +1,9 @@
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { QUEUE_NAMES, type QueueName } from '../shared/queue/queuePort';
 import type { Services } from '../shared/runtime';
 import { installFunctionsCore, type Registration } from './functionsCore';
@@ -49,6 +51,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const url = `http://${options.host ?? '127.0.0.1'}:${address.port}`;
 
   const unsubscribes: (() => Promise<void>)[] = [];
+  const maxConcurrent = serviceBusConcurrency();
   for (const registration of registrations.filter((r) => r.trigger.type === 'serviceBusTrigger')) {
     const queueName = registration.trigger.queueName as QueueName;
     if (!QUEUE_NAMES.includes(queueName)) throw new Error(`${registration.name}: unknown queue ${String(queueName)}`);
@@ -66,7 +69,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
           logHandler: logHandlerFor(registration.name, log),
         });
         await registration.handler(message.body, context);
-      }),
+      }, { maxConcurrent }),
     );
   }
 
@@ -246,4 +249,14 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+/** host.json's `extensions.serviceBus.maxConcurrentCalls` (messages per trigger at once), as the Functions host reads it. */
+function serviceBusConcurrency(): number {
+  // The app root: one level up from local/ (sources), two from dist/local/ (built).
+  const path = [join(__dirname, '..', 'host.json'), join(__dirname, '..', '..', 'host.json')].find((p) => existsSync(p));
+  if (!path) return 16; // the extension's default per core
+  const hostJson = JSON.parse(readFileSync(path, 'utf8')) as { extensions?: { serviceBus?: { maxConcurrentCalls?: unknown } } };
+  const value = hostJson.extensions?.serviceBus?.maxConcurrentCalls;
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : 16;
 }

@@ -85,6 +85,8 @@ const settingsShape = {
   }),
   GRAPH_API_BASE_URL: url('https://graph.facebook.com/v23.0'),
   HUBSPOT_API_BASE_URL: url('https://api.hubapi.com'),
+  /** HubSpot's burst limit of the tenants' tier: 100 (Free/Starter), 190 (Professional/Enterprise), 250 (API limit increase). */
+  HUBSPOT_REQUESTS_PER_TEN_SECONDS: integer(1, 10_000, 100),
   KEY_VAULT_URL: url(),
   LOCAL_DEV_AUTH: bool.transform((v) => v === 'true'),
 

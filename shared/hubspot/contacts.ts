@@ -13,6 +13,10 @@ import { HubSpotError, type HubSpotClient } from './hubspotClient';
  * Searches are limited per token (about 4 per second), so concurrent look-ups of one tenant are merged
  * into one search call (up to `MAX_IN_VALUES` values per property) and the answer is split again by
  * the exact values that matched.
+ *
+ * Reads by id (`stillPresent`, the erasure's verification) use the batch read, up to
+ * `MAX_BATCH_READ_IDS` ids per call, merged the same way across concurrent callers of one tenant: one
+ * call where a GET per contact would spend one call of the burst limit each.
  */
 export const PHONE_PROPERTIES = ['phone', 'mobilephone'] as const;
 /** Values in one IN filter (kept at 100: HubSpot documents no higher figure). */
@@ -33,6 +37,32 @@ const searchResponseSchema = z.object({
 });
 
 const contactResponseSchema = z.object({ id: z.string(), properties: z.record(z.string(), z.string().nullable()).default({}) });
+
+/** HubSpot's batch read takes at most 100 inputs per call. */
+export const MAX_BATCH_READ_IDS = 100;
+
+/**
+ * `POST /crm/v3/objects/contacts/batch/read`: 200 when every id was found, 207 Multi-Status when some or
+ * all were not (`errors` with category `OBJECT_NOT_FOUND` and the ids in `context.ids`; `results` may be
+ * empty). Both carry `status`, `results`, `startedAt`, `completedAt`; only what is read here is required.
+ */
+const batchReadResponseSchema = z.object({
+  results: z.array(z.object({ id: z.string(), properties: z.record(z.string(), z.string().nullable()).default({}) })),
+  errors: z
+    .array(
+      z.object({
+        category: z.string().optional(),
+        context: z.record(z.string(), z.array(z.string())).optional(),
+      }),
+    )
+    .optional(),
+});
+
+/**
+ * Merged contacts: HubSpot answers a read of a merged-away id with the merged record, under its own
+ * (new) id. The merged record lists the ids merged into it here (semicolon-separated; commas read too).
+ */
+const MERGED_IDS_PROPERTY = 'hs_merged_object_ids';
 
 /** Country calling codes whose national form starts with a trunk 0 (the common ones; others get the international forms only). */
 const TRUNK_ZERO = ['44', '49', '33', '31', '32', '41', '43', '46', '61', '64', '27', '353', '90', '92', '234', '254', '62', '66', '81', '82', '86', '34'];
@@ -71,10 +101,20 @@ interface PendingLookup {
   reject: (error: unknown) => void;
 }
 
+interface PendingRead {
+  ids: string[];
+  resolve: (present: Set<string>) => void;
+  reject: (error: unknown) => void;
+}
+
+const callsFor = (ids: number): number => Math.ceil(ids / MAX_BATCH_READ_IDS);
+
 /** Contacts of every tenant, by phone number, through one HubSpotClient. */
 export class HubSpotContacts {
   private readonly pending = new Map<TenantId, PendingLookup[]>();
   private readonly flushing = new Set<TenantId>();
+  private readonly pendingReads = new Map<TenantId, PendingRead[]>();
+  private readonly reading = new Set<TenantId>();
 
   constructor(private readonly client: HubSpotClient) {}
 
@@ -133,6 +173,96 @@ export class HubSpotContacts {
     });
     if (response.status === 404 || !response.body) return undefined;
     return { id: response.body.id, properties: response.body.properties ?? {} };
+  }
+
+  /**
+   * Which of these contact ids HubSpot still holds (the rest are gone: GDPR-deleted, deleted, or never
+   * there). Reads with the batch read, at most 100 ids a call; concurrent calls for one tenant share
+   * calls (each waits at most for the call in flight before it). A contact merged into another counts
+   * as present: its data lives on in the merged record. Asks for no property that holds personal data.
+   */
+  stillPresent(tenantId: TenantId, ids: readonly string[]): Promise<Set<string>> {
+    const wanted = [...new Set(ids)];
+    if (wanted.length === 0) return Promise.resolve(new Set());
+    return new Promise((resolve, reject) => {
+      const list = this.pendingReads.get(tenantId) ?? [];
+      list.push({ ids: wanted, resolve, reject });
+      this.pendingReads.set(tenantId, list);
+      if (!this.reading.has(tenantId)) void this.flushReads(tenantId);
+    });
+  }
+
+  private async flushReads(tenantId: TenantId): Promise<void> {
+    this.reading.add(tenantId);
+    try {
+      // Let the callers of this turn of the event loop join the batch.
+      await new Promise((resolve) => setImmediate(resolve));
+      for (;;) {
+        const queue = this.pendingReads.get(tenantId) ?? [];
+        if (queue.length === 0) break;
+        // Fill the calls: a caller joins while it needs no extra call (100 ids a call).
+        const batch: PendingRead[] = [];
+        const ids = new Set<string>();
+        while (queue.length > 0) {
+          const next = queue[0]!;
+          const joined = new Set([...ids, ...next.ids]);
+          if (batch.length > 0 && callsFor(joined.size) > callsFor(ids.size)) break;
+          batch.push(queue.shift()!);
+          for (const id of next.ids) ids.add(id);
+        }
+        try {
+          const all = [...ids];
+          const chunks: string[][] = [];
+          for (let i = 0; i < all.length; i += MAX_BATCH_READ_IDS) chunks.push(all.slice(i, i + MAX_BATCH_READ_IDS));
+          const present = new Set((await Promise.all(chunks.map((chunk) => this.batchRead(tenantId, chunk)))).flatMap((found) => [...found]));
+          for (const read of batch) read.resolve(new Set(read.ids.filter((id) => present.has(id))));
+        } catch (error) {
+          for (const read of batch) read.reject(error);
+        }
+      }
+    } finally {
+      this.pendingReads.delete(tenantId);
+      this.reading.delete(tenantId);
+    }
+  }
+
+  /**
+   * One batch read of at most 100 ids; the ones HubSpot still holds. Every documented answer is read:
+   * 200 (all found), 207 with `OBJECT_NOT_FOUND` errors (some or all gone), and an answer that simply
+   * leaves out ids (gone too). An id is present when a result has it, or lists it as merged into it.
+   * Two cases stay on the safe side, since the verification must never call a contact gone that is not:
+   * a result that names none of the ids asked for (a merge whose record does not list the old id) makes
+   * every id not reported missing count as present, and a per-id error of another category fails the
+   * call (the id's state is unknown).
+   */
+  private async batchRead(tenantId: TenantId, ids: string[]): Promise<Set<string>> {
+    const operation = 'contact batch read';
+    const response = await this.client.call<unknown>(tenantId, operation, {
+      method: 'POST',
+      path: '/crm/v3/objects/contacts/batch/read',
+      body: { inputs: ids.map((id) => ({ id })), properties: ['hs_object_id', MERGED_IDS_PROPERTY] },
+    });
+    const parsed = batchReadResponseSchema.safeParse(response.body);
+    if (!parsed.success) throw new HubSpotError('transient', `HubSpot sent a batch read answer Flowkeeper does not understand on ${operation}`, response.status);
+    const asked = new Set(ids);
+    const missing = new Set<string>();
+    for (const error of parsed.data.errors ?? []) {
+      if (error.category !== 'OBJECT_NOT_FOUND') {
+        // Category is HubSpot's enum (no personal data).
+        throw new HubSpotError('transient', `HubSpot answered ${response.status}${error.category ? ` (${error.category})` : ''} for some contacts on ${operation}`, response.status);
+      }
+      for (const id of error.context?.ids ?? []) missing.add(id);
+    }
+    const present = new Set<string>();
+    let unattributed = false;
+    for (const result of parsed.data.results) {
+      const merged = (result.properties[MERGED_IDS_PROPERTY] ?? '').split(/[;,]/).map((id) => id.trim());
+      const matches = [result.id, ...merged].filter((id) => asked.has(id));
+      for (const id of matches) present.add(id);
+      if (matches.length === 0) unattributed = true;
+    }
+    if (unattributed) for (const id of ids) if (!missing.has(id)) present.add(id);
+    return present;
   }
 
   private async flush(tenantId: TenantId): Promise<void> {

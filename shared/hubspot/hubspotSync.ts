@@ -404,7 +404,13 @@ const built = new WeakMap<Services, HubSpotSyncDeps>();
 export function hubspotClientOf(services: Services): HubSpotClient {
   let client = clients.get(services);
   if (!client) {
-    client = new HubSpotClient({ baseUrl: services.settings.HUBSPOT_API_BASE_URL, secrets: services.secrets, fetch: services.fetch, clock: services.clock });
+    client = new HubSpotClient({
+      baseUrl: services.settings.HUBSPOT_API_BASE_URL,
+      requestsPerInterval: services.settings.HUBSPOT_REQUESTS_PER_TEN_SECONDS,
+      secrets: services.secrets,
+      fetch: services.fetch,
+      clock: services.clock,
+    });
     clients.set(services, client);
   }
   return client;

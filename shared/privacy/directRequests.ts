@@ -57,7 +57,7 @@ export async function carryOutDirectRequest(deps: PrivacyDeps, doc: PrivacyReque
 /**
  * Art. 15/20: everything every store of the registry holds on the subject, as one JSON document
  * (machine readable, with what each store is and how long it keeps data), written to
- * `exports/<tenantId>/<requestId>.json` and expiring after the tenant's `exportDays`.
+ * `exports/<tenantId>/<subject-hash>/<requestId>.json` and expiring after the tenant's `exportDays`.
  */
 async function accessExport(deps: PrivacyDeps, doc: PrivacyRequestDocument, subject: SubjectContext): Promise<{ tasks: PrivacyTask[]; export: NonNullable<PrivacyRequestDocument['export']> }> {
   const generatedAt = deps.clock.now();
@@ -87,7 +87,7 @@ async function accessExport(deps: PrivacyDeps, doc: PrivacyRequestDocument, subj
     stores,
   };
   const bytes = Buffer.from(JSON.stringify(document, null, 2), 'utf8');
-  const blobName = exportBlobName(subject.tenantId, doc.id);
+  const blobName = exportBlobName(subject.tenantId, subject.subjectHash, doc.id);
   await step('Blob Storage', 'export upload', () =>
     deps.blobs.exports.getBlockBlobClient(blobName).uploadData(bytes, { blobHTTPHeaders: { blobContentType: 'application/json' } }),
   );

@@ -44,7 +44,7 @@ async function processParsed(deps: PrivacyDeps, requestId: string, attempt: numb
   if (!read) return 'ignored';
   const doc = read.doc;
   if (doc.status === 'verifying') {
-    const result = await verifyAndComplete(deps, requestId, attempt);
+    const result = await verifyAndComplete(deps, requestId, attempt, read);
     return result === 'skipped' ? 'ignored' : result === 'completed' ? 'verified' : result;
   }
   if (doc.status === 'in_progress') {

@@ -39,6 +39,16 @@ export class ConcurrentUpdateError extends Error {
  * (one per store) never overwrite each other: the loser reads again and re-applies its change.
  */
 export class PrivacyRequestRepository {
+  /**
+   * The last version of each request this process wrote, and the write in flight per request. The store
+   * tasks of one request finish within milliseconds of each other; without these, each would replace
+   * the document with the etag it read when it started, and all but the first would fail, read again
+   * and write again. Here they take turns and start from the version the previous one wrote. A version
+   * written by another instance still shows up as a failed precondition and a fresh read.
+   */
+  private readonly latest = new Map<string, Versioned>();
+  private readonly writing = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly container: Container,
     private readonly clock: Clock,
@@ -46,7 +56,9 @@ export class PrivacyRequestRepository {
 
   async create(doc: PrivacyRequestDocument): Promise<Versioned> {
     const { resource } = await this.container.items.create(doc);
-    return { doc, etag: String((resource as { _etag?: string } | undefined)?._etag ?? '') };
+    const created = { doc, etag: String((resource as { _etag?: string } | undefined)?._etag ?? '') };
+    this.remember(doc.id, created);
+    return created;
   }
 
   async get(id: string): Promise<PrivacyRequestDocument | undefined> {
@@ -75,14 +87,33 @@ export class PrivacyRequestRepository {
     /** The version the caller already holds (from an earlier write): tried first, saving a read. */
     known?: Versioned,
   ): Promise<(Versioned & { changed: boolean }) | undefined> {
-    let current: Versioned | undefined = known;
+    const previous = this.writing.get(id) ?? Promise.resolve();
+    const turn = previous.then(() => this.mutateNow(id, change, known));
+    const settled = turn.catch(() => undefined);
+    this.writing.set(id, settled);
+    void settled.then(() => {
+      if (this.writing.get(id) === settled) this.writing.delete(id);
+    });
+    return turn;
+  }
+
+  private async mutateNow(
+    id: string,
+    change: (doc: PrivacyRequestDocument) => PrivacyRequestDocument | undefined,
+    known?: Versioned,
+  ): Promise<(Versioned & { changed: boolean }) | undefined> {
+    let current: Versioned | undefined = newest(known, this.latest.get(id));
+    let stored = false; // whether `current` was just read from Cosmos
     for (let attempt = 1; attempt <= MAX_MUTATE_ATTEMPTS; attempt++) {
-      current ??= await this.read(id);
+      if (!current) {
+        current = await this.read(id);
+        stored = true;
+      }
       if (!current) return undefined;
       const next = change(structuredClone(current.doc));
       if (next === undefined) {
-        if (current === known) {
-          current = undefined; // the caller's copy may be stale: decide on the stored one
+        if (!stored) {
+          current = undefined; // a copy in hand may be stale: decide on the stored one
           continue;
         }
         return { ...current, changed: false };
@@ -90,14 +121,24 @@ export class PrivacyRequestRepository {
       const written: PrivacyRequestDocument = { ...next, updatedAt: this.clock.now().toISOString() };
       try {
         const { resource } = await this.container.item(id, id).replace(stripUndefined(written), { accessCondition: { type: 'IfMatch', condition: current.etag } });
-        return { doc: written, etag: String((resource as { _etag?: string } | undefined)?._etag ?? ''), changed: true };
+        const result = { doc: written, etag: String((resource as { _etag?: string } | undefined)?._etag ?? '') };
+        this.remember(id, result);
+        return { ...result, changed: true };
       } catch (error) {
         if (!isPreconditionFailed(error)) throw error;
+        this.latest.delete(id);
         current = undefined;
+        stored = false;
         if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
       }
     }
     throw new ConcurrentUpdateError(id);
+  }
+
+  private remember(id: string, version: Versioned): void {
+    this.latest.delete(id); // re-inserted last: the map's order is the order of use
+    this.latest.set(id, version);
+    if (this.latest.size > REMEMBERED_REQUESTS) this.latest.delete(this.latest.keys().next().value!);
   }
 
   /**
@@ -203,6 +244,18 @@ export class PrivacyRequestRepository {
       throw error;
     }
   }
+}
+
+/** Requests whose last written version is remembered (a few minutes of work for one instance). */
+const REMEMBERED_REQUESTS = 2000;
+
+/**
+ * The later of two versions of one request (by `updatedAt`, which every write sets): the caller's copy,
+ * or the one this process wrote since. A wrong guess costs a failed precondition and a read, no more.
+ */
+function newest(known: Versioned | undefined, remembered: Versioned | undefined): Versioned | undefined {
+  if (!known || !remembered) return known ?? remembered;
+  return remembered.etag !== known.etag && remembered.doc.updatedAt >= known.doc.updatedAt ? remembered : known;
 }
 
 function lockId(openKey: string): string {

@@ -46,7 +46,7 @@ export async function runErasureTask(deps: PrivacyDeps, body: unknown): Promise<
 
   const read = await deps.requests.read(message.requestId);
   if (!read) return 'ignored';
-  if (!claimTask(structuredClone(read.doc))) return settleStale(deps, read.doc, message);
+  if (!claimTask(structuredClone(read.doc))) return settleStale(deps, read, message);
 
   // Most store steps take tens of milliseconds. The claim ("running", one more attempt) is written only
   // for a step still running after CLAIM_AFTER_MS: an operator sees what hangs, and the fast path costs
@@ -67,7 +67,7 @@ export async function runErasureTask(deps: PrivacyDeps, body: unknown): Promise<
     clearTimeout(timer);
   }
   const claim = claiming.promise ? await claiming.promise : undefined;
-  if (claiming.promise && !claim?.changed) return claim ? settleStale(deps, claim.doc, message) : 'ignored';
+  if (claiming.promise && !claim?.changed) return claim ? settleStale(deps, claim, message) : 'ignored';
   const claimed = claim !== undefined;
 
   if (failed || !outcome) {
@@ -104,7 +104,7 @@ export async function runErasureTask(deps: PrivacyDeps, body: unknown): Promise<
 }
 
 /** A step still running after this long is marked `running` in the request document. */
-const CLAIM_AFTER_MS = 250;
+const CLAIM_AFTER_MS = 1000;
 
 /** What the claim would have written, for a step that finished before it was claimed. */
 function startAttempt(doc: PrivacyRequestDocument, task: PrivacyTask, at: Date): void {
@@ -120,12 +120,13 @@ function startAttempt(doc: PrivacyRequestDocument, task: PrivacyTask, at: Date):
  * redelivered message of a failed task fails again until the broker dead-letters it; a message that
  * arrives while the request verifies (a redelivery after a crash) runs the verification.
  */
-async function settleStale(deps: PrivacyDeps, doc: PrivacyRequestDocument, message: ErasureTaskMessage): Promise<TaskOutcome> {
+async function settleStale(deps: PrivacyDeps, current: Versioned, message: ErasureTaskMessage): Promise<TaskOutcome> {
+  const doc = current.doc;
   const task = doc.tasks.find((t) => t.store === message.store);
   if (doc.status === 'failed' && task?.status === 'failed' && task.generation === message.generation) {
     throw new DeadLetterError('TaskFailed', `${message.store}: ${task.lastError ?? doc.failure?.reason ?? 'failed'}`);
   }
-  if (doc.status === 'verifying') await verifyAndComplete(deps, doc.id);
+  if (doc.status === 'verifying') await verifyAndComplete(deps, doc.id, 1, current);
   return 'ignored';
 }
 

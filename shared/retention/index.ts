@@ -6,7 +6,7 @@ export { cosmosExpiredDocuments, type ExpiredDocumentSource, type ExpiredDocumen
 export { markerCheckpoints, InMemoryCheckpoints, type CheckpointStore, type CheckpointData } from './checkpoints';
 export {
   runRetentionSweep,
-  exportPrefixFor,
+  tenantExportsPrefix,
   SWEEP_PHASES,
   RUN_CHECKPOINT_KEY,
   TENANT_CHECKPOINT_KEY,

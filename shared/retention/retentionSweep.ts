@@ -45,8 +45,8 @@ export interface RetentionSweepOptions {
   concurrency?: number;
 }
 
-/** Blob access exports: one container, one prefix per tenant (`<tenantId>/<requestId>.json`). */
-export function exportPrefixFor(tenantId: TenantId): string {
+/** Blob access exports: one container, one prefix per tenant (a subject's exports are `<tenantId>/<subject-hash>/<requestId>.json`). */
+export function tenantExportsPrefix(tenantId: TenantId): string {
   return `${tenantId}/`;
 }
 
@@ -233,7 +233,7 @@ async function sweepTenant(
       if (phase === 'media' || phase === 'exports') {
         const outcome = await sweepBlobPrefix({
           target: phase === 'media' ? ports.media : ports.exports,
-          prefix: phase === 'media' ? `${tenant.id}/` : exportPrefixFor(tenant.id),
+          prefix: phase === 'media' ? `${tenant.id}/` : tenantExportsPrefix(tenant.id),
           retentionDays: phase === 'media' ? tenant.retention.mediaDays : tenant.retention.exportDays,
           now,
           cursor: { continuationToken: state.continuationToken, handledName: state.handledName },

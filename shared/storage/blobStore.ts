@@ -5,7 +5,7 @@ import { lazyDefaultCredential } from '../cosmos/cosmosStore';
 export const BLOB_CONTAINERS = {
   /** Media under `<tenantId>/<subject-hash>/...`: a subject's media is one prefix. */
   media: 'media',
-  /** Access exports, deleted after the tenant's export retention. */
+  /** Access exports under `<tenantId>/<subject-hash>/<requestId>.json`, deleted after the tenant's export retention. */
   exports: 'exports',
 } as const;
 
@@ -35,5 +35,13 @@ export async function ensureBlobContainers(service: BlobServiceClient): Promise<
 
 /** A subject's media is one prefix: erasure and retention work on it without listing anything else. */
 export function mediaPrefixFor(tenantId: string, subjectHash: string): string {
+  return `${tenantId}/${subjectHash}/`;
+}
+
+/**
+ * A subject's access exports are one prefix too: an erasure finds, deletes and verifies them by listing
+ * it, with no query over the privacy requests.
+ */
+export function exportPrefixFor(tenantId: string, subjectHash: string): string {
   return `${tenantId}/${subjectHash}/`;
 }

@@ -22,6 +22,16 @@ import { z } from 'zod';
  * same semantics) with HubSpot's `X-HubSpot-RateLimit-*` headers on every answer and an exact
  * Retry-After on the 429; a daily limit answers 429 `DAILY`; `searchLagMs` hides created contacts from
  * search for a while, as HubSpot's search index does.
+ *
+ * Batch read (`POST /crm/v3/objects/contacts/batch/read`, `{inputs: [{id}], properties?,
+ * propertiesWithHistory?, idProperty?}`): 200 with `results` when every id was found, 207 Multi-Status
+ * with an `OBJECT_NOT_FOUND` error listing the missing ids in `context.ids` when some or all were not
+ * (`results` then holds the found ones, possibly none); 400 `VALIDATION_ERROR` for a body HubSpot would
+ * refuse (no `inputs`, an input without a string `id`, more than 100 inputs). One call counts once
+ * against the general limit, as every call does. `batchReadMissing = 'omit'` answers the other form
+ * HubSpot clients meet: 200 with the missing ids simply left out of `results`. `mergeContacts` merges
+ * two contacts as HubSpot does now: a new record with a new id that lists both old ids in
+ * `hs_merged_object_ids`, and a read of an old id answers the new record.
  */
 export interface FakeContact {
   id: string;
@@ -98,7 +108,19 @@ export interface HubSpotFakeOptions {
   requestsPerDay?: number;
   /** A contact created through the API is invisible to search for this long (HubSpot's index lag). */
   searchLagMs?: number;
+  /** How a batch read reports ids it did not find: `'207'` (default, HubSpot's documented form) or `'omit'` (200, left out). */
+  batchReadMissing?: '207' | 'omit';
 }
+
+const batchReadSchema = z.object({
+  inputs: z.array(z.object({ id: z.string().min(1) })),
+  properties: z.array(z.string()).optional(),
+  propertiesWithHistory: z.array(z.string()).optional(),
+  idProperty: z.string().min(1).optional(),
+});
+
+/** HubSpot's batch read takes at most 100 inputs. */
+const MAX_BATCH_INPUTS = 100;
 
 const actorSchema = z.object({
   deliveryIdentifier: z.object({ type: z.enum(['HS_EMAIL_ADDRESS', 'HS_PHONE_NUMBER', 'CHANNEL_SPECIFIC_OPAQUE_ID']), value: z.string().min(1) }),
@@ -147,6 +169,9 @@ export class HubSpotFake {
   rateLimitWindowMs: number;
   requestsPerDay: number;
   searchLagMs: number;
+  batchReadMissing: '207' | 'omit';
+  /** Old id -> the id of the record it was merged into (HubSpot keeps answering old ids with it). */
+  private readonly mergedInto = new Map<string, string>();
   private readonly searchableAt = new Map<string, number>();
   private readonly dayCounts = new Map<string, number>();
   private nextConversationId = 5000;
@@ -170,6 +195,7 @@ export class HubSpotFake {
     this.rateLimitWindowMs = options.rateLimitWindowMs ?? 10_000;
     this.requestsPerDay = options.requestsPerDay ?? 0;
     this.searchLagMs = options.searchLagMs ?? 0;
+    this.batchReadMissing = options.batchReadMissing ?? '207';
     this.route('PATCH', '/crm/v3/objects/contacts/:id', (r) => this.updateContact(r));
     this.route('POST', '/conversations/v3/custom-channels/:channelId/messages', (r) => this.publishMessage(r));
     this.route('GET', '/conversations/v3/custom-channels/:channelId/messages/:messageId', (r) => this.readMessage(r));
@@ -178,6 +204,7 @@ export class HubSpotFake {
     this.route('POST', '/crm/v3/objects/contacts/search', (r) => this.search(r));
     this.route('POST', '/crm/v3/objects/contacts/gdpr-delete', (r) => this.gdprDelete(r));
     this.route('GET', '/crm/v3/objects/contacts/:id', (r) => this.readContact(r));
+    this.route('POST', '/crm/v3/objects/contacts/batch/read', (r) => this.batchRead(r));
   }
 
   async start(): Promise<this> {
@@ -251,6 +278,33 @@ export class HubSpotFake {
   /** Number of search calls answered (any status). */
   searchCalls(): number {
     return this.requests.filter((r) => r.path === '/crm/v3/objects/contacts/search').length;
+  }
+
+  /** The batch read calls answered (any status), optionally only those of one token. */
+  batchReads(token?: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.path === '/crm/v3/objects/contacts/batch/read' && (token === undefined || r.token === token));
+  }
+
+  /**
+   * Merges two contacts as HubSpot does: a new record with a new id, the primary's properties winning,
+   * `hs_merged_object_ids` listing both old ids; reads of an old id answer the new record.
+   */
+  mergeContacts(primaryId: string, mergedId: string): FakeContact {
+    const primary = this.contacts.get(primaryId);
+    const other = this.contacts.get(mergedId);
+    if (!primary || !other) throw new Error('both contacts must exist');
+    const merged = this.addContact({ ...other.properties, ...primary.properties, hs_merged_object_ids: [primaryId, mergedId].join(';') });
+    for (const id of [primaryId, mergedId]) {
+      this.contacts.delete(id);
+      this.mergedInto.set(id, merged.id);
+    }
+    for (const [old, into] of this.mergedInto) if (into === primaryId || into === mergedId) this.mergedInto.set(old, merged.id);
+    return merged;
+  }
+
+  /** The contact an id stands for now (following merges), if HubSpot still has it. */
+  private resolve(id: string): FakeContact | undefined {
+    return this.contacts.get(this.mergedInto.get(id) ?? id);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -478,16 +532,64 @@ export class HubSpotFake {
   }
 
   private readContact(request: FakeRequest): FakeReply {
-    const contact = this.contacts.get(request.params.id!);
+    const contact = this.resolve(request.params.id!);
     if (!contact) return { status: 404, body: { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND', correlationId: randomUUID() } };
     const wanted = request.query.get('properties')?.split(',');
     return { status: 200, body: this.view(contact, wanted) };
   }
 
+  private batchRead(request: FakeRequest): FakeReply {
+    const parsed = batchReadSchema.safeParse(request.body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return { status: 400, body: { status: 'error', message: `Invalid input JSON: ${issue.path.join('.')} ${issue.message}`, category: 'VALIDATION_ERROR', correlationId: randomUUID() } };
+    }
+    const { inputs, properties, idProperty } = parsed.data;
+    if (inputs.length > MAX_BATCH_INPUTS) {
+      return { status: 400, body: { status: 'error', message: `Batch input cannot contain more than ${MAX_BATCH_INPUTS} inputs`, category: 'VALIDATION_ERROR', correlationId: randomUUID() } };
+    }
+    const startedAt = new Date().toISOString();
+    const found = new Map<string, FakeContact>();
+    const missing: string[] = [];
+    for (const { id } of inputs) {
+      const contact =
+        idProperty && idProperty !== 'hs_object_id'
+          ? [...this.contacts.values()].find((c) => (c.properties[idProperty] ?? '').toLowerCase() === id.toLowerCase())
+          : this.resolve(id);
+      if (contact) found.set(contact.id, contact);
+      else if (!missing.includes(id)) missing.push(id);
+    }
+    const results = [...found.values()].map((c) => this.view(c, properties));
+    const base = { status: 'COMPLETE', results, startedAt, completedAt: new Date().toISOString() };
+    if (missing.length === 0 || this.batchReadMissing === 'omit') return { status: 200, body: base };
+    return {
+      status: 207,
+      body: {
+        ...base,
+        numErrors: 1,
+        errors: [
+          {
+            status: 'error',
+            category: 'OBJECT_NOT_FOUND',
+            message: 'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.',
+            context: { ids: missing },
+            errors: [],
+            links: {},
+          },
+        ],
+      },
+    };
+  }
+
   private gdprDelete(request: FakeRequest): FakeReply {
     const objectId = (request.body as { objectId?: unknown } | undefined)?.objectId;
     if (typeof objectId !== 'string') return { status: 400, body: { status: 'error', message: 'objectId is required', category: 'VALIDATION_ERROR' } };
-    if (!this.contacts.delete(objectId)) return { status: 404, body: { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND', correlationId: randomUUID() } };
+    const contact = this.resolve(objectId);
+    if (!contact) return { status: 404, body: { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND', correlationId: randomUUID() } };
+    // An id merged away stands for the merged record: that is what gets deleted.
+    if (contact.id !== objectId) return this.gdprDelete({ ...request, body: { objectId: contact.id } });
+    this.contacts.delete(objectId);
+    for (const [old, into] of this.mergedInto) if (into === objectId) this.mergedInto.delete(old);
     this.gdprDeleted.push(objectId);
     // "Permanently deletes the contact and its engagements and conversations" (HubSpot finishes within 30 days; the fake at once).
     for (const message of this.messagesOfContact(objectId)) this.conversationMessages.delete(message.id);

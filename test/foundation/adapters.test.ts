@@ -39,6 +39,29 @@ describe('Cosmos adapter on cosmosdb-server', () => {
     const { resources } = await containers.subjects.items.query({ query: 'SELECT * FROM c WHERE c.pk = @pk', parameters: [{ name: '@pk', value: pk }] }, { partitionKey: pk }).fetchAll();
     expect(resources).toEqual([]);
   });
+
+  it("the emulator answers the SDK's query-plan request with a plan as Cosmos DB's gateway does, and queries still return their documents", async () => {
+    const { containers } = await ensureCosmos(client, databaseId);
+    const endpoint = /AccountEndpoint=([^;]+);/.exec(inject('cosmosConnection'))![1]!.replace(/\/$/, '');
+    // The request @azure/cosmos sends beside every query; unsigned here: the plan is answered before any auth or document is read.
+    const plan = await fetch(`${endpoint}/dbs/${databaseId}/colls/subjects/docs`, {
+      method: 'POST',
+      headers: { 'x-ms-cosmos-is-query-plan-request': 'True', 'content-type': 'application/query+json' },
+      body: JSON.stringify({ query: 'SELECT c.id FROM c WHERE c.pk = @pk', parameters: [{ name: '@pk', value: 'x' }] }),
+    });
+    expect(plan.status).toBe(200);
+    const body = (await plan.json()) as { queryInfo?: { orderBy?: unknown[] }; queryRanges?: unknown[]; Documents?: unknown };
+    expect(body.queryInfo?.orderBy).toEqual([]);
+    expect(body.queryRanges).toHaveLength(1);
+    expect(body.Documents).toBeUndefined(); // not the query's result: the query itself did not run
+
+    const pk = `t|${randomUUID()}`;
+    await Promise.all([1, 2].map((n) => containers.subjects.items.create({ id: `q${n}`, pk, type: 'message', ttl: 60 })));
+    const { resources } = await containers.subjects.items.query<{ id: string }>({ query: 'SELECT c.id FROM c WHERE c.pk = @pk ORDER BY c.id DESC', parameters: [{ name: '@pk', value: pk }] }, { partitionKey: pk }).fetchAll();
+    expect(resources.map((r) => r.id)).toEqual(['q2', 'q1']);
+    const { resources: count } = await containers.subjects.items.query<number>({ query: 'SELECT VALUE COUNT(1) FROM c WHERE c.pk = @pk', parameters: [{ name: '@pk', value: pk }] }).fetchAll();
+    expect(count).toEqual([2]);
+  });
 });
 
 describe('Blob adapter on Azurite', () => {

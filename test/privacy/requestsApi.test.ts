@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubjectHash, TenantId } from '../../shared/domain';
 import { MarkerStore } from '../../shared/markers';
-import { PrivacyRequestRepository, privacyDepsOf, reconcilePrivacyRequests, sweepExpiredExports, type PrivacyRequestView } from '../../shared/privacy';
+import { exportBlobName, PrivacyRequestRepository, privacyDepsOf, reconcilePrivacyRequests, sweepExpiredExports, type PrivacyRequestView } from '../../shared/privacy';
 import { InProcessQueue, type OutgoingMessage, type QueueName } from '../../shared/queue';
 import { adminHeaders, operatorHeaders } from '../support/principals';
 import { eventually } from '../support/testServices';
@@ -178,8 +178,10 @@ describe('access, rectification, restriction, objection', () => {
     const repository = new PrivacyRequestRepository(t.services.cosmos.privacyRequests, t.services.clock);
     await repository.mutate(id, (d) => ({ ...d, export: { ...d.export!, expiresAt: new Date(Date.now() - 1000).toISOString() } }));
     expect((await fetch(`${t.url}${done.export!.href}`, { headers: adminHeaders() })).status).toBe(410);
+    const exportBlob = t.services.blobs.exports.getBlobClient(exportBlobName(tenant.tenantId, await subjectHashOf(t.services, tenant.tenantId, subject.waId), id));
+    expect(await exportBlob.exists()).toBe(true);
     expect(await sweepExpiredExports(privacyDepsOf(t.services))).toBeGreaterThanOrEqual(1);
-    expect(await t.services.blobs.exports.getBlobClient(`${tenant.tenantId}/${id}.json`).exists()).toBe(false);
+    expect(await exportBlob.exists()).toBe(false);
   });
 
   it('an erasure also deletes the subject\'s earlier access exports', async () => {
@@ -189,12 +191,15 @@ describe('access, rectification, restriction, objection', () => {
     await buildSubjectThroughWebhooks(world, tenant, subject);
     const access = (await (await postRequest(t, { tenantId: tenant.tenantId, type: 'access', subject: { waId: subject.waId } })).json()) as { id: string };
     await waitForStatus(t, access.id, ['completed']);
-    const blob = t.services.blobs.exports.getBlobClient(`${tenant.tenantId}/${access.id}.json`);
+    const blob = t.services.blobs.exports.getBlobClient(exportBlobName(tenant.tenantId, await subjectHashOf(t.services, tenant.tenantId, subject.waId), access.id));
     expect(await blob.exists()).toBe(true);
+    const snapshot = await blob.createSnapshot(); // an operator's copy is the subject's data too
+    expect(await blob.withSnapshot(snapshot.snapshot!).exists()).toBe(true);
     const erasure = (await (await postRequest(t, { tenantId: tenant.tenantId, type: 'erasure', subject: { waId: subject.waId } })).json()) as { id: string };
     const done = await waitForStatus(t, erasure.id, ['completed', 'failed']);
     expect(done.tasks.find((x) => x.store === 'exports')).toMatchObject({ status: 'done', counts: { found: 1, deleted: 1 } });
     expect(await blob.exists()).toBe(false);
+    expect(await blob.withSnapshot(snapshot.snapshot!).exists()).toBe(false);
     expect((await fetch(`${t.url}/api/privacy-requests/${access.id}/export`, { headers: adminHeaders() })).status).toBe(410);
   });
 

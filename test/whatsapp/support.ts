@@ -82,9 +82,21 @@ export async function json<T = Record<string, unknown>>(response: Response): Pro
 /** The in-process queue, recording every message sent (workers may consume them before a test can peek). */
 export class RecordingInProcessQueue extends InProcessQueue {
   readonly sent: { queue: QueueName; message: OutgoingMessage }[] = [];
+  private readonly held = new Map<QueueName, OutgoingMessage[]>();
   override async send(queue: QueueName, messages: OutgoingMessage | OutgoingMessage[]): Promise<void> {
     for (const message of Array.isArray(messages) ? messages : [messages]) this.sent.push({ queue, message: structuredClone(message) });
-    await super.send(queue, messages);
+    const held = this.held.get(queue);
+    if (held) held.push(...(Array.isArray(messages) ? messages : [messages]));
+    else await super.send(queue, messages);
+  }
+  /** Keeps what is sent to `queue` from its workers until `release`: a test sees the state in between. */
+  hold(queue: QueueName): void {
+    this.held.set(queue, this.held.get(queue) ?? []);
+  }
+  async release(queue: QueueName): Promise<void> {
+    const held = this.held.get(queue) ?? [];
+    this.held.delete(queue);
+    if (held.length > 0) await super.send(queue, held);
   }
   sentTo(queue: QueueName, tenantId?: string): OutgoingMessage[] {
     return this.sent.filter((s) => s.queue === queue && (tenantId === undefined || (s.message.body as { tenantId?: string }).tenantId === tenantId)).map((s) => s.message);

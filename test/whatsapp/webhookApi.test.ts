@@ -7,6 +7,7 @@ import { getPrivacyRequest, privacyDepsOf } from '../../shared/privacy';
 import { signBody } from '../../shared/whatsapp';
 import { change, delivery, messages, newMediaId, newPhoneNumberId, newWaId, single, status, wamid } from '../fixtures/whatsapp/payloads';
 import { startTestHost, type TestHost } from '../support/testHost';
+import { eventually } from '../support/testServices';
 import { CLOSED_PORT_URL, createTenant, everyCosmosDocument, json, postWebhook, RecordingInProcessQueue, subjectDocuments, subjectHashOf, telemetryText } from './support';
 
 const PREVIOUS_SECRET = 'test-app-secret-before-rotation';
@@ -359,6 +360,7 @@ describe('flow completions asking for a data right', () => {
     const tenant = await createTenant(t, { messageStorage: 'none' });
     const waId = newWaId();
     const flow = messages.flowCompletion(waId, { action: 'data_deletion_request', scope: 'all', flow_token: 'compliance_prod_001', screen: 'PRIVACY_CENTRE' });
+    queue.hold('privacy-requests'); // the erasure stays open while the double tap arrives
     const response = await postWebhook(t.url, single(tenant.phoneNumberId, waId, flow));
     expect(response.status).toBe(200);
     const { received } = await json<{ received: { privacyRequests: number; privacyRequestIds: string[] } }>(response);
@@ -370,6 +372,11 @@ describe('flow completions asking for a data right', () => {
     const again = messages.flowCompletion(waId, { action: 'data_deletion_request', scope: 'all' });
     const second = await json<{ received: { privacyRequestIds: string[] } }>(await postWebhook(t.url, single(tenant.phoneNumberId, waId, again)));
     expect(second.received.privacyRequestIds).toEqual(received.privacyRequestIds);
+    await queue.release('privacy-requests');
+    expect((await eventually(async () => {
+      const done = await getPrivacyRequest(privacyDepsOf(t.services), received.privacyRequestIds[0]!);
+      return done?.status === 'completed' ? done : undefined;
+    }))?.status).toBe('completed');
     expect((await subjectDocuments(t.services, tenant.tenantId, waId)).filter((d) => d.type === 'flowResponse')).toEqual([]);
   });
 });

@@ -1,22 +1,25 @@
-import type { ContainerClient } from '@azure/storage-blob';
+import type { BlobItem, ContainerClient } from '@azure/storage-blob';
+import { exportPrefixFor } from '../../storage/blobStore';
 import { step } from '../errors';
 import type { PrivacyRequestRepository } from '../requestRepository';
 import type { PersonalDataStore, SubjectContext } from '../registry';
 
-/** Where the access export of a request is written: `exports/<tenantId>/<requestId>.json`. */
-export function exportBlobName(tenantId: string, requestId: string): string {
-  return `${tenantId}/${requestId}.json`;
+/** Where the access export of a request is written: `exports/<tenantId>/<subject-hash>/<requestId>.json`. */
+export function exportBlobName(tenantId: string, subjectHash: string, requestId: string): string {
+  return `${exportPrefixFor(tenantId, subjectHash)}${requestId}.json`;
 }
 
 /**
  * Access exports (Art. 15/20) in the Blob `exports` container: a full copy of what every store held, so
- * they expire (tenant.retention.exportDays) and an erasure removes the subject's exports too. They are
- * found through the subject's access requests (keyed hash), not by listing the container.
+ * they expire (tenant.retention.exportDays) and an erasure removes the subject's exports too. A
+ * subject's exports are one prefix (keyed hash): finding, deleting and verifying them is one listing,
+ * with snapshots, and no query over the privacy requests.
  */
 export function accessExportStore(deps: { exports: ContainerClient; requests: PrivacyRequestRepository }): PersonalDataStore {
-  async function blobNames(subject: SubjectContext): Promise<string[]> {
-    const requests = await deps.requests.listForSubject(subject.tenantId, subject.subjectHash, { type: 'access', limit: 1000 });
-    return requests.map((r) => exportBlobName(subject.tenantId, r.id));
+  async function list(subject: Pick<SubjectContext, 'tenantId' | 'subjectHash'>): Promise<BlobItem[]> {
+    const items: BlobItem[] = [];
+    for await (const item of deps.exports.listBlobsFlat({ prefix: exportPrefixFor(subject.tenantId, subject.subjectHash), includeSnapshots: true })) items.push(item);
+    return items;
   }
 
   return {
@@ -28,8 +31,7 @@ export function accessExportStore(deps: { exports: ContainerClient; requests: Pr
     notApplicable: () => undefined,
 
     async holdsNothing(subject) {
-      const requests = await deps.requests.listForSubject(subject.tenantId, subject.subjectHash, { type: 'access', limit: 1 });
-      return requests.length === 0;
+      return (await step('Blob Storage', 'export listing', () => list(subject))).length === 0;
     },
 
     async exportSubject(subject) {
@@ -40,27 +42,24 @@ export function accessExportStore(deps: { exports: ContainerClient; requests: Pr
     },
 
     async eraseSubject(subject) {
-      const names = await step('Cosmos DB', 'access request query', () => blobNames(subject));
-      let found = 0;
+      const items = await step('Blob Storage', 'export listing', () => list(subject));
+      const names = [...new Set(items.map((i) => i.name))];
+      let deleted = 0;
       await step('Blob Storage', 'export delete', async () => {
         for (const name of names) {
+          // The base blob with its snapshots; "not found" is done (another run or the retention sweep).
           const response = await deps.exports.deleteBlob(name, { deleteSnapshots: 'include' }).catch((error: unknown) => {
             if ((error as { statusCode?: number }).statusCode === 404) return undefined;
             throw error;
           });
-          if (response) found += 1;
+          if (response) deleted += 1;
         }
       });
-      return { found, deleted: found };
+      return { found: names.length, deleted };
     },
 
     async verifyErased(subject) {
-      const names = await step('Cosmos DB', 'access request query', () => blobNames(subject));
-      let left = 0;
-      await step('Blob Storage', 'export verification', async () => {
-        for (const name of names) if (await deps.exports.getBlobClient(name).exists()) left += 1;
-      });
-      return left;
+      return (await step('Blob Storage', 'export verification listing', () => list(subject))).length;
     },
   };
 }

@@ -7,11 +7,13 @@ import type { PersonalDataStore } from '../registry';
  * phone number in every form HubSpot may hold, removed with the GDPR delete (which also purges its
  * engagements and conversations; HubSpot finishes within 30 days). "Not found" is success.
  *
- * Verification reads every contact the erasure found by id: each must answer 404. It does not search
- * again: HubSpot's search index lags writes by seconds, so a search right after the delete may still
- * list the deleted contact and would not yet list one created a moment ago; a read by id is exact, and
- * is not held to the search limit of 4 per second. A contact created from a message sent after the
- * request is new data (the webhook treats it as a new relationship), not a leftover.
+ * Verification reads every contact the erasure found by id, with HubSpot's batch read (100 ids a call,
+ * merged across the concurrent verifications of a tenant: one call where a GET per contact would spend
+ * one call of the burst limit each): each must be gone. It does not search again: HubSpot's search
+ * index lags writes by seconds, so a search right after the delete may still list the deleted contact
+ * and would not yet list one created a moment ago; a read by id is exact, and is not held to the search
+ * limit of 4 per second. A contact created from a message sent after the request is new data (the
+ * webhook treats it as a new relationship), not a leftover.
  *
  * In the `hubspot` message mode the conversation messages Flowkeeper published to the tenant's custom
  * channel hang off the same contact: the GDPR delete removes them too (HubSpot has no per-message
@@ -43,8 +45,9 @@ export function hubspotContactStore(deps: { contacts: HubSpotContacts }): Person
     },
 
     async verifyErased(subject, _scope, refs = []) {
-      const still = await Promise.all(refs.map((id) => contacts.get(subject.tenantId, id)));
-      return still.filter((contact) => contact !== undefined).length;
+      if (refs.length === 0) return 0;
+      const still = await step('HubSpot', 'contact batch read', () => contacts.stillPresent(subject.tenantId, refs));
+      return still.size;
     },
   };
 }
