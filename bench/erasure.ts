@@ -2,13 +2,20 @@
  * npm run bench:erasure: N subjects, each with 20 Cosmos documents (contact, consent, flow responses,
  * messages, media references), 5 media blobs and a HubSpot contact, erased at concurrency C through the
  * real use cases (createPrivacyRequest, the privacy-requests and erasure-tasks consumers, verification)
- * and the in-process queue, against Azurite, cosmosdb-server and the HubSpot fake (with its 4 searches per
- * second limit). Measures request -> verified completion per request: p50/p95/p99 and the completion
- * rate, beside the seed article's bar (under 5 seconds, over 99.9% completed); ratio = p99 / 5000.
+ * and the in-process queue, against Azurite, cosmosdb-server and the HubSpot fake. Measures request ->
+ * verified completion per request: p50/p95/p99 and the completion rate, beside the seed article's bar
+ * (under 5 seconds, over 99.9% completed); ratio = p99 / 5000.
  *
- * Environment (or --subjects= / --concurrency= / --workers=): BENCH_SUBJECTS (default 200),
- * BENCH_CONCURRENCY (requests in flight, default 20), BENCH_WORKERS (messages each queue trigger handles
- * at once, default 16 = host.json maxConcurrentCalls of one instance). The result is the last line.
+ * The subjects belong to T tenants (business customers), each with its own HubSpot portal and token,
+ * and the fake holds every token to HubSpot's Free/Starter limits: 100 calls per 10 s and 4 searches
+ * per second. One portal therefore takes at most about 10 erasures a second (each needs its own GDPR
+ * delete call; HubSpot has no batch GDPR delete): BENCH_TENANTS=1 measures that case.
+ *
+ * Environment (or --name=): BENCH_SUBJECTS (default 200), BENCH_CONCURRENCY (requests in flight,
+ * default 20), BENCH_TENANTS (default 10), BENCH_WORKERS (messages each queue trigger handles at once,
+ * default 32 = host.json maxConcurrentCalls), BENCH_WARMUP (subjects erased first and not counted, so a
+ * fresh process's JIT and connection set-up are not measured; default 2 x C, 0 counts everything).
+ * The result is the last line.
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -220,6 +227,7 @@ async function main(): Promise<void> {
         concurrency: CONCURRENCY,
         workers: WORKERS,
         tenants: TENANTS,
+        warmup: WARMUP,
         p50Ms: p50,
         p95Ms: p95,
         p99Ms: p99,

@@ -19,6 +19,7 @@ export async function deadlineWatch(_timer: Timer, context: InvocationContext): 
   context.log(`deadline watch: ${deadlines.value.atRisk.length} requests at risk, ${deadlines.value.audited} newly audited, ${dead} dead-lettered messages`);
 }
 
-// Hourly at :15 (UTC): deadlines are counted in days, and each run re-emits the alert event of every request
-// still at risk, so an hourly cadence keeps the alert rule's window filled without flooding the traces.
-app.timer('deadlineWatch', { schedule: '0 15 * * * *', handler: deadlineWatch });
+// DEADLINE_WATCH_SCHEDULE, NCRONTAB in UTC, default `0 15 * * * *` (hourly at :15): deadlines are counted in days,
+// and each run re-emits the alert event of every request still at risk and the dead-letter counts, so an hourly
+// cadence keeps the alert rules' windows (infra/modules/alerts.bicep) filled without flooding the traces.
+app.timer('deadlineWatch', { schedule: '%DEADLINE_WATCH_SCHEDULE%', handler: deadlineWatch });

@@ -1,9 +1,16 @@
 // Azure Monitor alert rules: nothing fails silently.
 //
 // - Dead-lettered messages (metric alert on the Service Bus namespace, one alert per queue).
-// - Failed privacy requests, overdue privacy requests, and rejected webhook signatures: log search alerts over
-//   App Insights `traces`. Flowkeeper logs each of these as one JSON line, `{"event":"<name>", ...ids}`
-//   (shared/telemetry), which the Functions host stores as a trace whose message is that line.
+// - Failed privacy requests, overdue privacy requests, rejected webhook signatures, and a tenant the retention sweep
+//   could not finish: log search alerts over App Insights `traces`. Flowkeeper logs each of these as one JSON line,
+//   `{"event":"<name>", ...ids}` (shared/telemetry), which the Functions host stores as a trace whose message is
+//   that line.
+// - Dead letters as the app counts them: the deadline watch writes `{"metric":"queue.dead_lettered","value":n,
+//   "queue":...}` for every queue on each run (DEADLINE_WATCH_SCHEDULE, hourly at :15), or the event
+//   `queue.dead_lettered.unavailable` when a queue's count cannot be read. The alert reads the latest line per queue.
+//
+// The names in the queries are the ones the code emits; test/infra/rules.ts checks each against shared/, and that
+// every alert docs/operations.md lists is declared here (and the reverse).
 //
 // Metric alert rules and action groups are global resources in Azure Resource Manager: their `location` must be
 // 'global', not a region. They hold configuration only (rule, threshold, e-mail address), no personal data; the
@@ -213,6 +220,106 @@ traces
       ]
     }
     autoMitigate: false
+    actions: {
+      actionGroups: logAlertActionGroups
+    }
+  }
+}
+
+resource retentionSweepFailedAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-${namePrefix}-retention-sweep-failed'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'Flowkeeper: retention sweep failed for a tenant'
+    description: 'The nightly retention sweep could not finish a tenant (a Blob or Cosmos DB error). The trace names the tenant, the phase, the failures in this run and the error class; the next run retries from the checkpoint, and after 3 failures in a run the tenant is given up until the next run (docs/retention.md).'
+    severity: 2
+    enabled: true
+    // The sweep runs once a night (RETENTION_SCHEDULE): each event is counted in exactly one evaluation.
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT15M'
+    scopes: [
+      appInsightsId
+    ]
+    criteria: {
+      allOf: [
+        {
+          query: '''
+traces
+| where message has "retention.sweep.failed"
+| extend eventName = extract('"event":"([^"]+)"', 1, message)
+| where eventName == "retention.sweep.failed"
+| project timestamp, message
+'''
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: false
+    actions: {
+      actionGroups: logAlertActionGroups
+    }
+  }
+}
+
+resource queueDeadLetteredAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-${namePrefix}-queue-dead-lettered'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'Flowkeeper: dead-lettered messages reported by the app, or a dead-letter count unreadable'
+    description: 'The deadline watch found messages in a queue\'s dead-letter queue (metric queue.dead_lettered above 0), or could not read a queue\'s count (queue.dead_lettered.unavailable: Service Bus unreachable or a missing role). Replay with Service Bus Explorer after fixing the cause (docs/operations.md, "Replay the dead-letter queue").'
+    severity: 2
+    enabled: true
+    // The watch reports every hour at :15 (DEADLINE_WATCH_SCHEDULE): a 2-hour window always holds the latest
+    // report of each queue, even if one run is late; only that latest report counts, so the alert resolves once a
+    // report shows the queue empty.
+    evaluationFrequency: 'PT1H'
+    windowSize: 'PT2H'
+    scopes: [
+      appInsightsId
+    ]
+    criteria: {
+      allOf: [
+        {
+          query: '''
+traces
+| where message has "queue.dead_lettered"
+| extend metricName = extract('"metric":"([^"]+)"', 1, message), eventName = extract('"event":"([^"]+)"', 1, message)
+| where metricName == "queue.dead_lettered" or eventName == "queue.dead_lettered.unavailable"
+| extend queue = extract('"queue":"([^"]+)"', 1, message), deadLettered = toint(extract('"value":([0-9]+)', 1, message))
+| summarize arg_max(timestamp, metricName, eventName, deadLettered) by queue
+| where deadLettered > 0 or eventName == "queue.dead_lettered.unavailable"
+| project timestamp, queue, deadLettered, eventName
+'''
+          timeAggregation: 'Count'
+          dimensions: [
+            {
+              name: 'queue'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
     actions: {
       actionGroups: logAlertActionGroups
     }

@@ -7,6 +7,9 @@
 // - Continuous backup with the shortest window (7 days). A backup cannot be purged item by item, so an erased
 //   subject may live on in the backup for up to 7 days; after any restore, the erasure tombstones (keyed hashes
 //   in `markers`) are re-applied before the app serves traffic (docs/operations.md, "Backups and erasure").
+// - `subjects` and `markers` add a composite index (tenantId, expiresAt) for the retention sweep to the default
+//   indexing policy. No query orders by two or more properties, so no composite index is required anywhere
+//   (test/infra/rules.ts checks both). Changing an indexing policy re-indexes online; queries keep working.
 
 @description('Region: UK South only (data residency).')
 @allowed([
@@ -95,6 +98,35 @@ resource subjects 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers
         version: 2
       }
       defaultTtl: -1
+      // The default policy (every path indexed, `_etag` excluded) plus one composite index for the retention
+      // sweep's query, `WHERE c.tenantId = @tenantId AND c.expiresAt <= @now` (shared/retention/expiredDocuments.ts):
+      // the equality path first, the range path last. Cross-partition, one fan-out per tenant per night.
+      indexingPolicy: {
+        indexingMode: 'consistent'
+        automatic: true
+        includedPaths: [
+          {
+            path: '/*'
+          }
+        ]
+        excludedPaths: [
+          {
+            path: '/"_etag"/?'
+          }
+        ]
+        compositeIndexes: [
+          [
+            {
+              path: '/tenantId'
+              order: 'ascending'
+            }
+            {
+              path: '/expiresAt'
+              order: 'ascending'
+            }
+          ]
+        ]
+      }
     }
   }
 }
@@ -171,6 +203,35 @@ resource markers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@
         version: 2
       }
       defaultTtl: -1
+      // The default policy (every path indexed, `_etag` excluded) plus one composite index for the retention
+      // sweep's query, `WHERE c.tenantId = @tenantId AND c.expiresAt <= @now` (shared/retention/expiredDocuments.ts):
+      // the equality path first, the range path last. Cross-partition, one fan-out per tenant per night.
+      indexingPolicy: {
+        indexingMode: 'consistent'
+        automatic: true
+        includedPaths: [
+          {
+            path: '/*'
+          }
+        ]
+        excludedPaths: [
+          {
+            path: '/"_etag"/?'
+          }
+        ]
+        compositeIndexes: [
+          [
+            {
+              path: '/tenantId'
+              order: 'ascending'
+            }
+            {
+              path: '/expiresAt'
+              order: 'ascending'
+            }
+          ]
+        ]
+      }
     }
   }
 }

@@ -125,6 +125,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // Six-field NCRONTAB, UTC (Linux plans ignore WEBSITE_TIME_ZONE).
     RETENTION_SCHEDULE: '0 30 2 * * *'
     RECONCILER_SCHEDULE: '0 */1 * * * *'
+    // Hourly at :15: the windows of the overdue and queue-dead-lettered alerts (alerts.bicep) assume it.
+    DEADLINE_WATCH_SCHEDULE: '0 15 * * * *'
     DEADLINE_ALERT_DAYS: '7'
 
     // App Service Authentication validates the token and injects x-ms-client-principal; the app must never

@@ -100,6 +100,8 @@ const settingsShape = {
 
   RETENTION_SCHEDULE: ncrontab('0 30 2 * * *'),
   RECONCILER_SCHEDULE: ncrontab('0 */1 * * * *'),
+  /** The deadline watch (privacy deadlines, dead-letter counts): hourly at :15 by default. */
+  DEADLINE_WATCH_SCHEDULE: ncrontab('0 15 * * * *'),
   DEADLINE_ALERT_DAYS: integer(1, 60, 7),
   SECRET_CACHE_SECONDS: integer(0, 86_400, 300),
   MAX_WEBHOOK_BYTES: integer(1024, 10_485_760, 1_048_576),

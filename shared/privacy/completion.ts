@@ -1,5 +1,5 @@
 import type { AuditEventInput } from '../audit/auditLog';
-import { backoffDelayMs } from './backoff';
+import { backoffDelayMs, rateLimitedDelayMs } from './backoff';
 import { advanceCancellation } from './cancellation';
 import type { PrivacyDeps } from './deps';
 import { describeFailure } from './errors';
@@ -22,7 +22,14 @@ type Details = NonNullable<AuditEventInput['details']>;
  * A store that cannot be read right now (HubSpot 5xx) reschedules the verification with backoff
  * through `privacy-requests`, so this never throws for a store failure.
  */
-export async function verifyAndComplete(deps: PrivacyDeps, requestId: string, attempt = 1, known?: Versioned): Promise<'completed' | 'failed' | 'rescheduled' | 'skipped'> {
+export async function verifyAndComplete(
+  deps: PrivacyDeps,
+  requestId: string,
+  attempt = 1,
+  known?: Versioned,
+  /** Reschedules so far because a store rate-limited the verification (not failed attempts). */
+  rateLimited = 0,
+): Promise<'completed' | 'failed' | 'rescheduled' | 'skipped'> {
   const doc = known?.doc ?? (await deps.requests.get(requestId));
   if (!doc || doc.status !== 'verifying') return 'skipped';
   let subject: SubjectContext;
@@ -39,14 +46,18 @@ export async function verifyAndComplete(deps: PrivacyDeps, requestId: string, at
     }
   } catch (error) {
     const failure = describeFailure(error, 'Flowkeeper', 'verification');
-    if (failure.kind !== 'permanent' && attempt < deps.retry.maxAttempts) {
-      const delay = failure.retryAfterMs ?? backoffDelayMs(deps.retry, attempt, deps.random);
+    // A store asking us to slow down (HubSpot's 429 or our own pacing) is not a failed attempt: under a
+    // long burst of erasures it must not use up the attempts and fail a request that is fine.
+    const slowDown = failure.kind === 'rate-limited' && rateLimited < deps.retry.maxRateLimited;
+    if (slowDown || (failure.kind !== 'permanent' && attempt < deps.retry.maxAttempts)) {
+      const next = slowDown ? { attempt, rateLimited: rateLimited + 1 } : { attempt: attempt + 1, rateLimited };
+      const delay = slowDown ? rateLimitedDelayMs(failure.retryAfterMs, deps.random) : (failure.retryAfterMs ?? backoffDelayMs(deps.retry, attempt, deps.random));
       await deps.queue.send('privacy-requests', {
-        messageId: `${requestId}:verify:${doc.tasks.reduce((n, t) => n + t.generation, 0)}:retry${attempt + 1}`,
-        body: { requestId, attempt: attempt + 1 },
+        messageId: `${requestId}:verify:${doc.tasks.reduce((n, t) => n + t.generation, 0)}:retry${next.attempt}${slowDown ? `:rl${next.rateLimited}` : ''}`,
+        body: { requestId, ...next },
         scheduledAt: new Date(deps.clock.now().getTime() + delay),
       });
-      deps.telemetry.event('privacy.verification.rescheduled', { tenantId: doc.tenantId, requestId, attempt });
+      deps.telemetry.event('privacy.verification.rescheduled', { tenantId: doc.tenantId, requestId, attempt, rateLimited: next.rateLimited });
       return 'rescheduled';
     }
     await failRequest(deps, requestId, 'verification', failure.reason);

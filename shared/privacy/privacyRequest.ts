@@ -189,6 +189,8 @@ export function dueDateOf(receivedAt: Date, jurisdiction: 'gdpr' | 'ccpa'): Date
 export const privacyRequestMessageSchema = z.object({
   requestId: z.string().min(1),
   attempt: z.number().int().min(1).default(1),
+  /** Times a store asked us to slow down (429) for this step: not failed attempts, capped on their own. */
+  rateLimited: z.number().int().min(0).default(0),
 });
 export type PrivacyRequestMessage = z.infer<typeof privacyRequestMessageSchema>;
 

@@ -1,5 +1,5 @@
 import { DeadLetterError } from '../queue/queuePort';
-import { backoffDelayMs } from './backoff';
+import { backoffDelayMs, rateLimitedDelayMs } from './backoff';
 import { failRequest, verifyAndComplete } from './completion';
 import type { PrivacyDeps } from './deps';
 import { carryOutDirectRequest } from './directRequests';
@@ -21,9 +21,9 @@ export type ProcessOutcome = 'planned' | 'completed' | 'failed' | 'rescheduled' 
 export async function processPrivacyRequest(deps: PrivacyDeps, body: unknown): Promise<ProcessOutcome> {
   const parsed = privacyRequestMessageSchema.safeParse(body);
   if (!parsed.success) throw new DeadLetterError('InvalidMessage', 'a privacy-requests message must be {requestId}');
-  const { requestId, attempt } = parsed.data;
+  const { requestId, attempt, rateLimited } = parsed.data;
   try {
-    return await processParsed(deps, requestId, attempt);
+    return await processParsed(deps, requestId, attempt, rateLimited);
   } catch (error) {
     if (error instanceof DeadLetterError || attempt >= deps.retry.maxAttempts) throw error;
     // A store outage (Cosmos unavailable for a moment): back off and come again, instead of spending the
@@ -39,12 +39,12 @@ export async function processPrivacyRequest(deps: PrivacyDeps, body: unknown): P
   }
 }
 
-async function processParsed(deps: PrivacyDeps, requestId: string, attempt: number): Promise<ProcessOutcome> {
-  const read = await deps.requests.read(requestId);
+async function processParsed(deps: PrivacyDeps, requestId: string, attempt: number, rateLimited: number): Promise<ProcessOutcome> {
+  const read = await deps.requests.readForStep(requestId);
   if (!read) return 'ignored';
   const doc = read.doc;
   if (doc.status === 'verifying') {
-    const result = await verifyAndComplete(deps, requestId, attempt, read);
+    const result = await verifyAndComplete(deps, requestId, attempt, read, rateLimited);
     return result === 'skipped' ? 'ignored' : result === 'completed' ? 'verified' : result;
   }
   if (doc.status === 'in_progress') {
@@ -53,7 +53,7 @@ async function processParsed(deps: PrivacyDeps, requestId: string, attempt: numb
     return 'ignored';
   }
   if (doc.status !== 'received') return 'ignored';
-  return doc.type === 'erasure' ? plan(deps, read) : direct(deps, doc, attempt);
+  return doc.type === 'erasure' ? plan(deps, read) : direct(deps, doc, attempt, rateLimited);
 }
 
 async function plan(deps: PrivacyDeps, read: Versioned): Promise<ProcessOutcome> {
@@ -105,7 +105,7 @@ export async function sendTaskMessages(deps: PrivacyDeps, doc: PrivacyRequestDoc
 }
 
 /** Access, rectification, restriction, objection: carried out here, retried with backoff like a task. */
-async function direct(deps: PrivacyDeps, doc: PrivacyRequestDocument, attempt: number): Promise<ProcessOutcome> {
+async function direct(deps: PrivacyDeps, doc: PrivacyRequestDocument, attempt: number, rateLimited: number): Promise<ProcessOutcome> {
   const now = deps.clock.now().toISOString();
   const claimed = await deps.requests.mutate(doc.id, (d) => (d.status === 'received' ? { ...d, attempts: d.attempts + 1, startedAt: d.startedAt ?? now } : undefined));
   if (!claimed?.changed) return 'ignored';
@@ -114,12 +114,22 @@ async function direct(deps: PrivacyDeps, doc: PrivacyRequestDocument, attempt: n
     return 'completed';
   } catch (error) {
     const failure = describeFailure(error, 'Flowkeeper', doc.type);
+    if (failure.kind === 'rate-limited' && rateLimited < deps.retry.maxRateLimited) {
+      // The store asked us to slow down: not a failed attempt (as for a store task), so no attempt is spent.
+      await deps.requests.mutate(doc.id, (d) => (d.status === 'received' ? { ...d, attempts: Math.max(0, d.attempts - 1) } : undefined), claimed);
+      await deps.queue.send('privacy-requests', {
+        messageId: `${doc.id}:${attempt}:rl${rateLimited + 1}`,
+        body: { requestId: doc.id, attempt, rateLimited: rateLimited + 1 },
+        scheduledAt: new Date(deps.clock.now().getTime() + rateLimitedDelayMs(failure.retryAfterMs, deps.random)),
+      });
+      return 'rescheduled';
+    }
     const attempts = claimed.doc.attempts;
     if (failure.kind !== 'permanent' && attempts < deps.retry.maxAttempts) {
       const delay = failure.retryAfterMs ?? backoffDelayMs(deps.retry, attempts, deps.random);
       await deps.queue.send('privacy-requests', {
         messageId: `${doc.id}:${attempt + 1}`,
-        body: { requestId: doc.id, attempt: attempt + 1 },
+        body: { requestId: doc.id, attempt: attempt + 1, rateLimited },
         scheduledAt: new Date(deps.clock.now().getTime() + delay),
       });
       return 'rescheduled';

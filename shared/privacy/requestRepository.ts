@@ -46,7 +46,7 @@ export class PrivacyRequestRepository {
    * and write again. Here they take turns and start from the version the previous one wrote. A version
    * written by another instance still shows up as a failed precondition and a fresh read.
    */
-  private readonly latest = new Map<string, Versioned>();
+  private readonly latest = new Map<string, Versioned & { at: number }>();
   private readonly writing = new Map<string, Promise<unknown>>();
 
   constructor(
@@ -63,6 +63,20 @@ export class PrivacyRequestRepository {
 
   async get(id: string): Promise<PrivacyRequestDocument | undefined> {
     return (await this.read(id))?.doc;
+  }
+
+  /**
+   * The request for a queue consumer's next step: as this instance wrote it a moment ago (within
+   * `RECENT_MS`), else read from Cosmos. The message hops of one request usually land on the instance
+   * that wrote the step before, and a read there would return what it just wrote. If another instance
+   * wrote since, the copy is stale: the step's write fails its precondition and is decided again on
+   * the stored document, and the step itself runs again at worst, which every step tolerates (a
+   * message can always be delivered twice).
+   */
+  async readForStep(id: string): Promise<Versioned | undefined> {
+    const mine = this.latest.get(id);
+    if (mine && performance.now() - mine.at <= RECENT_MS) return { doc: structuredClone(mine.doc), etag: mine.etag };
+    return this.read(id);
   }
 
   async read(id: string): Promise<Versioned | undefined> {
@@ -102,7 +116,7 @@ export class PrivacyRequestRepository {
     change: (doc: PrivacyRequestDocument) => PrivacyRequestDocument | undefined,
     known?: Versioned,
   ): Promise<(Versioned & { changed: boolean }) | undefined> {
-    let current: Versioned | undefined = newest(known, this.latest.get(id));
+    let current: Versioned | undefined = newest(known, this.remembered(id));
     let stored = false; // whether `current` was just read from Cosmos
     for (let attempt = 1; attempt <= MAX_MUTATE_ATTEMPTS; attempt++) {
       if (!current) {
@@ -135,9 +149,14 @@ export class PrivacyRequestRepository {
     throw new ConcurrentUpdateError(id);
   }
 
+  private remembered(id: string): Versioned | undefined {
+    const mine = this.latest.get(id);
+    return mine ? { doc: mine.doc, etag: mine.etag } : undefined;
+  }
+
   private remember(id: string, version: Versioned): void {
     this.latest.delete(id); // re-inserted last: the map's order is the order of use
-    this.latest.set(id, version);
+    this.latest.set(id, { doc: structuredClone(version.doc), etag: version.etag, at: performance.now() });
     if (this.latest.size > REMEMBERED_REQUESTS) this.latest.delete(this.latest.keys().next().value!);
   }
 
@@ -248,6 +267,8 @@ export class PrivacyRequestRepository {
 
 /** Requests whose last written version is remembered (a few minutes of work for one instance). */
 const REMEMBERED_REQUESTS = 2000;
+/** How long a version this instance wrote stands in for a read by the next step. */
+const RECENT_MS = 2000;
 
 /**
  * The later of two versions of one request (by `updatedAt`, which every write sets): the caller's copy,

@@ -1,5 +1,5 @@
 import { DeadLetterError } from '../queue/queuePort';
-import { backoffDelayMs } from './backoff';
+import { backoffDelayMs, rateLimitedDelayMs } from './backoff';
 import { failRequest, verifyAndComplete } from './completion';
 import type { PrivacyDeps } from './deps';
 import { describeFailure, type Failure } from './errors';
@@ -44,7 +44,7 @@ export async function runErasureTask(deps: PrivacyDeps, body: unknown): Promise<
     return doc;
   };
 
-  const read = await deps.requests.read(message.requestId);
+  const read = await deps.requests.readForStep(message.requestId);
   if (!read) return 'ignored';
   if (!claimTask(structuredClone(read.doc))) return settleStale(deps, read, message);
 
@@ -147,7 +147,7 @@ async function handleFailure(deps: PrivacyDeps, message: ErasureTaskMessage, fai
       // The store asked us to slow down: that is not a failed attempt.
       task.attempts = Math.max(0, task.attempts - 1);
       task.rateLimited += 1;
-      next = { delayMs: failure.retryAfterMs ?? 10_000, attempt: message.attempt, suffix: `:rl${task.rateLimited}` };
+      next = { delayMs: rateLimitedDelayMs(failure.retryAfterMs, deps.random), attempt: message.attempt, suffix: `:rl${task.rateLimited}` };
     } else if (failure.kind !== 'permanent' && task.attempts < policy.maxAttempts) {
       next = { delayMs: backoffDelayMs(policy, task.attempts, deps.random), attempt: task.attempts + 1, suffix: '' };
     }

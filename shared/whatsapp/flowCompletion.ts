@@ -4,7 +4,8 @@ import { ERASURE_SCOPES, type ErasureScope, type PrivacyRequestType } from '../p
  * A completed WhatsApp Flow (`interactive.nfm_reply`): `response_json` is a JSON string with the answers
  * and the `flow_token` the business sent the flow with. A flow may also be the privacy screen itself:
  * `{"action": "data_deletion_request", "scope": "all"}` asks for erasure through the same use case as
- * the admin API.
+ * the admin API. An erasure whose `scope` is not one of ERASURE_SCOPES is refused (`unknown-scope`),
+ * never widened to `all`; without a `scope` field it is `all`, the documented default.
  */
 export interface FlowCompletion {
   flowToken?: string;
@@ -14,6 +15,7 @@ export interface FlowCompletion {
 }
 
 export type DataRequest =
+  /** `scopeGiven` false: no known scope was sent and `scope` is the default, `all` (an erasure: no `scope` field at all). */
   | { type: Exclude<PrivacyRequestType, 'rectification'>; scope: ErasureScope; scopeGiven: boolean }
   | { type: 'rectification'; scope: ErasureScope; scopeGiven: boolean; profileName: string };
 
@@ -27,7 +29,11 @@ export const DATA_REQUEST_ACTIONS: Record<string, PrivacyRequestType> = {
   data_objection_request: 'objection',
 };
 
-export type FlowParse = { ok: true; completion: FlowCompletion } | { ok: false; reason: 'not-json' | 'not-an-object' | 'incomplete-request' | 'too-deep' };
+export type FlowParse =
+  | { ok: true; completion: FlowCompletion }
+  | { ok: false; reason: 'not-json' | 'not-an-object' | 'incomplete-request' | 'too-deep' }
+  /** The answer named by `field` is there but not a value we know; the value itself is never reported. */
+  | { ok: false; reason: 'unknown-scope'; field: 'scope' };
 
 /**
  * Flow answers are form fields: values, lists of values, at most a few levels of objects. Anything nested
@@ -66,9 +72,13 @@ export function parseFlowCompletion(responseJson: string): FlowParse {
   const type = action !== undefined && Object.hasOwn(DATA_REQUEST_ACTIONS, action) ? DATA_REQUEST_ACTIONS[action] : undefined;
   if (type === undefined) return { ok: true, completion };
 
-  // An unknown scope asks for everything: erasing more than asked is the safe side of a typo.
+  // Scope: a flow without a `scope` field asks for the documented default, `all` (as the admin API does).
+  // A `scope` that is there but not one we know (a typo, an empty or non-text answer) is not guessed:
+  // reading it as `all` would erase more than the person asked. For an erasure the completion is then
+  // unreadable (ignored and counted, the field named, never its value); other types have no scope.
   const givenScope = typeof answers.scope === 'string' ? answers.scope.trim().toLowerCase() : undefined;
   const scopeGiven = givenScope !== undefined && (ERASURE_SCOPES as readonly string[]).includes(givenScope);
+  if (type === 'erasure' && Object.hasOwn(answers, 'scope') && !scopeGiven) return { ok: false, reason: 'unknown-scope', field: 'scope' };
   const scope = scopeGiven ? (givenScope as ErasureScope) : 'all';
   if (type === 'rectification') {
     const name = [answers.profile_name, answers.profileName, answers.name].find((v): v is string => typeof v === 'string' && v.trim() !== '');

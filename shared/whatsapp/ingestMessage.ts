@@ -208,7 +208,7 @@ function nextContact(current: StoredContact | undefined, m: MessageContext, supp
 async function handleFlowCompletion(deps: WebhookDeps, m: MessageContext, responseJson: string): Promise<MessageOutcome> {
   const parsed = parseFlowCompletion(responseJson);
   if (!parsed.ok) {
-    deps.telemetry.metric('webhook.flow.unreadable', 1, { tenantId: m.tenant.id, reason: parsed.reason });
+    deps.telemetry.metric('webhook.flow.unreadable', 1, { tenantId: m.tenant.id, reason: parsed.reason, ...('field' in parsed ? { field: parsed.field } : {}) });
     return 'ignored';
   }
   const { completion } = parsed;

@@ -524,16 +524,96 @@ const BROKEN_COPIES: BrokenCopy[] = [
     to: "metricName: 'ActiveMessages'",
     message: /no enabled metric alert on 'DeadletteredMessages' GreaterThan 0 is declared/,
   },
-  ...['privacy.request.failed', 'privacy.request.overdue', 'webhook.signature.rejected'].map(
-    (event): BrokenCopy => ({
-      behaviour: `rejects the loss of the ${event} alert`,
-      rule: 'alerts-privacy-and-webhook-events',
+  ...(
+    [
+      ['event', 'privacy.request.failed'],
+      ['event', 'privacy.request.overdue'],
+      ['event', 'webhook.signature.rejected'],
+      ['event', 'retention.sweep.failed'],
+      ['metric', 'queue.dead_lettered'],
+    ] as const
+  ).map(
+    ([kind, name]): BrokenCopy => ({
+      behaviour: `rejects the loss of the ${name} alert`,
+      rule: 'alerts-on-emitted-telemetry',
       file: 'infra/modules/alerts.bicep',
-      from: `"${event}"`,
+      from: `"${name}"`,
       to: '"something.else"',
-      message: new RegExp(`no enabled scheduled query rule over traces for the event '${event.replace(/\./g, '\\.')}' is declared`),
+      message: new RegExp(`no enabled scheduled query rule over traces for the ${kind} '${name.replace(/\./g, '\\.')}' is declared`),
     }),
   ),
+  {
+    behaviour: 'rejects an alert on an event the code no longer emits',
+    rule: 'alerts-on-emitted-telemetry',
+    file: 'shared/retention/retentionSweep.ts',
+    from: "telemetry.event('retention.sweep.failed', failure)",
+    to: "telemetry.event('retention.sweep.error', failure)",
+    message: /shared\/: no code emits the event 'retention\.sweep\.failed' \(telemetry\.event\('retention\.sweep\.failed', \.\.\.\)\) that an alert watches/,
+  },
+  {
+    behaviour: 'rejects an alert query with a misspelt telemetry name',
+    rule: 'alerts-on-emitted-telemetry',
+    file: 'infra/modules/alerts.bicep',
+    from: '| where eventName == "retention.sweep.failed"',
+    to: '| where eventName == "retention.sweep.fialed"',
+    message: /resource 'retentionSweepFailedAlert' \(Microsoft\.Insights\/scheduledQueryRules\): the query watches 'retention\.sweep\.fialed', which no code under shared\/ emits/,
+  },
+  {
+    behaviour: 'rejects an alert the operations doc promises but the templates do not declare',
+    rule: 'alerts-match-operations-doc',
+    file: 'infra/modules/alerts.bicep',
+    from: "name: 'alert-${namePrefix}-queue-dead-lettered'",
+    to: "name: 'alert-${namePrefix}-dead-letters'",
+    message: /infra: no alert named 'alert-\$\{namePrefix\}-queue-dead-lettered' is declared\. docs\/operations\.md promises it/,
+  },
+  {
+    behaviour: 'rejects an alert the operations doc does not explain',
+    rule: 'alerts-match-operations-doc',
+    file: 'docs/operations.md',
+    from: '| `alert-…-retention-sweep-failed` |',
+    to: '| retention sweep |',
+    message: /resource 'retentionSweepFailedAlert' \(Microsoft\.Insights\/scheduledQueryRules\): is not in the alerts table of docs\/operations\.md/,
+  },
+  {
+    behaviour: 'rejects a promised alert that is switched off',
+    rule: 'alerts-match-operations-doc',
+    file: 'infra/modules/alerts.bicep',
+    from: '    enabled: true\n    // The sweep runs once a night',
+    to: '    enabled: false\n    // The sweep runs once a night',
+    message: /resource 'retentionSweepFailedAlert' .*properties\.enabled must be true: docs\/operations\.md promises the alert 'alert-…-retention-sweep-failed'/,
+  },
+  {
+    behaviour: "rejects a container without the retention sweep's composite index",
+    rule: 'cosmos-composite-indexes',
+    file: 'infra/modules/cosmos.bicep',
+    from: "path: '/expiresAt'",
+    to: "path: '/ttl'",
+    message: /resource 'markers' \(Microsoft\.DocumentDB\/databaseAccounts\/sqlDatabases\/containers\): properties\.resource\.indexingPolicy\.compositeIndexes must include \(\/tenantId ascending, \/expiresAt ascending\)/,
+  },
+  {
+    behaviour: 'rejects a composite index left behind by a query that changed',
+    rule: 'cosmos-composite-indexes',
+    file: 'shared/retention/expiredDocuments.ts',
+    from: 'c.expiresAt <= @now',
+    to: 'c.expiresAt < @now',
+    message: /shared\/retention\/expiredDocuments\.ts: no longer contains the query 'c\.tenantId = @tenantId AND c\.expiresAt <= @now' that the composite index \(\/tenantId ascending, \/expiresAt ascending\) on 'subjects' is declared for/,
+  },
+  {
+    behaviour: 'rejects an indexing policy that stops indexing every path',
+    rule: 'cosmos-composite-indexes',
+    file: 'infra/modules/cosmos.bicep',
+    from: "path: '/*'",
+    to: "path: '/tenantId/?'",
+    message: /resource 'subjects' .*an indexingPolicy must keep the default: indexingMode 'consistent' and includedPaths '\/\*'/,
+  },
+  {
+    behaviour: 'rejects an ORDER BY on two properties that no composite index serves in that order',
+    rule: 'cosmos-composite-indexes',
+    file: 'shared/retention/expiredDocuments.ts',
+    from: 'AND c.expiresAt <= @now`',
+    to: 'AND c.expiresAt <= @now ORDER BY c.tenantId, c.expiresAt DESC`',
+    message: /shared\/retention\/expiredDocuments\.ts:\d+: 'ORDER BY c\.tenantId, c\.expiresAt DESC' needs the composite index \(\/tenantId ascending, \/expiresAt descending\) \(or all orders reversed\) on its container/,
+  },
   {
     behaviour: 'rejects a storage key fetched with listKeys() into an app setting',
     rule: 'app-settings-no-secrets',
@@ -711,6 +791,40 @@ const BROKEN_COPIES: BrokenCopy[] = [
     message: /resource 'workbook' \(Microsoft\.Insights\/workbooks\): kind must be 'shared' \(found 'user'\)/,
   },
 ];
+
+describe('alert telemetry names', () => {
+  it('count an event emitted through a names object as emitted', () => {
+    const file = 'shared/retention/retentionSweep.ts';
+    const original = SOURCES[file]!;
+    const call = "telemetry.event('retention.sweep.failed', failure)";
+    expect(original).toContain(call);
+    const source = `${original.replace(call, 'telemetry.event(SWEEP_EVENTS.failed, failure)')}\nconst SWEEP_EVENTS = { failed: 'retention.sweep.failed' } as const;\n`;
+    expect(messagesFor({ ...SOURCES, [file]: source }, 'alerts-on-emitted-telemetry')).toEqual([]);
+  });
+});
+
+describe('composite indexes', () => {
+  it('accept an ORDER BY on two properties that a declared composite index serves, in its order or all reversed', () => {
+    for (const orderBy of ['ORDER BY c.tenantId, c.expiresAt', 'ORDER BY c.tenantId DESC, c.expiresAt DESC']) {
+      const sources = mutate('shared/retention/expiredDocuments.ts', 'AND c.expiresAt <= @now`', `AND c.expiresAt <= @now ${orderBy}\``);
+      expect(messagesFor(sources, 'cosmos-composite-indexes'), orderBy).toEqual([]);
+    }
+  });
+
+  it('are written in the shape of the 2024-11-15 reference: an array of arrays of { path, order }', () => {
+    const cosmos = new InfraProject(SOURCES).file('infra/modules/cosmos.bicep')!;
+    const subjects = cosmos.resources.find((r) => r.symbol === 'subjects')!;
+    const indexes = valueAt(subjects.body, 'properties.resource.indexingPolicy.compositeIndexes');
+    expect(indexes?.kind).toBe('array');
+    const first = indexes?.kind === 'array' ? indexes.items[0] : undefined;
+    expect(first?.kind).toBe('array');
+    const paths = first?.kind === 'array' ? first.items.map((p) => [literalOf(valueAt(p, 'path')), literalOf(valueAt(p, 'order'))]) : [];
+    expect(paths).toEqual([
+      ['/tenantId', 'ascending'],
+      ['/expiresAt', 'ascending'],
+    ]);
+  });
+});
 
 describe('each rule fails, with its message, on a deliberately broken copy', () => {
   for (const broken of BROKEN_COPIES) {

@@ -38,14 +38,28 @@ export interface ResourceRef {
   resource: BicepResource;
 }
 
-/** The parsed templates under infra/, keyed by their path relative to the repository root. */
+/**
+ * The parsed templates under infra/, keyed by their path relative to the repository root, and the text of the
+ * other files some rules compare them with (the app's code under shared/, docs/operations.md).
+ */
 export class InfraProject {
   readonly files: BicepFile[];
+  private readonly texts: Map<string, string>;
 
   constructor(sources: Record<string, string>) {
-    this.files = Object.entries(sources)
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([file, source]) => parseBicep(source, file));
+    const entries = Object.entries(sources).sort(([a], [b]) => a.localeCompare(b));
+    this.files = entries.filter(([file]) => isBicep(file)).map(([file, source]) => parseBicep(source, file));
+    this.texts = new Map(entries.filter(([file]) => !isBicep(file)));
+  }
+
+  /** A file that is not a template (docs, app code), if it was read. */
+  text(filePath: string): string | undefined {
+    return this.texts.get(filePath);
+  }
+
+  /** The app's TypeScript under shared/, path and text. */
+  appCode(): { path: string; source: string }[] {
+    return [...this.texts].filter(([file]) => file.startsWith('shared/') && file.endsWith('.ts')).map(([file, source]) => ({ path: file, source }));
   }
 
   file(filePath: string): BicepFile | undefined {
@@ -82,17 +96,29 @@ export class InfraProject {
   }
 }
 
-/** Reads every `.bicep` and `.bicepparam` file under `<root>/infra`. */
+function isBicep(file: string): boolean {
+  return /\.bicep(param)?$/.test(file);
+}
+
+/** The operator documentation whose alert table the alert rules hold the templates to. */
+export const OPERATIONS_DOC = 'docs/operations.md';
+
+/**
+ * Reads every `.bicep` and `.bicepparam` file under `<root>/infra`, and what the rules compare them with: the
+ * app's code under `shared/` (queries, telemetry names) and docs/operations.md.
+ */
 export function readInfraSources(root: string): Record<string, string> {
   const sources: Record<string, string> = {};
-  const walk = (dir: string) => {
+  const walk = (dir: string, wanted: (name: string) => boolean) => {
     for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true })) {
       const relative = path.posix.join(dir, entry.name);
-      if (entry.isDirectory()) walk(relative);
-      else if (/\.bicep(param)?$/.test(entry.name)) sources[relative] = readFileSync(path.join(root, relative), 'utf8');
+      if (entry.isDirectory()) walk(relative, wanted);
+      else if (wanted(entry.name)) sources[relative] = readFileSync(path.join(root, relative), 'utf8');
     }
   };
-  walk('infra');
+  walk('infra', isBicep);
+  walk('shared', (name) => name.endsWith('.ts'));
+  sources[OPERATIONS_DOC] = readFileSync(path.join(root, OPERATIONS_DOC), 'utf8');
   return sources;
 }
 
@@ -199,6 +225,7 @@ export const REQUIRED_APP_SETTINGS: Record<string, string | undefined> = {
   HUBSPOT_API_BASE_URL: 'https://api.hubapi.com',
   RETENTION_SCHEDULE: '0 30 2 * * *',
   RECONCILER_SCHEDULE: '0 */1 * * * *',
+  DEADLINE_WATCH_SCHEDULE: '0 15 * * * *',
   DEADLINE_ALERT_DAYS: '7',
   LOCAL_DEV_AUTH: 'false',
 };
@@ -232,7 +259,39 @@ export const COSMOS_CONTAINERS: Record<string, string> = {
 
 export const QUEUES = ['media-downloads', 'hubspot-sync', 'privacy-requests', 'erasure-tasks'];
 
-export const ALERT_EVENTS = ['privacy.request.failed', 'privacy.request.overdue', 'webhook.signature.rejected'];
+/**
+ * The telemetry lines the log search alerts watch, each an event or a metric the app writes as one JSON line
+ * (`{"event":"<name>",...}` / `{"metric":"<name>","value":n,...}`, shared/telemetry).
+ */
+export const ALERT_TELEMETRY: readonly { kind: 'event' | 'metric'; name: string }[] = [
+  { kind: 'event', name: 'privacy.request.failed' },
+  { kind: 'event', name: 'privacy.request.overdue' },
+  { kind: 'event', name: 'webhook.signature.rejected' },
+  { kind: 'event', name: 'retention.sweep.failed' },
+  { kind: 'metric', name: 'queue.dead_lettered' },
+];
+
+/**
+ * Composite indexes the app's queries are written for. Each names the query text it serves, so a changed query
+ * makes the rule ask for the index to be reviewed rather than leaving a stale one.
+ */
+export const COSMOS_COMPOSITE_INDEXES: readonly {
+  container: string;
+  paths: readonly (readonly [path: string, order: 'ascending' | 'descending'])[];
+  servesFile: string;
+  servesQuery: string;
+}[] = [
+  // The retention sweep: equality on tenantId first, the range on expiresAt last (Cosmos DB composite index rules).
+  ...['subjects', 'markers'].map((container) => ({
+    container,
+    paths: [
+      ['/tenantId', 'ascending'],
+      ['/expiresAt', 'ascending'],
+    ] as const,
+    servesFile: 'shared/retention/expiredDocuments.ts',
+    servesQuery: 'c.tenantId = @tenantId AND c.expiresAt <= @now',
+  })),
+];
 
 /** Roles the app's identity needs: built-in role id, its name, and the resource type it is granted on. */
 export const APP_ROLES = [
@@ -773,25 +832,189 @@ const deadLetterAlert: Rule = {
   },
 };
 
-const eventAlerts: Rule = {
-  id: 'alerts-privacy-and-webhook-events',
-  summary: `Scheduled query rules over App Insights traces fire on ${ALERT_EVENTS.join(', ')}.`,
-  check(project) {
-    const rules = project.resources('Microsoft.Insights/scheduledQueryRules');
-    return ALERT_EVENTS.flatMap((event) => {
-      const found = rules.some((ref) => {
-        if (literalOf(valueAt(ref.resource.body, 'properties.enabled')) !== true) return false;
-        const criteria = valueAt(ref.resource.body, 'properties.criteria.allOf');
-        if (criteria?.kind !== 'array') return false;
-        return criteria.items.some((c) => {
-          const query = literalOf(valueAt(c, 'query'));
-          return typeof query === 'string' && /^\s*traces\b/.test(query) && query.includes(`"${event}"`);
-        });
-      });
-      return found
-        ? []
-        : none(this.id, `enabled scheduled query rule over traces for the event '${event}'`, 'Failures, missed deadlines and forged webhooks must reach an operator.');
+/** Telemetry names quoted in a KQL query ("privacy.request.failed", "queue.dead_lettered", ...). */
+function telemetryNamesIn(query: string): string[] {
+  return [...query.matchAll(/"([a-z]+(?:\.[a-z0-9_-]+)+)"/g)].map((m) => m[1]!);
+}
+
+/**
+ * Whether code under shared/ writes this event or metric: `telemetry.event('<name>'`, or through a names object,
+ * `telemetry.event(EVENT_NAMES.failed` with `failed: '<name>'` (shared/metrics/names.ts).
+ */
+function emitted(project: InfraProject, name: string, kinds: readonly ('event' | 'metric')[]): boolean {
+  const code = project.appCode();
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const keys = code.flatMap(({ source }) => [...source.matchAll(new RegExp(`\\b(\\w+):\\s*'${escaped}'`, 'g'))].map((m) => m[1]!));
+  return code.some(({ source }) =>
+    kinds.some(
+      (kind) =>
+        source.includes(`telemetry.${kind}('${name}'`) ||
+        keys.some((key) => new RegExp(`telemetry\\.${kind}\\(\\w+\\.${key}\\b`).test(source)),
+    ),
+  );
+}
+
+/** The KQL of every enabled scheduled query rule, with the rule it belongs to. */
+function enabledQueries(project: InfraProject): { ref: ResourceRef; query: string }[] {
+  return project.resources('Microsoft.Insights/scheduledQueryRules').flatMap((ref) => {
+    if (literalOf(valueAt(ref.resource.body, 'properties.enabled')) !== true) return [];
+    const criteria = valueAt(ref.resource.body, 'properties.criteria.allOf');
+    if (criteria?.kind !== 'array') return [];
+    return criteria.items.flatMap((c) => {
+      const query = literalOf(valueAt(c, 'query'));
+      return typeof query === 'string' ? [{ ref, query }] : [];
     });
+  });
+}
+
+const telemetryAlerts: Rule = {
+  id: 'alerts-on-emitted-telemetry',
+  summary: `Scheduled query rules over App Insights traces fire on ${ALERT_TELEMETRY.map((t) => t.name).join(', ')}, and every telemetry name an alert query quotes is one the code under shared/ emits.`,
+  check(project) {
+    const out: Violation[] = [];
+    const queries = enabledQueries(project);
+    for (const { kind, name } of ALERT_TELEMETRY) {
+      const found = queries.some(({ query }) => /^\s*traces\b/.test(query) && query.includes(`"${name}"`) && query.includes(`"${kind}"`));
+      if (!found) {
+        out.push(...none(this.id, `enabled scheduled query rule over traces for the ${kind} '${name}'`, 'Failures, missed deadlines, dead letters and forged webhooks must reach an operator.'));
+      }
+      if (!emitted(project, name, [kind])) {
+        out.push(violation(this.id, 'shared/', `no code emits the ${kind} '${name}' (telemetry.${kind}('${name}', ...)) that an alert watches: the alert would never fire.`));
+      }
+    }
+    for (const { ref, query } of queries) {
+      for (const name of new Set(telemetryNamesIn(query))) {
+        if (!emitted(project, name, ['event', 'metric'])) {
+          out.push(violation(this.id, where(ref), `the query watches '${name}', which no code under shared/ emits (telemetry.event/metric('${name}', ...)): a misspelt name never fires.`));
+        }
+      }
+    }
+    return out;
+  },
+};
+
+/** The alert names (`alert-…-<what>`) in the alerts table of docs/operations.md, or undefined without one. */
+function documentedAlerts(doc: string): string[] | undefined {
+  const heading = doc.indexOf('### Alerts: what each one means');
+  if (heading < 0) return undefined;
+  const lines = doc.slice(heading).split('\n').slice(1);
+  const first = lines.findIndex((line) => line.startsWith('|'));
+  if (first < 0) return undefined;
+  const rows = lines.slice(first);
+  const end = rows.findIndex((line) => !line.startsWith('|'));
+  const table = end < 0 ? rows : rows.slice(0, end);
+  return table.flatMap((line) => {
+    const match = /^\|\s*`alert-…-([a-z0-9-]+)`/.exec(line);
+    return match ? [match[1]!] : [];
+  });
+}
+
+const ALERT_TYPES = ['Microsoft.Insights/metricAlerts', 'Microsoft.Insights/scheduledQueryRules'];
+
+const alertsDocumented: Rule = {
+  id: 'alerts-match-operations-doc',
+  summary: `Every alert the alerts table of ${OPERATIONS_DOC} lists is declared (named alert-\${namePrefix}-<what>) and enabled, and every declared alert is in that table.`,
+  check(project) {
+    const doc = project.text(OPERATIONS_DOC);
+    const promised = doc === undefined ? undefined : documentedAlerts(doc);
+    if (promised === undefined || promised.length === 0) {
+      return [violation(this.id, OPERATIONS_DOC, "has no '### Alerts: what each one means' table listing `alert-…-<what>` rows. An operator must find what each alert means.")];
+    }
+    const declared = ALERT_TYPES.flatMap((type) => project.resources(type)).map((ref) => {
+      const name = valueAt(ref.resource.body, 'name');
+      const suffix = name?.kind === 'string' ? /^alert-\$\{namePrefix\}-([a-z0-9-]+)$/.exec(name.value)?.[1] : undefined;
+      return { ref, suffix, enabled: literalOf(valueAt(ref.resource.body, 'properties.enabled')) === true };
+    });
+    const out: Violation[] = [];
+    for (const what of promised) {
+      const alert = declared.find((d) => d.suffix === what);
+      if (!alert) {
+        out.push(...none(this.id, `alert named 'alert-\${namePrefix}-${what}'`, `${OPERATIONS_DOC} promises it in its alerts table.`));
+      } else if (!alert.enabled) {
+        out.push(violation(this.id, where(alert.ref), `properties.enabled must be true: ${OPERATIONS_DOC} promises the alert 'alert-…-${what}'.`));
+      }
+    }
+    for (const alert of declared) {
+      if (alert.suffix === undefined || !promised.includes(alert.suffix)) {
+        out.push(violation(this.id, where(alert.ref), `is not in the alerts table of ${OPERATIONS_DOC} (as \`alert-…-<what>\` for a name 'alert-\${namePrefix}-<what>'): an operator who receives it needs to know what it means and where to look first.`));
+      }
+    }
+    return out;
+  },
+};
+
+/** One composite index as written: its paths and orders (indexes not written as literals are left out). */
+type CompositeIndex = [path: string, order: string][];
+
+function compositeIndexesOf(ref: ResourceRef): CompositeIndex[] {
+  const indexes = valueAt(ref.resource.body, 'properties.resource.indexingPolicy.compositeIndexes');
+  if (indexes?.kind !== 'array') return [];
+  return indexes.items.flatMap((index) => {
+    if (index.kind !== 'array') return [];
+    const paths = index.items.map((p) => [literalOf(valueAt(p, 'path')), literalOf(valueAt(p, 'order')) ?? 'ascending'] as const);
+    return paths.every(([p, o]) => typeof p === 'string' && typeof o === 'string') ? [paths as CompositeIndex] : [];
+  });
+}
+
+function sameIndex(a: readonly (readonly [string, string])[], b: readonly (readonly [string, string])[]): boolean {
+  return a.length === b.length && a.every(([p, o], i) => p === b[i]![0] && o === b[i]![1]);
+}
+
+function showIndex(index: readonly (readonly [string, string])[]): string {
+  return `(${index.map(([p, o]) => `${p} ${o}`).join(', ')})`;
+}
+
+/** `ORDER BY` clauses on two or more properties in the app's queries, as composite index paths. */
+function multiPropertyOrderBys(project: InfraProject): { at: string; clause: string; index: [string, string][] }[] {
+  const item = String.raw`c\.[A-Za-z_][\w.]*(?:\s+(?:ASC|DESC))?`;
+  const pattern = new RegExp(String.raw`ORDER BY\s+(${item}(?:\s*,\s*${item})+)`, 'gi');
+  return project.appCode().flatMap(({ path: file, source }) =>
+    [...source.matchAll(pattern)].map((match) => ({
+      at: `${file}:${source.slice(0, match.index).split('\n').length}`,
+      clause: match[0],
+      index: match[1]!.split(',').map((part): [string, string] => {
+        const [property, direction] = part.trim().split(/\s+/);
+        return [`/${property!.slice(2).replace(/\./g, '/')}`, direction?.toUpperCase() === 'DESC' ? 'descending' : 'ascending'];
+      }),
+    })),
+  );
+}
+
+const cosmosCompositeIndexes: Rule = {
+  id: 'cosmos-composite-indexes',
+  summary: "The retention sweep's composite indexes are declared on top of the default indexing policy, and every ORDER BY on two or more properties in shared/ has a matching composite index.",
+  check(project) {
+    const out: Violation[] = [];
+    const containers = project.resources('Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers');
+    const byId = (id: string) => containers.find((c) => literalOf(valueAt(c.resource.body, 'properties.resource.id')) === id);
+    for (const wanted of COSMOS_COMPOSITE_INDEXES) {
+      const code = project.appCode().find((f) => f.path === wanted.servesFile);
+      if (!code?.source.includes(wanted.servesQuery)) {
+        out.push(violation(this.id, wanted.servesFile, `no longer contains the query '${wanted.servesQuery}' that the composite index ${showIndex(wanted.paths)} on '${wanted.container}' is declared for: review the index against the new query (COSMOS_COMPOSITE_INDEXES).`));
+      }
+      const ref = byId(wanted.container);
+      if (!ref) continue; // cosmos-containers-ttl-and-partition-key reports a missing container
+      if (!compositeIndexesOf(ref).some((index) => sameIndex(index, wanted.paths))) {
+        out.push(violation(this.id, where(ref), `properties.resource.indexingPolicy.compositeIndexes must include ${showIndex(wanted.paths)} (found ${describeValue(ref.file, valueAt(ref.resource.body, 'properties.resource.indexingPolicy.compositeIndexes'))}). The retention sweep queries '${wanted.servesQuery}' on every tenant every night.`));
+      }
+    }
+    for (const ref of containers) {
+      const policy = valueAt(ref.resource.body, 'properties.resource.indexingPolicy');
+      if (!policy) continue; // the default policy: every path indexed
+      const included = valueAt(policy, 'includedPaths');
+      const includesAll = included?.kind === 'array' && included.items.some((p) => literalOf(valueAt(p, 'path')) === '/*');
+      if (literalOf(valueAt(policy, 'indexingMode')) !== 'consistent' || !includesAll) {
+        out.push(violation(this.id, where(ref), "an indexingPolicy must keep the default: indexingMode 'consistent' and includedPaths '/*'. Every other query relies on every path being indexed."));
+      }
+    }
+    const declared = containers.flatMap((ref) => compositeIndexesOf(ref));
+    for (const { at, clause, index } of multiPropertyOrderBys(project)) {
+      const opposite = index.map(([p, o]): [string, string] => [p, o === 'ascending' ? 'descending' : 'ascending']);
+      if (!declared.some((d) => sameIndex(d, index) || sameIndex(d, opposite))) {
+        out.push(violation(this.id, at, `'${clause}' needs the composite index ${showIndex(index)} (or all orders reversed) on its container. Cosmos DB refuses an ORDER BY on two or more properties without one.`));
+      }
+    }
+    return out;
   },
 };
 
@@ -1121,6 +1344,7 @@ export const RULES: readonly Rule[] = [
   functionAppEntraAuth,
   cosmosLocalAuthOff,
   cosmosContainers,
+  cosmosCompositeIndexes,
   cosmosContinuousBackup,
   cosmosDataPlaneRbac,
   serviceBusLocalAuthOff,
@@ -1131,7 +1355,8 @@ export const RULES: readonly Rule[] = [
   logAnalyticsRetention,
   appInsightsWorkspaceSampling,
   deadLetterAlert,
-  eventAlerts,
+  telemetryAlerts,
+  alertsDocumented,
   workbookTemplate,
   appSettingsNoSecrets,
   appSettingsRequired,

@@ -191,6 +191,37 @@ describe('erasure end to end, over HTTP against the local host', () => {
       Object.assign(deps.retry, policy);
     }
   });
+
+  it('HubSpot rate-limiting a verification or an access export longer than the attempts allow does not fail the request: slowing down is not failing', async () => {
+    const { t, hubspot } = world;
+    const tenant = await createPrivacyTenant(world, { hubspot: true });
+    const [erased, accessed] = [newSubject(), newSubject()];
+    await buildSubjectThroughWebhooks(world, tenant, erased);
+    await buildSubjectThroughWebhooks(world, tenant, accessed);
+    const deps = privacyDepsOf(t.services);
+    const policy = { ...deps.retry };
+    Object.assign(deps.retry, { baseMs: 20, capMs: 40, maxAttempts: 2 }); // two failed attempts would fail it
+    try {
+      const limited = (path: RegExp) => hubspot.requests.filter((r) => path.test(r.path) && r.status === 429).length;
+      const [readsBefore, searchesBefore] = [limited(/batch\/read$/), limited(/search$/)];
+      hubspot.rateLimitNext(5, 0, /batch\/read$/);
+      const erasure = (await (await postRequest(t, { tenantId: tenant.tenantId, type: 'erasure', subject: { waId: erased.waId } })).json()) as { id: string };
+      expect((await waitForStatus(t, erasure.id, ['completed', 'failed'])).status).toBe('completed');
+      expect(limited(/batch\/read$/) - readsBefore).toBe(5);
+      const rescheduled = t.services.telemetry.events.filter((e) => e.name === 'privacy.verification.rescheduled' && e.dimensions?.requestId === erasure.id);
+      expect(rescheduled.map((e) => [e.dimensions?.attempt, e.dimensions?.rateLimited])).toEqual([[1, 1], [1, 2], [1, 3], [1, 4], [1, 5]]);
+
+      hubspot.rateLimitNext(5, 0, /search$/);
+      const access = (await (await postRequest(t, { tenantId: tenant.tenantId, type: 'access', subject: { waId: accessed.waId } })).json()) as { id: string };
+      const exported = await waitForStatus(t, access.id, ['completed', 'failed']);
+      expect(exported.status).toBe('completed');
+      const stored = await new PrivacyRequestRepository(t.services.cosmos.privacyRequests, t.services.clock).get(access.id);
+      expect(stored?.attempts).toBe(1); // the five slow-downs spent no attempt
+      expect(limited(/search$/) - searchesBefore).toBe(5);
+    } finally {
+      Object.assign(deps.retry, policy);
+    }
+  });
 });
 
 describe('scopes', () => {

@@ -99,6 +99,24 @@ describe('the privacy request repository', () => {
     vi.restoreAllMocks();
   });
 
+  it("the next step of a request reads what this instance wrote a moment ago without a round trip; another instance reads Cosmos", async () => {
+    const mine = new PrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
+    const other = new PrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
+    const created = await mine.create(requestDocument());
+    const written = await mine.mutate(created.doc.id, finishTask('cosmos'));
+    const [mineReads, otherReads] = [vi.spyOn(mine, 'read'), vi.spyOn(other, 'read')];
+
+    const step = await mine.readForStep(created.doc.id);
+    expect(step).toEqual({ doc: written!.doc, etag: written!.etag });
+    step!.doc.tasks[0]!.status = 'failed'; // a copy: the caller cannot change what is remembered
+    expect((await mine.readForStep(created.doc.id))!.doc.tasks[0]!.status).toBe('done');
+    expect(mineReads).not.toHaveBeenCalled();
+
+    expect((await other.readForStep(created.doc.id))!.etag).toBe(written!.etag);
+    expect(otherReads).toHaveBeenCalledTimes(1);
+    vi.restoreAllMocks();
+  });
+
   it('a change that declines on a copy in hand is decided again on the stored document', async () => {
     const mine = new PrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
     const other = new PrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);

@@ -7,6 +7,7 @@ import { hashSubject } from '../../shared/crypto';
 import { ManualClock, subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
 import {
   backoffDelayMs,
+  rateLimitedDelayMs,
   buildPrivacyDeps,
   createPrivacyRequest,
   DEFAULT_RETRY_POLICY,
@@ -88,6 +89,15 @@ describe('domain rules', () => {
     const spread = new Set(Array.from({ length: 50 }, () => backoffDelayMs(policy, 3)));
     expect(spread.size).toBeGreaterThan(10);
     for (const d of spread) expect(d).toBeGreaterThanOrEqual(4000);
+  });
+
+  it('after a 429 the wait is never shorter than Retry-After, and spread by up to a quarter so a burst does not come back at once', () => {
+    expect(rateLimitedDelayMs(3000, () => 0)).toBe(3000);
+    expect(rateLimitedDelayMs(3000, () => 1)).toBe(3750);
+    expect(rateLimitedDelayMs(undefined, () => 0)).toBe(10_000); // no Retry-After: 10 s
+    const spread = new Set(Array.from({ length: 50 }, () => rateLimitedDelayMs(2000)));
+    expect(spread.size).toBeGreaterThan(10);
+    for (const d of spread) expect(d).toBeGreaterThanOrEqual(2000);
   });
 });
 

@@ -89,9 +89,9 @@ describe('per-tenant retention settings through PUT /api/tenants', () => {
 });
 
 describe('the retention timers under the local host', () => {
-  it('registers retentionSweep on the RETENTION_SCHEDULE setting and deadlineWatch hourly', () => {
+  it('registers retentionSweep on the RETENTION_SCHEDULE setting and deadlineWatch on DEADLINE_WATCH_SCHEDULE', () => {
     const timers = Object.fromEntries(t.host.registrations.filter((r) => r.trigger.type === 'timerTrigger').map((r) => [r.name, r.trigger.schedule]));
-    expect(timers).toMatchObject({ retentionSweep: '%RETENTION_SCHEDULE%', deadlineWatch: '0 15 * * * *' });
+    expect(timers).toMatchObject({ retentionSweep: '%RETENTION_SCHEDULE%', deadlineWatch: '%DEADLINE_WATCH_SCHEDULE%' });
   });
 
   it("the retentionSweep timer applies a tenant's retention to its media and audits what it removed", async () => {

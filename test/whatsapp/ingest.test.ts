@@ -100,7 +100,7 @@ describe('payload schemas', () => {
     expect(erase).toMatchObject({ ok: true, completion: { dataRequest: { type: 'erasure', scope: 'all' } } });
     expect(parseFlowCompletion('{"action":"data_access_request"}')).toMatchObject({ ok: true, completion: { dataRequest: { type: 'access', scope: 'all' } } });
     expect(parseFlowCompletion('{"action":"data_deletion_request","scope":"media"}')).toMatchObject({ ok: true, completion: { dataRequest: { scope: 'media' } } });
-    expect(parseFlowCompletion('{"action":"data_deletion_request","scope":"evrything"}')).toMatchObject({ ok: true, completion: { dataRequest: { scope: 'all', scopeGiven: false } } });
+    expect(parseFlowCompletion('{"action":"data_deletion_request","scope":"evrything"}')).toEqual({ ok: false, reason: 'unknown-scope', field: 'scope' });
     expect(parseFlowCompletion('{"action":"data_rectification_request"}')).toEqual({ ok: false, reason: 'incomplete-request' });
     expect(parseFlowCompletion('not json')).toEqual({ ok: false, reason: 'not-json' });
     expect(parseFlowCompletion('[1]')).toEqual({ ok: false, reason: 'not-an-object' });
