@@ -1,27 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { loadSettings, localEnvironment, SettingsError } from '../../shared/config';
+import { loadSettings, localEnvironment } from '../../shared/config';
+import { MINIMAL_SETTINGS, settingsProblemsOf } from '../support/settings';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const valid = {
-  WHATSAPP_APP_SECRET: 's',
-  WHATSAPP_VERIFY_TOKEN: 'v',
-  SUBJECT_HASH_KEY: 'k'.repeat(32),
-  DATA_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
-  COSMOS_CONNECTION: 'AccountEndpoint=http://127.0.0.1:1/;AccountKey=a;',
-  MEDIA_STORAGE: 'UseDevelopmentStorage=true',
-};
-
-function problemsOf(env: Record<string, string | undefined>): string[] {
-  try {
-    loadSettings(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(SettingsError);
-    return (error as SettingsError).problems;
-  }
-  return [];
-}
+const valid = MINIMAL_SETTINGS;
+const problemsOf = settingsProblemsOf;
 
 describe('app settings', () => {
   it('a complete environment loads, with documented defaults filled in', () => {

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSettings, SettingsError } from '../../shared/config';
+import { loadSettings } from '../../shared/config';
 import type { SubjectHash, TenantId, WaId } from '../../shared/domain';
 import { HubSpotClient, HubSpotContacts, HubSpotError, hubspotClientOf, MAX_BATCH_READ_IDS } from '../../shared/hubspot';
 import { hubspotContactStore } from '../../shared/privacy/stores/hubspotContactStore';
 import { hubspotTokenSecret, SettingsSecretProvider } from '../../shared/secrets';
 import { tenantSchema } from '../../shared/tenants';
 import { startHubSpotFake, type HubSpotFake } from '../fakes/hubspot';
+import { MINIMAL_SETTINGS, settingsProblemsOf } from '../support/settings';
 import { testServices } from '../support/testServices';
+import { hubspotFailureOf } from './support';
 
 const tenantId = 'acme-lettings' as TenantId;
 const BATCH_READ = '/crm/v3/objects/contacts/batch/read';
@@ -26,15 +28,7 @@ function contactsWith(options: { maxPacingWaitMs?: number } = {}): { contacts: H
   return { contacts: new HubSpotContacts(new HubSpotClient({ baseUrl: fake.url, secrets, timeoutMs: 2000, maxPacingWaitMs: options.maxPacingWaitMs ?? 2000 })), token };
 }
 
-async function failure(promise: Promise<unknown>): Promise<HubSpotError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof HubSpotError) return error;
-    throw error;
-  }
-  throw new Error('expected a HubSpotError');
-}
+const failure = hubspotFailureOf;
 
 const seed = (n: number, prefix = '+4477009') => Array.from({ length: n }, (_, i) => fake.addContact({ phone: `${prefix}${String(i).padStart(5, '0')}`, firstname: `Person${i}` }).id);
 /** Ids HubSpot never had (the fake's ids start at 1000 and count up). */
@@ -268,23 +262,8 @@ describe('the HubSpot store verifies an erasure with the batch read', () => {
 });
 
 describe('HUBSPOT_REQUESTS_PER_TEN_SECONDS', () => {
-  const valid = {
-    WHATSAPP_APP_SECRET: 's',
-    WHATSAPP_VERIFY_TOKEN: 'v',
-    SUBJECT_HASH_KEY: 'k'.repeat(32),
-    DATA_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
-    COSMOS_CONNECTION: 'AccountEndpoint=http://127.0.0.1:1/;AccountKey=a;',
-    MEDIA_STORAGE: 'UseDevelopmentStorage=true',
-  };
-  const problemsOf = (value: string): string[] => {
-    try {
-      loadSettings({ ...valid, HUBSPOT_REQUESTS_PER_TEN_SECONDS: value });
-    } catch (error) {
-      expect(error).toBeInstanceOf(SettingsError);
-      return (error as SettingsError).problems;
-    }
-    return [];
-  };
+  const valid = MINIMAL_SETTINGS;
+  const problemsOf = (value: string): string[] => settingsProblemsOf({ ...valid, HUBSPOT_REQUESTS_PER_TEN_SECONDS: value });
 
   it("defaults to 100 (Free/Starter) and takes a tier's value (190, 250)", () => {
     expect(loadSettings(valid).HUBSPOT_REQUESTS_PER_TEN_SECONDS).toBe(100);

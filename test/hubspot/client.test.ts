@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantId } from '../../shared/domain';
-import { conversationText, HubSpotClient, HubSpotError } from '../../shared/hubspot';
+import { conversationText, HubSpotClient } from '../../shared/hubspot';
 import { hubspotTokenSecret, SettingsSecretProvider } from '../../shared/secrets';
 import { startHubSpotFake, type HubSpotFake } from '../fakes/hubspot';
+import { hubspotFailureOf } from './support';
 
 const tenantId = 'acme-lettings' as TenantId;
 let fake: HubSpotFake;
@@ -20,15 +21,7 @@ function clientWith(options: { maxPacingWaitMs?: number; requestsPerInterval?: n
   return { client: new HubSpotClient({ baseUrl: fake.url, secrets, ...options }), token };
 }
 
-async function failure(promise: Promise<unknown>): Promise<HubSpotError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof HubSpotError) return error;
-    throw error;
-  }
-  throw new Error('expected a HubSpotError');
-}
+const failure = hubspotFailureOf;
 
 const read = (client: HubSpotClient, id = '1') => client.call(tenantId, 'contact read', { method: 'GET', path: `/crm/v3/objects/contacts/${id}`, accept: [404] });
 

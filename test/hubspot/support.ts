@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { TenantId } from '../../shared/domain';
+import { HubSpotError } from '../../shared/hubspot';
 import type { Tenant } from '../../shared/tenants';
 import { hubspotTokenSecret } from '../../shared/secrets';
 import { startGraphApiFake, type GraphApiFake } from '../fakes/graphApi';
@@ -118,4 +119,15 @@ export async function waitForChannel(world: HubSpotWorld, tenant: HubSpotTenant,
 /** Waits until no hubspot-sync message is waiting or in flight (scheduled retries included). */
 export async function syncIdle(world: HubSpotWorld, timeoutMs = 15_000): Promise<void> {
   await eventually(() => world.queue.pending('hubspot-sync') === 0 || undefined, timeoutMs, 'the hubspot-sync queue to drain');
+}
+
+/** The HubSpotError a call ends with (the test fails if it succeeds or fails otherwise). */
+export async function hubspotFailureOf(promise: Promise<unknown>): Promise<HubSpotError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof HubSpotError) return error;
+    throw error;
+  }
+  throw new Error('expected a HubSpotError');
 }

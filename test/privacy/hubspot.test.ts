@@ -5,6 +5,7 @@ import { HubSpotClient, HubSpotContacts, HubSpotError, phoneVariants } from '../
 import { hubspotTokenSecret, SettingsSecretProvider } from '../../shared/secrets';
 import { freePort } from '../../local/emulators';
 import { startHubSpotFake, type HubSpotFake } from '../fakes/hubspot';
+import { hubspotFailureOf } from '../hubspot/support';
 
 const tenantId = 'acme-lettings' as TenantId;
 const token = 'pat-eu1-0a1b2c3d';
@@ -24,15 +25,7 @@ function contactsWith(options: { timeoutMs?: number; maxPacingWaitMs?: number; t
   return new HubSpotContacts(new HubSpotClient({ baseUrl: fake.url, secrets, timeoutMs: options.timeoutMs ?? 2000, maxPacingWaitMs: options.maxPacingWaitMs ?? 2000 }));
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<HubSpotError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof HubSpotError) return error;
-    throw error;
-  }
-  throw new Error('expected a HubSpotError');
-}
+const failureOf = hubspotFailureOf;
 
 describe('HubSpot contacts by phone number', () => {
   it('finds a contact whatever form HubSpot holds the number in, in phone or mobile phone, and nobody else', async () => {

@@ -1,29 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSettings, SettingsError } from '../../shared/config';
+import { loadSettings } from '../../shared/config';
+import { MINIMAL_SETTINGS, settingsProblemsOf } from '../support/settings';
 import { useServices } from '../../shared/runtime';
 import { startLocalHost, type LocalHost } from '../../local/host';
 import { parseSchedule, resolveSettingReference } from '../../local/ncrontab';
 import { eventually, testServices, type TestServices } from '../support/testServices';
 
 /** The settings a start-up needs besides the schedule under test. */
-const required = {
-  WHATSAPP_APP_SECRET: 's',
-  WHATSAPP_VERIFY_TOKEN: 'v',
-  SUBJECT_HASH_KEY: 'k'.repeat(32),
-  DATA_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
-  COSMOS_CONNECTION: 'AccountEndpoint=http://127.0.0.1:1/;AccountKey=a;',
-  MEDIA_STORAGE: 'UseDevelopmentStorage=true',
-};
-
-function problemsOf(env: Record<string, string | undefined>): string[] {
-  try {
-    loadSettings(env);
-  } catch (error) {
-    if (error instanceof SettingsError) return error.problems;
-    throw error;
-  }
-  return [];
-}
+const required = MINIMAL_SETTINGS;
+const problemsOf = settingsProblemsOf;
 
 /** When the schedule a setting names fires next, as the local host computes it. */
 function nextRun(settingValue: string, after: string): string {
