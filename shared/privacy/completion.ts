@@ -88,6 +88,9 @@ export async function verifyAndComplete(
     type: 'privacy.erasure.completed',
     subjectHash: current.subjectHash,
     requestId,
+    // A request completes once: a verification that runs twice (a redelivered message, two instances)
+    // writes one event.
+    idempotencyKey: `${requestId}:erasure-completed`,
     details: {
       type: current.type,
       scope: current.scope,

@@ -233,6 +233,27 @@ describe('verification', () => {
 });
 
 describe('completion', () => {
+  it('a verification delivered twice at once (a redelivery, or two instances) completes the request once, with one audit event', async () => {
+    const [one, other] = [buildPrivacyDeps(services, { queue: new InProcessQueue() }), buildPrivacyDeps(services, { queue: new InProcessQueue() })];
+    const tenantId = await tenant();
+    const waId = '447700900906' as WaId;
+    await seedDocuments(tenantId, waId, 3);
+    const created = await createPrivacyRequest(one, { tenantId, waId, type: 'erasure', channel: 'admin' });
+    if (created.kind === 'unknown-tenant') throw new Error('tenant missing');
+    const requestId = created.request.id;
+    expect(await processPrivacyRequest(one, { requestId })).toBe('planned');
+    const pending = (await one.requests.get(requestId))!.tasks.filter((t) => t.status === 'pending');
+    for (const task of pending) expect(await runErasureTask(one, { requestId, store: task.store, attempt: 1, generation: 0 })).toBe('done');
+    expect((await one.requests.get(requestId))!.status).toBe('verifying');
+
+    const outcomes = await Promise.all([processPrivacyRequest(one, { requestId }), processPrivacyRequest(other, { requestId })]);
+
+    expect(outcomes.filter((o) => o === 'verified')).toHaveLength(1);
+    expect((await other.requests.get(requestId))!.status).toBe('completed');
+    const events = await new AuditLog(services.cosmos.audit, services.clock).query(tenantId, new Date(0), new Date(Date.now() + 1000));
+    expect(events.filter((e) => e.type === 'privacy.erasure.completed' && e.requestId === requestId)).toHaveLength(1);
+  });
+
   it('sends the optional WhatsApp confirmation to the subject before the number is forgotten, and records that it went', async () => {
     const received: { path: string; body: { to?: string; type?: string } }[] = [];
     const graph = createServer((req, res) => {
