@@ -249,7 +249,8 @@ export class HubSpotContacts {
     for (const error of parsed.data.errors ?? []) {
       if (error.category !== 'OBJECT_NOT_FOUND') {
         // Category is HubSpot's enum (no personal data).
-        throw new HubSpotError('transient', `HubSpot answered ${response.status}${error.category ? ` (${error.category})` : ''} for some contacts on ${operation}`, response.status);
+        const category = /^[A-Z_]{1,64}$/.test(error.category ?? '') ? ` (${error.category})` : ''; // HubSpot's enum, nothing else
+        throw new HubSpotError('transient', `HubSpot answered ${response.status}${category} for some contacts on ${operation}`, response.status);
       }
       for (const id of error.context?.ids ?? []) missing.add(id);
     }
@@ -262,6 +263,11 @@ export class HubSpotContacts {
       if (matches.length === 0) unattributed = true;
     }
     if (unattributed) for (const id of ids) if (!missing.has(id)) present.add(id);
+    // An id neither in the results nor reported missing is unexplained (a truncated or differently shaped
+    // answer): it is read by id, which is exact, rather than taken for gone.
+    const unexplained = ids.filter((id) => !present.has(id) && !missing.has(id));
+    const reads = await Promise.all(unexplained.map(async (id) => [id, await this.get(tenantId, id)] as const));
+    for (const [id, contact] of reads) if (contact) present.add(id);
     return present;
   }
 

@@ -14,11 +14,12 @@ export function backoffDelayMs(policy: RetryPolicy, attempt: number, random: () 
 export const RATE_LIMITED_DELAY_MS = 10_000;
 
 /**
- * The wait after a 429 or Flowkeeper's own pacing: at least what the store asked for, plus up to a
+ * The wait after a 429 or Flowkeeper's own pacing: at least what the store asked for (and never less
+ * than the policy's minimum), plus up to a
  * quarter more at random, so the many messages turned away in one burst do not all come back in the
  * same instant (and most of them get turned away again).
  */
-export function rateLimitedDelayMs(retryAfterMs: number | undefined, random: () => number = Math.random): number {
-  const asked = retryAfterMs ?? RATE_LIMITED_DELAY_MS;
+export function rateLimitedDelayMs(policy: Pick<RetryPolicy, 'minRateLimitedMs'>, retryAfterMs: number | undefined, random: () => number = Math.random): number {
+  const asked = Math.max(policy.minRateLimitedMs, retryAfterMs ?? RATE_LIMITED_DELAY_MS);
   return Math.round(asked + (asked / 4) * random());
 }

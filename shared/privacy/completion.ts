@@ -26,6 +26,7 @@ export async function verifyAndComplete(
   deps: PrivacyDeps,
   requestId: string,
   attempt = 1,
+  /** The document as just read or written (not a copy kept from earlier: the side effects follow it). */
   known?: Versioned,
   /** Reschedules so far because a store rate-limited the verification (not failed attempts). */
   rateLimited = 0,
@@ -51,7 +52,7 @@ export async function verifyAndComplete(
     const slowDown = failure.kind === 'rate-limited' && rateLimited < deps.retry.maxRateLimited;
     if (slowDown || (failure.kind !== 'permanent' && attempt < deps.retry.maxAttempts)) {
       const next = slowDown ? { attempt, rateLimited: rateLimited + 1 } : { attempt: attempt + 1, rateLimited };
-      const delay = slowDown ? rateLimitedDelayMs(failure.retryAfterMs, deps.random) : (failure.retryAfterMs ?? backoffDelayMs(deps.retry, attempt, deps.random));
+      const delay = slowDown ? rateLimitedDelayMs(deps.retry, failure.retryAfterMs, deps.random) : (failure.retryAfterMs ?? backoffDelayMs(deps.retry, attempt, deps.random));
       await deps.queue.send('privacy-requests', {
         messageId: `${requestId}:verify:${doc.tasks.reduce((n, t) => n + t.generation, 0)}:retry${next.attempt}${slowDown ? `:rl${next.rateLimited}` : ''}`,
         body: { requestId, ...next },
@@ -88,9 +89,9 @@ export async function verifyAndComplete(
     type: 'privacy.erasure.completed',
     subjectHash: current.subjectHash,
     requestId,
-    // A request completes once: a verification that runs twice (a redelivered message, two instances)
-    // writes one event.
-    idempotencyKey: `${requestId}:erasure-completed`,
+    // A request completes once per round of tasks (a retry raises a generation): a verification that
+    // runs twice (a redelivered message, two instances) writes one event.
+    idempotencyKey: `${requestId}:erasure-completed:${current.tasks.reduce((n, t) => n + t.generation, 0)}`,
     details: {
       type: current.type,
       scope: current.scope,

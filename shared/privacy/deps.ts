@@ -31,9 +31,11 @@ export interface RetryPolicy {
   maxAttempts: number;
   /** 429 answers honoured with Retry-After before the task fails anyway. */
   maxRateLimited: number;
+  /** The shortest wait after a 429, whatever Retry-After says (`0` would spend the 429 budget at once). */
+  minRateLimitedMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseMs: 2000, capMs: 5 * 60_000, maxAttempts: 8, maxRateLimited: 50 };
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseMs: 2000, capMs: 5 * 60_000, maxAttempts: 8, maxRateLimited: 50, minRateLimitedMs: 1000 };
 
 /** Everything the privacy use cases need, as ports: the functions build it once per Services. */
 export interface PrivacyDeps {

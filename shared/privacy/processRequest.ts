@@ -30,8 +30,10 @@ export async function processPrivacyRequest(deps: PrivacyDeps, body: unknown): P
     // broker's ten deliveries in milliseconds and leaving the request to the reconciler. If even the send
     // fails, the original error goes to the host and the message is redelivered.
     await deps.queue.send('privacy-requests', {
-      messageId: `${requestId}:outage:${attempt + 1}`,
-      body: { requestId, attempt: attempt + 1 },
+      // Unique per send: after an admin retry the attempts count from 1 again, and duplicate detection
+      // must not take the new message for the old one.
+      messageId: `${requestId}:outage:${attempt + 1}:${deps.clock.now().getTime()}`,
+      body: { requestId, attempt: attempt + 1, rateLimited },
       scheduledAt: new Date(deps.clock.now().getTime() + backoffDelayMs(deps.retry, attempt, deps.random)),
     });
     deps.telemetry.event('privacy.request.rescheduled', { requestId, attempt, reason: error instanceof Error ? error.name : 'error' });
@@ -44,7 +46,9 @@ async function processParsed(deps: PrivacyDeps, requestId: string, attempt: numb
   if (!read) return 'ignored';
   const doc = read.doc;
   if (doc.status === 'verifying') {
-    const result = await verifyAndComplete(deps, requestId, attempt, read, rateLimited);
+    // The completion's side effects (confirmation, tombstone, audit event) come before its guarded
+    // write: they are decided on the stored document, never on a copy in hand.
+    const result = await verifyAndComplete(deps, requestId, attempt, await deps.requests.read(requestId), rateLimited);
     return result === 'skipped' ? 'ignored' : result === 'completed' ? 'verified' : result;
   }
   if (doc.status === 'in_progress') {
@@ -114,13 +118,15 @@ async function direct(deps: PrivacyDeps, doc: PrivacyRequestDocument, attempt: n
     return 'completed';
   } catch (error) {
     const failure = describeFailure(error, 'Flowkeeper', doc.type);
+    // Message ids name this claim (its write time): after an admin retry the attempts count from 1 again.
+    const run = Date.parse(claimed.doc.updatedAt);
     if (failure.kind === 'rate-limited' && rateLimited < deps.retry.maxRateLimited) {
       // The store asked us to slow down: not a failed attempt (as for a store task), so no attempt is spent.
       await deps.requests.mutate(doc.id, (d) => (d.status === 'received' ? { ...d, attempts: Math.max(0, d.attempts - 1) } : undefined), claimed);
       await deps.queue.send('privacy-requests', {
-        messageId: `${doc.id}:${attempt}:rl${rateLimited + 1}`,
+        messageId: `${doc.id}:${run}:${attempt}:rl${rateLimited + 1}`,
         body: { requestId: doc.id, attempt, rateLimited: rateLimited + 1 },
-        scheduledAt: new Date(deps.clock.now().getTime() + rateLimitedDelayMs(failure.retryAfterMs, deps.random)),
+        scheduledAt: new Date(deps.clock.now().getTime() + rateLimitedDelayMs(deps.retry, failure.retryAfterMs, deps.random)),
       });
       return 'rescheduled';
     }
@@ -128,7 +134,7 @@ async function direct(deps: PrivacyDeps, doc: PrivacyRequestDocument, attempt: n
     if (failure.kind !== 'permanent' && attempts < deps.retry.maxAttempts) {
       const delay = failure.retryAfterMs ?? backoffDelayMs(deps.retry, attempts, deps.random);
       await deps.queue.send('privacy-requests', {
-        messageId: `${doc.id}:${attempt + 1}`,
+        messageId: `${doc.id}:${run}:${attempt + 1}`,
         body: { requestId: doc.id, attempt: attempt + 1, rateLimited },
         scheduledAt: new Date(deps.clock.now().getTime() + delay),
       });

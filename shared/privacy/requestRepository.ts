@@ -49,10 +49,16 @@ export class PrivacyRequestRepository {
   private readonly latest = new Map<string, Versioned & { at: number }>();
   private readonly writing = new Map<string, Promise<unknown>>();
 
+  private readonly recentMs: number;
+
   constructor(
     private readonly container: Container,
     private readonly clock: Clock,
-  ) {}
+    /** How long a version this instance wrote stands in for a read by the next step (`readForStep`). */
+    options: { recentMs?: number } = {},
+  ) {
+    this.recentMs = options.recentMs ?? RECENT_MS;
+  }
 
   async create(doc: PrivacyRequestDocument): Promise<Versioned> {
     const { resource } = await this.container.items.create(doc);
@@ -75,7 +81,7 @@ export class PrivacyRequestRepository {
    */
   async readForStep(id: string): Promise<Versioned | undefined> {
     const mine = this.latest.get(id);
-    if (mine && performance.now() - mine.at <= RECENT_MS) return { doc: structuredClone(mine.doc), etag: mine.etag };
+    if (mine && performance.now() - mine.at <= this.recentMs) return { doc: structuredClone(mine.doc), etag: mine.etag };
     return this.read(id);
   }
 
@@ -151,11 +157,13 @@ export class PrivacyRequestRepository {
 
   private remembered(id: string): Versioned | undefined {
     const mine = this.latest.get(id);
-    return mine ? { doc: mine.doc, etag: mine.etag } : undefined;
+    if (!mine || performance.now() - mine.at > REMEMBER_MS) return undefined;
+    return { doc: mine.doc, etag: mine.etag };
   }
 
   private remember(id: string, version: Versioned): void {
     this.latest.delete(id); // re-inserted last: the map's order is the order of use
+    if (version.doc.status === 'completed' || version.doc.status === 'failed') return; // no next step to serve
     this.latest.set(id, { doc: structuredClone(version.doc), etag: version.etag, at: performance.now() });
     if (this.latest.size > REMEMBERED_REQUESTS) this.latest.delete(this.latest.keys().next().value!);
   }
@@ -269,6 +277,8 @@ export class PrivacyRequestRepository {
 const REMEMBERED_REQUESTS = 2000;
 /** How long a version this instance wrote stands in for a read by the next step. */
 const RECENT_MS = 2000;
+/** How long it is tried first by a write (a stale one costs a failed precondition and a read). */
+const REMEMBER_MS = 60_000;
 
 /**
  * The later of two versions of one request (by `updatedAt`, which every write sets): the caller's copy,

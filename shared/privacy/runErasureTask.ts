@@ -126,7 +126,7 @@ async function settleStale(deps: PrivacyDeps, current: Versioned, message: Erasu
   if (doc.status === 'failed' && task?.status === 'failed' && task.generation === message.generation) {
     throw new DeadLetterError('TaskFailed', `${message.store}: ${task.lastError ?? doc.failure?.reason ?? 'failed'}`);
   }
-  if (doc.status === 'verifying') await verifyAndComplete(deps, doc.id, 1, current);
+  if (doc.status === 'verifying') await verifyAndComplete(deps, doc.id, 1, await deps.requests.read(doc.id)); // decided on the stored document
   return 'ignored';
 }
 
@@ -147,7 +147,7 @@ async function handleFailure(deps: PrivacyDeps, message: ErasureTaskMessage, fai
       // The store asked us to slow down: that is not a failed attempt.
       task.attempts = Math.max(0, task.attempts - 1);
       task.rateLimited += 1;
-      next = { delayMs: rateLimitedDelayMs(failure.retryAfterMs, deps.random), attempt: message.attempt, suffix: `:rl${task.rateLimited}` };
+      next = { delayMs: rateLimitedDelayMs(deps.retry, failure.retryAfterMs, deps.random), attempt: message.attempt, suffix: `:rl${task.rateLimited}` };
     } else if (failure.kind !== 'permanent' && task.attempts < policy.maxAttempts) {
       next = { delayMs: backoffDelayMs(policy, task.attempts, deps.random), attempt: task.attempts + 1, suffix: '' };
     }

@@ -76,9 +76,11 @@ export function parseFlowCompletion(responseJson: string): FlowParse {
   // A `scope` that is there but not one we know (a typo, an empty or non-text answer) is not guessed:
   // reading it as `all` would erase more than the person asked. For an erasure the completion is then
   // unreadable (ignored and counted, the field named, never its value); other types have no scope.
+  // A blank or null `scope` (an optional choice left empty) is no scope at all.
   const givenScope = typeof answers.scope === 'string' ? answers.scope.trim().toLowerCase() : undefined;
   const scopeGiven = givenScope !== undefined && (ERASURE_SCOPES as readonly string[]).includes(givenScope);
-  if (type === 'erasure' && Object.hasOwn(answers, 'scope') && !scopeGiven) return { ok: false, reason: 'unknown-scope', field: 'scope' };
+  const scopeSent = answers.scope !== undefined && answers.scope !== null && givenScope !== '';
+  if (type === 'erasure' && scopeSent && !scopeGiven) return { ok: false, reason: 'unknown-scope', field: 'scope' };
   const scope = scopeGiven ? (givenScope as ErasureScope) : 'all';
   if (type === 'rectification') {
     const name = [answers.profile_name, answers.profileName, answers.name].find((v): v is string => typeof v === 'string' && v.trim() !== '');

@@ -209,6 +209,17 @@ async function handleFlowCompletion(deps: WebhookDeps, m: MessageContext, respon
   const parsed = parseFlowCompletion(responseJson);
   if (!parsed.ok) {
     deps.telemetry.metric('webhook.flow.unreadable', 1, { tenantId: m.tenant.id, reason: parsed.reason, ...('field' in parsed ? { field: parsed.field } : {}) });
+    if (parsed.reason === 'unknown-scope') {
+      // Someone asked for erasure and nothing was started: the audit trail keeps that (keyed hash, no
+      // answers), so an operator can follow it up and an auditor can see it was not simply lost.
+      await deps.audit.record({
+        tenantId: m.tenant.id,
+        type: 'privacy.request.refused',
+        subjectHash: m.subjectHash,
+        details: { type: 'erasure', channel: 'flow', reason: parsed.reason, field: parsed.field },
+        idempotencyKey: `flow-refused-${m.messageKey}`,
+      });
+    }
     return 'ignored';
   }
   const { completion } = parsed;

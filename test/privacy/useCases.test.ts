@@ -92,10 +92,12 @@ describe('domain rules', () => {
   });
 
   it('after a 429 the wait is never shorter than Retry-After, and spread by up to a quarter so a burst does not come back at once', () => {
-    expect(rateLimitedDelayMs(3000, () => 0)).toBe(3000);
-    expect(rateLimitedDelayMs(3000, () => 1)).toBe(3750);
-    expect(rateLimitedDelayMs(undefined, () => 0)).toBe(10_000); // no Retry-After: 10 s
-    const spread = new Set(Array.from({ length: 50 }, () => rateLimitedDelayMs(2000)));
+    const policy = DEFAULT_RETRY_POLICY;
+    expect(rateLimitedDelayMs(policy, 3000, () => 0)).toBe(3000);
+    expect(rateLimitedDelayMs(policy, 3000, () => 1)).toBe(3750);
+    expect(rateLimitedDelayMs(policy, undefined, () => 0)).toBe(10_000); // no Retry-After: 10 s
+    expect(rateLimitedDelayMs(policy, 0, () => 0)).toBe(1000); // "come back now" would spend the budget at once
+    const spread = new Set(Array.from({ length: 50 }, () => rateLimitedDelayMs(policy, 2000)));
     expect(spread.size).toBeGreaterThan(10);
     for (const d of spread) expect(d).toBeGreaterThanOrEqual(2000);
   });
@@ -233,10 +235,9 @@ describe('verification', () => {
 });
 
 describe('completion', () => {
-  it('a verification delivered twice at once (a redelivery, or two instances) completes the request once, with one audit event', async () => {
-    const [one, other] = [buildPrivacyDeps(services, { queue: new InProcessQueue() }), buildPrivacyDeps(services, { queue: new InProcessQueue() })];
+  /** A request taken to `verifying` by one instance (its deps), its tasks done. */
+  async function verifyingRequest(one: PrivacyDeps, waId: WaId): Promise<{ tenantId: TenantId; requestId: string }> {
     const tenantId = await tenant();
-    const waId = '447700900906' as WaId;
     await seedDocuments(tenantId, waId, 3);
     const created = await createPrivacyRequest(one, { tenantId, waId, type: 'erasure', channel: 'admin' });
     if (created.kind === 'unknown-tenant') throw new Error('tenant missing');
@@ -245,6 +246,25 @@ describe('completion', () => {
     const pending = (await one.requests.get(requestId))!.tasks.filter((t) => t.status === 'pending');
     for (const task of pending) expect(await runErasureTask(one, { requestId, store: task.store, attempt: 1, generation: 0 })).toBe('done');
     expect((await one.requests.get(requestId))!.status).toBe('verifying');
+    return { tenantId, requestId };
+  }
+
+  it('an instance holding a copy of a verifying request does not complete it once another instance has failed it', async () => {
+    const [one, other] = [buildPrivacyDeps(services, { queue: new InProcessQueue() }), buildPrivacyDeps(services, { queue: new InProcessQueue() })];
+    const { tenantId, requestId } = await verifyingRequest(one, '447700900907' as WaId);
+    await other.requests.mutate(requestId, (d) => ({ ...d, status: 'failed', failure: { store: 'cosmos', reason: 'failed elsewhere' } }));
+
+    expect(await processPrivacyRequest(one, { requestId })).toBe('ignored'); // within a moment of its own last write
+
+    expect((await other.requests.get(requestId))!.status).toBe('failed');
+    const events = await new AuditLog(services.cosmos.audit, services.clock).query(tenantId, new Date(0), new Date(Date.now() + 1000));
+    expect(events.filter((e) => e.type === 'privacy.erasure.completed')).toEqual([]);
+    expect(await one.markers.get('tombstone', tenantId, (await one.requests.get(requestId))!.subjectHash)).toBeUndefined();
+  });
+
+  it('a verification delivered twice at once (a redelivery, or two instances) completes the request once, with one audit event', async () => {
+    const [one, other] = [buildPrivacyDeps(services, { queue: new InProcessQueue() }), buildPrivacyDeps(services, { queue: new InProcessQueue() })];
+    const { tenantId, requestId } = await verifyingRequest(one, '447700900906' as WaId);
 
     const outcomes = await Promise.all([processPrivacyRequest(one, { requestId }), processPrivacyRequest(other, { requestId })]);
 

@@ -152,11 +152,12 @@ describe('retention sweep of media blobs (Azurite)', () => {
 
   it('deletes access exports older than the tenant exportDays and keeps the recent ones', async () => {
     const tenant = uniqueTenantId('ret');
-    await putBlob(s.blobs.exports, `${tenant}/req-old.json`, daysAgo(clock, 8));
-    await putBlob(s.blobs.exports, `${tenant}/req-new.json`, daysAgo(clock, 6));
-    await putBlob(s.blobs.exports, `${tenant}/req-today.json`);
+    // As the access export writes them: one prefix per subject (keyed hash) under the tenant.
+    await putBlob(s.blobs.exports, `${tenant}/hash-a/req-old.json`, daysAgo(clock, 8));
+    await putBlob(s.blobs.exports, `${tenant}/hash-a/req-new.json`, daysAgo(clock, 6));
+    await putBlob(s.blobs.exports, `${tenant}/hash-b/req-today.json`);
     const result = await runRetentionSweep(sweepPorts(s, [tenantWith(tenant, { exportDays: 7 })]), { budget: timeBudget(60_000) });
-    expect(await entriesUnder(s.blobs.exports, `${tenant}/`)).toEqual([`${tenant}/req-new.json`, `${tenant}/req-today.json`]);
+    expect(await entriesUnder(s.blobs.exports, `${tenant}/`)).toEqual([`${tenant}/hash-a/req-new.json`, `${tenant}/hash-b/req-today.json`]);
     expect(result.tenants[0]?.removed).toMatchObject({ exports: 1, mediaBlobs: 0 });
   });
 

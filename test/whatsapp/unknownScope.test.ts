@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../shared/audit';
 import type { TenantId } from '../../shared/domain';
 import { ERASURE_SCOPES, getPrivacyRequest, privacyDepsOf } from '../../shared/privacy';
 import { parseFlowCompletion } from '../../shared/whatsapp';
 import { change, delivery, messages, newWaId } from '../fixtures/whatsapp/payloads';
 import { startTestHost, type TestHost } from '../support/testHost';
 import { eventually } from '../support/testServices';
-import { CLOSED_PORT_URL, createTenant, json, postWebhook, RecordingInProcessQueue, subjectDocuments, telemetryText, type TestTenant } from './support';
+import { CLOSED_PORT_URL, createTenant, json, postWebhook, RecordingInProcessQueue, subjectDocuments, subjectHashOf, telemetryText, type TestTenant } from './support';
 
 /**
  * An erasure asked for in a WhatsApp Flow with a `scope` we do not know is not guessed as `all` (that
@@ -96,12 +97,9 @@ describe('an erasure flow completion with an unknown scope', () => {
   }, 40_000);
 
   it.each([
-    ['an empty answer', ''],
-    ['a blank answer', '   '],
-    ['null', null],
     ['a number', 3],
     ['a list', ['media']],
-  ])('a scope field that is there but holds %s is unknown too: nothing is created, the webhook answers 200', async (_what, scope) => {
+  ])('a scope field that is there but holds %s is unknown too: nothing is created, the webhook answers 200, the refusal is audited', async (_what, scope) => {
     const tenant = await createTenant(t, { messageStorage: 'none' });
     const waId = newWaId();
     const response = await post(tenant, waId, messages.flowCompletion(waId, { action: 'data_erasure_request', scope }));
@@ -109,6 +107,20 @@ describe('an erasure flow completion with an unknown scope', () => {
     expect((await json<Received>(response)).received).toMatchObject({ privacyRequests: 0, ignored: 1 });
     expect(await requestsOf(tenant.tenantId)).toEqual([]);
     expect(unreadableScopeMetrics(tenant.tenantId).map((m) => m.dimensions)).toEqual([{ tenantId: tenant.tenantId, reason: 'unknown-scope', field: 'scope' }]);
+    // The person asked for erasure and nothing started: the audit trail says so (keyed hash, no answers).
+    const audit = await new AuditLog(t.services.cosmos.audit, t.services.clock).query(tenant.tenantId as TenantId, new Date(0), new Date(Date.now() + 1000));
+    const refused = audit.filter((e) => e.type === 'privacy.request.refused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ subjectHash: await subjectHashOf(t.services, tenant.tenantId as TenantId, waId), details: { type: 'erasure', channel: 'flow', reason: 'unknown-scope', field: 'scope' } });
+    expect(JSON.stringify(refused)).not.toContain(waId);
+  });
+
+  it.each([
+    ['an empty answer', ''],
+    ['a blank answer', '   '],
+    ['null', null],
+  ])('a scope field holding %s is no scope: the documented default, all', (_what, scope) => {
+    expect(parseFlowCompletion(JSON.stringify({ action: 'data_deletion_request', scope }))).toMatchObject({ ok: true, completion: { dataRequest: { type: 'erasure', scope: 'all', scopeGiven: false } } });
   });
 });
 
