@@ -18,8 +18,8 @@
  * The result is the last line.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { startAzurite, startCosmosServer } from '../local/emulators';
+import { cpuMilliseconds } from './cpu';
 import { subjectPartitionKey, type TenantId, type WaId } from '../shared/domain';
 import { hashSubject } from '../shared/crypto';
 import { buildPrivacyDeps, createPrivacyRequest, processPrivacyRequest, runErasureTask } from '../shared/privacy';
@@ -64,24 +64,6 @@ class CompletionTelemetry implements Telemetry {
     }
   }
   metric(): void {}
-}
-
-/** CPU milliseconds used so far by this process and each child (the emulators), from /proc (Linux only). */
-function cpuTimes(): Record<string, number> {
-  const times: Record<string, number> = { bench: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000) };
-  try {
-    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) !== process.pid) continue;
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      const name = cmd.includes('azurite') ? 'azurite' : cmd.includes('cosmosdb-server') ? 'cosmosdb-server' : `pid${pid}`;
-      times[name] = (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
-    }
-  } catch {
-    // not Linux: the bench process only
-  }
-  return times;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -176,13 +158,13 @@ async function main(): Promise<void> {
     }
     const searchesBefore = hubspot.searchCalls();
     const rateLimitedBefore = hubspot.requests.filter((r) => r.status === 429).length;
-    const cpuBefore = cpuTimes();
+    const cpuBefore = cpuMilliseconds();
     const runStarted = performance.now();
     const measured = await eraseRound(WARMUP, WARMUP + SUBJECTS);
     const { latencies } = measured;
     const outcomes = { completed: measured.completed, failed: measured.failed, timedOut: measured.timedOut };
     const runMs = performance.now() - runStarted;
-    const cpuAfter = cpuTimes();
+    const cpuAfter = cpuMilliseconds();
     const cpuPerErasure = Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, Math.round(((v - (cpuBefore[k] ?? 0)) / SUBJECTS) * 10) / 10]));
 
     // Prove it: nothing of any subject is left in Cosmos, Blob or HubSpot.

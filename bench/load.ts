@@ -1,11 +1,11 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { readdirSync, readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { startAzurite, startCosmosServer } from '../local/emulators';
 import { startLocalHost } from '../local/host';
+import { cpuMilliseconds } from './cpu';
 import { InProcessQueue } from '../shared/queue';
 import { createServices, repositoriesOf, useServices } from '../shared/runtime';
 import type { Dimensions, Telemetry } from '../shared/telemetry';
@@ -124,23 +124,9 @@ function runClient(job: ClientJob): Promise<ClientResult> {
   });
 }
 
-/** CPU seconds used so far by this process and by each emulator child, from /proc (Linux; empty elsewhere). */
+/** CPU seconds used so far by this process (`flowkeeper`) and by each emulator child. */
 function cpuSeconds(): Record<string, number> {
-  const usage = process.cpuUsage();
-  const times: Record<string, number> = { flowkeeper: Math.round((usage.user + usage.system) / 1e6) };
-  try {
-    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) !== process.pid) continue;
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      const name = cmd.includes('azurite') ? 'azurite' : cmd.includes('cosmosdb-server') ? 'cosmosdb-server' : `pid${pid}`;
-      times[name] = Math.round((Number(fields[11]) + Number(fields[12])) / 100);
-    }
-  } catch {
-    // not Linux: this process only
-  }
-  return times;
+  return Object.fromEntries(Object.entries(cpuMilliseconds()).map(([name, ms]) => [name === 'bench' ? 'flowkeeper' : name, Math.round(ms / 1000)]));
 }
 
 function percentile(sorted: number[], p: number): number {
