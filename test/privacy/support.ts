@@ -51,9 +51,9 @@ export interface PrivacyTenant {
 /** A tenant configured through the admin API; with HubSpot, its private-app token is set as the app would read it. */
 export async function createPrivacyTenant(
   world: { t: TestHost },
-  config: { hubspot?: boolean; jurisdiction?: 'gdpr' | 'ccpa'; messageStorage?: 'none' | 'encrypted' | 'hubspot'; confirmErasureByMessage?: boolean; exportDays?: number } = {},
+  config: { hubspot?: boolean; jurisdiction?: 'gdpr' | 'ccpa'; messageStorage?: 'none' | 'encrypted' | 'hubspot'; confirmErasureByMessage?: boolean; exportDays?: number; prefix?: string } = {},
 ): Promise<PrivacyTenant> {
-  const tenantId = uniqueTenantId('pr') as TenantId;
+  const tenantId = uniqueTenantId(config.prefix ?? 'pr') as TenantId;
   const phoneNumberId = newPhoneNumberId();
   const token = `pat-eu1-${randomBytes(8).toString('hex')}`;
   world.t.services.env[hubspotTokenSecret(tenantId)] = token;

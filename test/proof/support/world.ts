@@ -1,16 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import type { Clock, TenantId } from '../../../shared/domain';
 import { InProcessQueue, type MessageHandler, type QueueName } from '../../../shared/queue';
 import { useServices } from '../../../shared/runtime';
-import { hubspotTokenSecret } from '../../../shared/secrets';
 import { endpointOf, startFaultProxy, viaProxy, type FaultProxy } from '../../fakes/faultProxy';
 import { startGraphApiFake, type GraphApiFake } from '../../fakes/graphApi';
 import { startHubSpotFake, type HubSpotFake, type HubSpotFakeOptions } from '../../fakes/hubspot';
-import { newPhoneNumberId } from '../../fixtures/whatsapp/payloads';
-import { adminHeaders } from '../../support/principals';
 import { startTestHost, type TestHost } from '../../support/testHost';
-import { uniqueTenantId } from '../../support/testServices';
+import { createPrivacyTenant } from '../../privacy/support';
 
 export const GRAPH_TOKEN = 'test-graph-token';
 export const APP_SECRET = 'test-app-secret';
@@ -79,27 +75,13 @@ export interface ProofTenant {
   hubspotToken: string;
 }
 
-/** A tenant configured through the admin API (as an operator would); its HubSpot token set where the app reads it. */
+/** A tenant configured through the admin API (as an operator would); its HubSpot token set where the app reads it. HubSpot is off unless asked for. */
 export async function createProofTenant(
   world: { t: TestHost },
   config: { hubspot?: boolean; messageStorage?: 'none' | 'encrypted' | 'hubspot'; prefix?: string } = {},
 ): Promise<ProofTenant> {
-  const tenantId = uniqueTenantId(config.prefix ?? 'pf') as TenantId;
-  const phoneNumberId = newPhoneNumberId();
-  const hubspotToken = `pat-eu1-${randomBytes(8).toString('hex')}`;
-  world.t.services.env[hubspotTokenSecret(tenantId)] = hubspotToken;
-  const response = await fetch(`${world.t.url}/api/tenants/${tenantId}`, {
-    method: 'PUT',
-    headers: adminHeaders(),
-    body: JSON.stringify({
-      name: 'Acme Lettings',
-      phoneNumberIds: [phoneNumberId],
-      messageStorage: config.messageStorage ?? 'encrypted',
-      hubspot: { enabled: config.hubspot ?? false },
-    }),
-  });
-  if (response.status !== 201) throw new Error(`tenant setup failed: ${response.status} ${await response.text()}`);
-  return { tenantId, phoneNumberId, hubspotToken };
+  const { tenantId, phoneNumberId, token } = await createPrivacyTenant(world, { hubspot: config.hubspot ?? false, prefix: config.prefix ?? 'pf', ...(config.messageStorage ? { messageStorage: config.messageStorage } : {}) });
+  return { tenantId, phoneNumberId, hubspotToken: token };
 }
 
 /**
