@@ -8,6 +8,7 @@ import { HubSpotContacts } from '../hubspot/contacts';
 import { HubSpotClient } from '../hubspot/hubspotClient';
 import type { MarkerStore } from '../markers/markerStore';
 import type { QueueSender } from '../queue/queuePort';
+import type { Backoff } from '../retry';
 import { repositoriesOf } from '../runtime/repositories';
 import type { Services } from '../runtime/services';
 import type { SecretProvider } from '../secrets/secretProvider';
@@ -22,20 +23,19 @@ import { blobMediaStore } from './stores/blobMediaStore';
 import { cosmosSubjectStore } from './stores/cosmosSubjectStore';
 import { hubspotContactStore } from './stores/hubspotContactStore';
 
-/** Exponential backoff with jitter, by rescheduling the queue message (never by sleeping in a handler). */
-export interface RetryPolicy {
-  /** First delay; each further attempt doubles it, up to `capMs`. */
-  baseMs: number;
-  capMs: number;
+/** The backoff of the privacy workers (shared/retry), and how long they keep trying. */
+export interface RetryPolicy extends Backoff {
   /** Attempts (transient failures) before the task fails and its message goes to the dead-letter queue. */
   maxAttempts: number;
   /** 429 answers honoured with Retry-After before the task fails anyway. */
   maxRateLimited: number;
-  /** The shortest wait after a 429, whatever Retry-After says (`0` would spend the 429 budget at once). */
-  minRateLimitedMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseMs: 2000, capMs: 5 * 60_000, maxAttempts: 8, maxRateLimited: 50, minRateLimitedMs: 1000 };
+/**
+ * 1.6-2 s after the first failure, doubling, at most 4-5 min; after a 429 what the store asked for (10 s
+ * when it named nothing, never under 1 s) plus up to a quarter.
+ */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseMs: 1600, capMs: 4 * 60_000, jitter: 0.25, throttledMs: 10_000, minRetryAfterMs: 1000, maxAttempts: 8, maxRateLimited: 50 };
 
 /** Everything the privacy use cases need, as ports: the functions build it once per Services. */
 export interface PrivacyDeps {

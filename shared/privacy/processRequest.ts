@@ -1,5 +1,5 @@
 import { DeadLetterError } from '../queue/queuePort';
-import { backoffDelayMs, rateLimitedDelayMs } from './backoff';
+import { retryDelayMs, throttledDelayMs } from '../retry';
 import { failRequest, verifyAndComplete } from './completion';
 import type { PrivacyDeps } from './deps';
 import { carryOutDirectRequest } from './directRequests';
@@ -34,7 +34,7 @@ export async function processPrivacyRequest(deps: PrivacyDeps, body: unknown): P
       // must not take the new message for the old one.
       messageId: `${requestId}:outage:${attempt + 1}:${deps.clock.now().getTime()}`,
       body: { requestId, attempt: attempt + 1, rateLimited },
-      scheduledAt: new Date(deps.clock.now().getTime() + backoffDelayMs(deps.retry, attempt, deps.random)),
+      scheduledAt: new Date(deps.clock.now().getTime() + retryDelayMs(deps.retry, { failures: attempt, random: deps.random })),
     });
     deps.telemetry.event('privacy.request.rescheduled', { requestId, attempt, reason: error instanceof Error ? error.name : 'error' });
     return 'rescheduled';
@@ -126,13 +126,13 @@ async function direct(deps: PrivacyDeps, doc: PrivacyRequestDocument, attempt: n
       await deps.queue.send('privacy-requests', {
         messageId: `${doc.id}:${run}:${attempt}:rl${rateLimited + 1}`,
         body: { requestId: doc.id, attempt, rateLimited: rateLimited + 1 },
-        scheduledAt: new Date(deps.clock.now().getTime() + rateLimitedDelayMs(deps.retry, failure.retryAfterMs, deps.random)),
+        scheduledAt: new Date(deps.clock.now().getTime() + throttledDelayMs(deps.retry, failure.retryAfterMs, deps.random)),
       });
       return 'rescheduled';
     }
     const attempts = claimed.doc.attempts;
     if (failure.kind !== 'permanent' && attempts < deps.retry.maxAttempts) {
-      const delay = failure.retryAfterMs ?? backoffDelayMs(deps.retry, attempts, deps.random);
+      const delay = retryDelayMs(deps.retry, { failures: attempts, retryAfterMs: failure.retryAfterMs, random: deps.random });
       await deps.queue.send('privacy-requests', {
         messageId: `${doc.id}:${run}:${attempt + 1}`,
         body: { requestId: doc.id, attempt: attempt + 1, rateLimited },

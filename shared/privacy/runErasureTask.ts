@@ -1,5 +1,5 @@
 import { DeadLetterError } from '../queue/queuePort';
-import { backoffDelayMs, rateLimitedDelayMs } from './backoff';
+import { retryDelayMs, throttledDelayMs } from '../retry';
 import { failRequest, verifyAndComplete } from './completion';
 import type { PrivacyDeps } from './deps';
 import { describeFailure, type Failure } from './errors';
@@ -147,9 +147,9 @@ async function handleFailure(deps: PrivacyDeps, message: ErasureTaskMessage, fai
       // The store asked us to slow down: that is not a failed attempt.
       task.attempts = Math.max(0, task.attempts - 1);
       task.rateLimited += 1;
-      next = { delayMs: rateLimitedDelayMs(deps.retry, failure.retryAfterMs, deps.random), attempt: message.attempt, suffix: `:rl${task.rateLimited}` };
+      next = { delayMs: throttledDelayMs(policy, failure.retryAfterMs, deps.random), attempt: message.attempt, suffix: `:rl${task.rateLimited}` };
     } else if (failure.kind !== 'permanent' && task.attempts < policy.maxAttempts) {
-      next = { delayMs: backoffDelayMs(policy, task.attempts, deps.random), attempt: task.attempts + 1, suffix: '' };
+      next = { delayMs: retryDelayMs(policy, { failures: task.attempts, retryAfterMs: failure.retryAfterMs, random: deps.random }), attempt: task.attempts + 1, suffix: '' };
     }
     if (!next) {
       final = true; // recorded by failRequest below
