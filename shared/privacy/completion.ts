@@ -49,7 +49,7 @@ export async function verifyAndComplete(
     const failure = describeFailure(error, 'Flowkeeper', 'verification');
     // A store asking us to slow down (HubSpot's 429 or our own pacing) is not a failed attempt: under a
     // long burst of erasures it must not use up the attempts and fail a request that is fine.
-    const slowDown = failure.kind === 'rate-limited' && rateLimited < deps.retry.maxRateLimited;
+    const slowDown = failure.kind === 'throttled' && rateLimited < deps.retry.maxRateLimited;
     if (slowDown || (failure.kind !== 'permanent' && attempt < deps.retry.maxAttempts)) {
       const next = slowDown ? { attempt, rateLimited: rateLimited + 1 } : { attempt: attempt + 1, rateLimited };
       const delay = slowDown

@@ -120,7 +120,7 @@ async function direct(deps: PrivacyDeps, doc: PrivacyRequestDocument, attempt: n
     const failure = describeFailure(error, 'Flowkeeper', doc.type);
     // Message ids name this claim (its write time): after an admin retry the attempts count from 1 again.
     const run = Date.parse(claimed.doc.updatedAt);
-    if (failure.kind === 'rate-limited' && rateLimited < deps.retry.maxRateLimited) {
+    if (failure.kind === 'throttled' && rateLimited < deps.retry.maxRateLimited) {
       // The store asked us to slow down: not a failed attempt (as for a store task), so no attempt is spent.
       await deps.requests.mutate(doc.id, (d) => (d.status === 'received' ? { ...d, attempts: Math.max(0, d.attempts - 1) } : undefined), claimed);
       await deps.queue.send('privacy-requests', {
@@ -140,15 +140,7 @@ async function direct(deps: PrivacyDeps, doc: PrivacyRequestDocument, attempt: n
       });
       return 'rescheduled';
     }
-    await failRequest(deps, doc.id, storeOf(failure.reason), failure.reason);
+    await failRequest(deps, doc.id, failure.store ?? 'request', failure.reason);
     throw new DeadLetterError('RequestFailed', `${doc.type}: ${failure.reason}`);
   }
-}
-
-/** Which system a failure reason names, for the `failure.store` of a direct request. */
-function storeOf(reason: string): string {
-  if (reason.startsWith('HubSpot')) return 'hubspot';
-  if (reason.startsWith('Blob')) return 'blob';
-  if (reason.startsWith('Cosmos')) return 'cosmos';
-  return 'request';
 }

@@ -143,7 +143,7 @@ async function handleFailure(deps: PrivacyDeps, message: ErasureTaskMessage, fai
     if (claimed ? task.status !== 'running' : task.status === 'done' || task.status === 'failed') return undefined;
     if (!claimed) startAttempt(doc, task, startedAt);
     task.lastError = failure.reason;
-    if (failure.kind === 'rate-limited' && task.rateLimited < policy.maxRateLimited) {
+    if (failure.kind === 'throttled' && task.rateLimited < policy.maxRateLimited) {
       // The store asked us to slow down: that is not a failed attempt.
       task.attempts = Math.max(0, task.attempts - 1);
       task.rateLimited += 1;
