@@ -1,6 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { ADMIN_ROLE, answer503OnOutage, authenticate, errorResponse, validationError } from '../shared/http';
-import { countDeadLetters, deadLetterQuerySchema, queueNameSchema, replayDeadLetters, showDeadLetters } from '../shared/metrics';
+import { deadLetterQuerySchema, queueNameSchema, replayDeadLetters } from '../shared/metrics';
+import { readDeadLetterCounts, readDeadLetters } from '../shared/queue';
 import { repositoriesOf, services } from '../shared/runtime';
 
 /** GET /api/dead-letters: dead-lettered messages per queue (admins and operators; counts say nothing about a tenant). */
@@ -8,7 +9,7 @@ export async function getDeadLetterCounts(request: HttpRequest): Promise<HttpRes
   const s = await services();
   const auth = authenticate(request, s.settings);
   if (!auth.ok) return auth.response;
-  return { status: 200, jsonBody: await countDeadLetters(s.queue) };
+  return { status: 200, jsonBody: await readDeadLetterCounts(s.queue) };
 }
 
 /** GET /api/dead-letters/{queue}?max=: reasons, descriptions, ids and bodies (ids only). Admins: the messages span tenants. */
@@ -21,7 +22,7 @@ export async function getDeadLetters(request: HttpRequest): Promise<HttpResponse
   if (!queue.success) return validationError(queue.error, 'queue');
   const query = deadLetterQuerySchema.safeParse(Object.fromEntries(request.query.entries()));
   if (!query.success) return validationError(query.error);
-  return { status: 200, jsonBody: await showDeadLetters(s.queue, queue.data, query.data.max) };
+  return { status: 200, jsonBody: await readDeadLetters(s.queue, queue.data, query.data.max) };
 }
 
 /** POST /api/dead-letters/{queue}/replay?max=: back to the queue with a fresh delivery count; admins only, audited. */
