@@ -8,7 +8,7 @@ import { CachedSecretProvider, SettingsSecretProvider } from '../shared/secrets'
 import { InMemorySubjectStore } from '../shared/subjects';
 import { JsonLineTelemetry } from '../shared/telemetry';
 import { tenantSchema } from '../shared/tenants';
-import { InMemoryAudit, InMemoryMarkers, InMemoryTenants, RecordingQueue, type WebhookDeps } from '../shared/whatsapp';
+import { inboundMessage, InMemoryAudit, InMemoryMarkers, InMemoryTenants, messageIdFor, messagesChange, RecordingQueue, webhookDelivery, type WebhookDeps } from '../shared/whatsapp';
 import { handleWebhookPost, type WebhookRequest } from '../functions/whatsappWebhook';
 
 /**
@@ -212,28 +212,11 @@ async function main(): Promise<void> {
 // ---------------------------------------------------------------- client (worker thread)
 
 function delivery(n: number, seed: string): string {
-  const waId = `4477009${String(n % SUBJECTS).padStart(5, '0')}`;
-  // Shaped like Meta's ids: base64 that contains the number.
-  const id = `wamid.${Buffer.from(`\u001c\u0018\u000c${waId}\u0015\u0002\u0000\u0012\u0018\u0014${seed}${n.toString(16).padStart(12, '0')}`).toString('base64')}`;
-  return JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '102290129340398',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '447700900000', phone_number_id: PHONE_NUMBER_ID },
-              contacts: [{ profile: { name: `Tenant ${n % SUBJECTS}` }, wa_id: waId }],
-              messages: [{ from: waId, id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: `Is the flat still available? (${n})` } }],
-            },
-          },
-        ],
-      },
-    ],
-  });
+  const sender = { waId: `4477009${String(n % SUBJECTS).padStart(5, '0')}`, name: `Tenant ${n % SUBJECTS}` };
+  // Shaped like Meta's ids (base64 that contains the number), distinct per request and repeatable per run.
+  const id = messageIdFor(sender.waId, `${seed}${n.toString(16).padStart(12, '0')}`);
+  const message = inboundMessage(sender, { type: 'text', id, text: { body: `Is the flat still available? (${n})` } });
+  return JSON.stringify(webhookDelivery([[messagesChange({ phoneNumberId: PHONE_NUMBER_ID, contacts: [sender], messages: [message] })]]));
 }
 
 /** One keep-alive connection sending requests one after another; responses parsed just enough (status, length). */
