@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { scriptArguments } from '../cli/args';
 import { localEnvironment } from '../shared/config';
 import { encodePrincipal } from '../shared/http';
 import { inboundMessage, messageIdFor, messagesChange, signBody, unixSeconds, webhookDelivery, type Sender } from '../shared/whatsapp';
@@ -162,12 +163,24 @@ async function waitFor(seconds: number, probe: () => boolean | Promise<boolean>)
 }
 
 /** A message id shaped like Meta's (base64 that contains the number). */
-function argument(name: string): string | undefined {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1] : undefined;
-}
+const USAGE = 'usage: npm run simulate -- [--url http://127.0.0.1:7071] [--storage none|encrypted|hubspot] [--wait 20]';
 
 async function main(): Promise<void> {
+  const io = { out: (line: string) => console.log(line), err: (line: string) => console.error(line) };
+  const parsed = scriptArguments(process.argv.slice(2), { url: { type: 'string' }, storage: { type: 'string' }, wait: { type: 'string' } }, USAGE, io);
+  if ('exitCode' in parsed) {
+    process.exitCode = parsed.exitCode;
+    return;
+  }
+  const args = parsed.values;
+  const storage = args.storage ?? 'encrypted';
+  const waitSeconds = Number(args.wait ?? 20);
+  const problem = !['none', 'encrypted', 'hubspot'].includes(storage) ? '--storage must be none, encrypted or hubspot' : !Number.isInteger(waitSeconds) || waitSeconds < 1 ? '--wait must be a whole number of seconds' : undefined;
+  if (problem) {
+    io.err(`${problem}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
   const projectDir = resolve(__dirname, '..', '..');
   const { values, source } = localEnvironment(projectDir);
   const required = (name: string) => {
@@ -175,9 +188,7 @@ async function main(): Promise<void> {
     if (!value) throw new Error(`${name} is not set in ${source} or the environment`);
     return value;
   };
-  const url = argument('url') ?? `http://127.0.0.1:${values.PORT ?? 7071}`;
-  const storage = argument('storage') ?? 'encrypted';
-  if (!['none', 'encrypted', 'hubspot'].includes(storage)) throw new Error('--storage must be none, encrypted or hubspot');
+  const url = args.url ?? `http://127.0.0.1:${values.PORT ?? 7071}`;
   console.log(`Simulating Meta against ${url} (settings from ${source})`);
   const report = await simulate({
     url,
@@ -186,7 +197,7 @@ async function main(): Promise<void> {
     accessToken: required('WHATSAPP_ACCESS_TOKEN'),
     graphBaseUrl: values.GRAPH_API_BASE_URL?.trim() || 'http://127.0.0.1:7072/v23.0',
     messageStorage: storage as 'none' | 'encrypted' | 'hubspot',
-    waitSeconds: Number(argument('wait') ?? 20),
+    waitSeconds,
   });
   const failed = report.steps.filter((s) => s.status >= 500 || s.status === 0);
   if (failed.length > 0) process.exitCode = 1;
