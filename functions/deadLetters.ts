@@ -1,7 +1,8 @@
+import './startupCheck';
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { ADMIN_ROLE, answer503OnOutage, authenticate, errorResponse, validationError } from '../shared/http';
 import { deadLetterQuerySchema, queueNameSchema, replayDeadLetters } from '../shared/metrics';
-import { readDeadLetterCounts, readDeadLetters } from '../shared/queue';
+import { readDeadLetterCounts, readDeadLetters } from '../shared/queue/deadLetterReader';
 import { repositoriesOf, services } from '../shared/runtime';
 
 /** GET /api/dead-letters: dead-lettered messages per queue (admins and operators; counts say nothing about a tenant). */

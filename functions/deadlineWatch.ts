@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { deadlineWatchPorts, reportDeadLetters, watchDeadlines } from '../shared/retention';
 import { repositoriesOf, services } from '../shared/runtime';

@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type InvocationContext } from '@azure/functions';
 import { hubspotSyncDepsOf, syncMessageToHubSpot } from '../shared/hubspot';
 import { services } from '../shared/runtime';

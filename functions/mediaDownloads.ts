@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type InvocationContext } from '@azure/functions';
 import { services } from '../shared/runtime';
 import { downloadMedia, mediaDownloadDepsOf } from '../shared/whatsapp';

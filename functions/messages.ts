@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { waIdSchema } from '../shared/domain';
 import { answer503OnOutage, authorizeTenantRoute, errorResponse, validationError } from '../shared/http';

@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext, type Timer } from '@azure/functions';
 import { tenantIdSchema } from '../shared/domain';
 import { answer503OnOutage, authenticate, errorResponse, tenantNotVisible, validationError } from '../shared/http';

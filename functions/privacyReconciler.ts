@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { privacyDepsOf, reconcilePrivacyRequests } from '../shared/privacy';
 import { services } from '../shared/runtime';

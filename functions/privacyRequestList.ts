@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { answer503OnOutage, authenticate, tenantNotVisible, validationError } from '../shared/http';
 import { cosmosRequestList, listPrivacyRequests, requestListQuerySchema } from '../shared/metrics';

@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type InvocationContext } from '@azure/functions';
 import { privacyDepsOf, processPrivacyRequest } from '../shared/privacy';
 import { services } from '../shared/runtime';

@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { answer503OnOutage, authenticate, authorizeTenantRoute, errorResponse, readJson, tenantNotVisible, validationError, type Principal } from '../shared/http';

@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { answer503OnOutage, authenticate, authorizeTenantRoute, errorResponse, readJson, validationError } from '../shared/http';
 import { repositoriesOf, services } from '../shared/runtime';

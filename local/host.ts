@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { QUEUE_NAMES, type QueueName } from '../shared/queue/queuePort';
 import type { Services } from '../shared/runtime';
+import { loadFunctionFiles } from './functionFiles';
 import { installFunctionsCore, type Registration } from './functionsCore';
 import { parseNcrontab } from '../shared/config';
 
@@ -13,7 +14,7 @@ export interface LocalHostOptions {
   services: Services;
   port?: number;
   host?: string;
-  /** Loads the function files (which register themselves). Default: the compiled entry point. */
+  /** Loads the function files (which register themselves). Default: the files package.json `main` names. */
   loadFunctions?: () => Promise<unknown>;
   /** Run timer triggers on their schedules (tests drive timers themselves). Default true. */
   runTimers?: boolean;
@@ -34,7 +35,7 @@ export interface LocalHost {
  */
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const registrations = installFunctionsCore();
-  await (options.loadFunctions ?? (() => import('../functions/index.js')))();
+  await (options.loadFunctions ?? loadFunctionFiles)();
   const log = options.log ?? ((line: string) => console.log(line));
   const { services } = options;
 
