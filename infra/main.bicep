@@ -10,11 +10,11 @@
 
 targetScope = 'resourceGroup'
 
-@description('Region of every resource. Only UK South is allowed: personal data stays in the UK (data residency).')
+@description('Region of every resource. Only UK South is allowed: personal data stays in the UK (data residency). No default: the linter rule no-hardcoded-location (bicepconfig.json) wants the region passed in, and every parameter file sets it.')
 @allowed([
   'uksouth'
 ])
-param location string = 'uksouth'
+param location string
 
 @description('Short environment name (dev, test, prod, ...), part of every resource name.')
 @minLength(2)
