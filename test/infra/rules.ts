@@ -48,7 +48,7 @@ export class InfraProject {
 
   constructor(sources: Record<string, string>) {
     const entries = Object.entries(sources).sort(([a], [b]) => a.localeCompare(b));
-    this.files = entries.filter(([file]) => isBicep(file)).map(([file, source]) => parseBicep(source, file));
+    this.files = entries.filter(([file]) => isBicep(file)).map(([file, source]) => parsed(file, source));
     this.texts = new Map(entries.filter(([file]) => !isBicep(file)));
   }
 
@@ -96,9 +96,24 @@ export class InfraProject {
   }
 }
 
+/** Parses are kept by path and text: a broken copy changes one file, and the others need no second parse. */
+const PARSES = new Map<string, BicepFile>();
+function parsed(file: string, source: string): BicepFile {
+  const key = `${file}\0${source}`;
+  let result = PARSES.get(key);
+  if (!result) {
+    result = parseBicep(source, file);
+    PARSES.set(key, result);
+  }
+  return result;
+}
+
 function isBicep(file: string): boolean {
   return /\.bicep(param)?$/.test(file);
 }
+
+/** Deployment tooling the rule deployment-tooling reads: azd's project file and the Bicep linter configuration. */
+export const TOOLING_FILES = ['azure.yaml', 'bicepconfig.json'];
 
 /** The operator documentation whose alert table the alert rules hold the templates to. */
 export const OPERATIONS_DOC = 'docs/operations.md';
@@ -119,6 +134,7 @@ export function readInfraSources(root: string): Record<string, string> {
   walk('infra', isBicep);
   walk('shared', (name) => name.endsWith('.ts'));
   sources[OPERATIONS_DOC] = readFileSync(path.join(root, OPERATIONS_DOC), 'utf8');
+  for (const file of TOOLING_FILES) sources[file] = readFileSync(path.join(root, file), 'utf8');
   return sources;
 }
 
@@ -1397,7 +1413,20 @@ function telemetryNamesIn(query: string): string[] {
  * Whether code under shared/ writes this event or metric: `telemetry.event('<name>'`, or through a names object,
  * `telemetry.event(EVENT_NAMES.failed` with `failed: '<name>'` (shared/metrics/names.ts).
  */
+/** Answers of emitted() with the app code they were computed from: a broken copy of a template reuses them. */
+const EMITTED = new Map<string, { sources: string[]; result: boolean }>();
+
 function emitted(project: InfraProject, name: string, kinds: readonly ('event' | 'metric')[]): boolean {
+  const sources = project.appCode().map((f) => f.source);
+  const key = `${kinds.join('+')}:${name}`;
+  const cached = EMITTED.get(key);
+  if (cached && cached.sources.length === sources.length && cached.sources.every((s, i) => s === sources[i])) return cached.result;
+  const result = emittedUncached(project, name, kinds);
+  EMITTED.set(key, { sources, result });
+  return result;
+}
+
+function emittedUncached(project: InfraProject, name: string, kinds: readonly ('event' | 'metric')[]): boolean {
   const code = project.appCode();
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const keys = code.flatMap(({ source }) => [...source.matchAll(new RegExp(`\\b(\\w+):\\s*'${escaped}'`, 'g'))].map((m) => m[1]!));
@@ -1894,6 +1923,67 @@ const modulesWired: Rule = {
   },
 };
 
+/**
+ * Linter rules bicepconfig.json must switch on, at least at this level (rule reference:
+ * https://learn.microsoft.com/azure/azure-resource-manager/bicep/linter, read 2026-12-04). docs/operations.md says why.
+ */
+export const REQUIRED_LINTER_RULES: Record<string, 'error' | 'warning'> = {
+  'no-hardcoded-location': 'error',
+  'explicit-values-for-loc-params': 'error',
+  'secure-parameter-default': 'error',
+  'secure-secrets-in-params': 'error',
+  'outputs-should-not-contain-secrets': 'error',
+  'no-hardcoded-env-urls': 'error',
+  'no-unused-params': 'error',
+  'no-unused-vars': 'error',
+  'no-unused-existing-resources': 'error',
+  'use-recent-api-versions': 'warning',
+};
+
+const deploymentTooling: Rule = {
+  id: 'deployment-tooling',
+  summary: "azure.yaml deploys infra/ and the Function App (service 'api', host function, language ts) with a prepackage build and a preprovision check, and bicepconfig.json switches on the chosen linter rules.",
+  check(project) {
+    const out: Violation[] = [];
+    const config = project.text('bicepconfig.json');
+    let rules: Record<string, { level?: string }> = {};
+    try {
+      rules = (JSON.parse(config ?? '{}') as { analyzers?: { core?: { rules?: Record<string, { level?: string }> } } }).analyzers?.core?.rules ?? {};
+    } catch {
+      out.push(violation(this.id, 'bicepconfig.json', 'is not valid JSON.'));
+    }
+    const rank = { off: 0, info: 1, warning: 2, error: 3 } as Record<string, number>;
+    for (const [rule, level] of Object.entries(REQUIRED_LINTER_RULES)) {
+      const found = rules[rule]?.level;
+      if ((rank[found ?? 'off'] ?? 0) < rank[level]!) {
+        out.push(violation(this.id, 'bicepconfig.json', `analyzers.core.rules['${rule}'].level must be '${level}' or stricter (found ${found === undefined ? 'not set' : `'${found}'`}).`));
+      }
+    }
+    const azd = project.text('azure.yaml') ?? '';
+    const expectations: [RegExp, string][] = [
+      [/^infra:\n(?:\s+.*\n)*?\s+path: infra\n/m, "infra.path must be 'infra'"],
+      [/^services:\n\s+api:\n/m, "a service 'api' must be declared"],
+      [/^\s+host: function$/m, "the api service's host must be 'function' (Azure Functions)"],
+      [/^\s+language: ts$/m, "the api service's language must be 'ts'"],
+      [/^\s+project: \.$/m, "the api service's project must be '.'"],
+      [/prepackage:\n(?:\s+.*\n)*?\s+run: npm ci && npm run build\n/m, "a prepackage hook must run 'npm ci && npm run build'"],
+      [/preprovision:\n(?:\s+.*\n)*?\s+run: \.\/infra\/hooks\/preprovision\.sh\n/m, 'a preprovision hook must run ./infra/hooks/preprovision.sh (UK South only)'],
+    ];
+    for (const [pattern, what] of expectations) {
+      if (!pattern.test(azd)) out.push(violation(this.id, 'azure.yaml', `${what}.`));
+    }
+    const sites = project.resources('Microsoft.Web/sites');
+    for (const ref of sites) {
+      const tags = valueAt(ref.resource.body, 'tags');
+      const text = tags ? sourceText(ref, tags) : '';
+      if (!/'azd-service-name':\s*azdServiceName/.test(text) || literalOf(paramNamed(ref.file, 'azdServiceName')?.defaultValue) !== 'api') {
+        out.push(violation(this.id, where(ref), "tags must include 'azd-service-name': azdServiceName (default 'api'): azd deploy finds the app by it."));
+      }
+    }
+    return out;
+  },
+};
+
 export const RULES: readonly Rule[] = [
   locationParamUkSouthOnly,
   resourcesUseLocation,
@@ -1942,4 +2032,5 @@ export const RULES: readonly Rule[] = [
   parameterFilesMatchMain,
   modulesWired,
   apiVersionsChecked,
+  deploymentTooling,
 ];
