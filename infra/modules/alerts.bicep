@@ -75,7 +75,7 @@ var logAlertActionGroups = empty(alertEmail) ? [] : [
   actionGroup.id
 ]
 
-resource deadLetteredMessagesAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+resource deadLetteredMessagesAlert 'Microsoft.Insights/metricAlerts@2026-01-01' = {
   name: 'alert-${namePrefix}-dead-lettered-messages'
   location: 'global'
   tags: tags

@@ -1844,7 +1844,7 @@ export const CHECKED_API_VERSIONS: Record<string, string[]> = {
   'Microsoft.Insights/actionGroups': ['2023-01-01'],
   'Microsoft.Insights/components': ['2020-02-02'],
   'Microsoft.Insights/diagnosticSettings': ['2021-05-01-preview'],
-  'Microsoft.Insights/metricAlerts': ['2018-03-01'],
+  'Microsoft.Insights/metricAlerts': ['2026-01-01'],
   'Microsoft.Insights/scheduledQueryRules': ['2023-12-01'],
   'Microsoft.Insights/workbooks': ['2023-06-01'],
   'Microsoft.KeyVault/vaults': ['2025-05-01'],

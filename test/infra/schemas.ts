@@ -239,8 +239,8 @@ export const SCHEMA_SOURCES: readonly Source[] = [
     pkg: '@azure/arm-monitor',
     folders: ['actionGroupsApi', 'metricAlertApi', 'scheduledQueryRuleApi', 'diagnosticsSettings', 'microsoft/common', '.'],
     apiVersions: {
-      'Microsoft.Insights/actionGroups': '2024-10-01-preview',
-      'Microsoft.Insights/metricAlerts': '2024-03-01-preview',
+      'Microsoft.Insights/actionGroups': '2021-10-01',
+      'Microsoft.Insights/metricAlerts': '2026-01-01',
       'Microsoft.Insights/scheduledQueryRules': '2025-01-01-preview',
       'Microsoft.Insights/diagnosticSettings': '2021-05-01-preview',
     },
