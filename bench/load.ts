@@ -162,7 +162,7 @@ async function main(): Promise<void> {
   const services = await createServices(env, { queue, telemetry });
   useServices(services);
   let hostLogLines = 0;
-  const host = await startLocalHost({ services, port: 0, runTimers: false, loadFunctions: () => import('../functions/index'), log: () => void (hostLogLines += 1) });
+  const host = await startLocalHost({ services, port: 0, runTimers: false, loadFunctions: () => import('../functions/index.js'), log: () => void (hostLogLines += 1) });
   try {
     await repositoriesOf(services).tenants.put('bench-load' as TenantId, tenantInputSchema.parse({ name: 'Load Lettings', phoneNumberIds: [PHONE_NUMBER_ID], messageStorage: storage }));
     // Unique media ids, as Meta's are (a media id is also the download's duplicate-detection key).

@@ -1,19 +1,20 @@
 /**
- * npm run bench:retention: the retention sweep over 100,000 media blobs on Azurite, with 1% and with 10%
- * expired, to show that its cost follows what expired.
+ * npm run bench:retention: the retention sweep over 10,000 media blobs on Azurite (100,000 with
+ * `npm run bench:retention:full`, which takes over 15 minutes: Azurite's cost per operation grows with the
+ * store), with 1% and with 10% expired, to show that its cost follows what expired.
  *
  * One upload serves both measurements (uploading to Azurite is the slow part, see docs/retention.md):
- * 100,000 + 1,000 tiny blobs across 10 tenants, 1,000 of them 50 days old, 10,000 40 days old, the rest
- * 1 day old.
- *   1. mediaDays 45: the 1,000 oldest expire (1% of the store);
+ * N + N/100 tiny blobs across 10 tenants (N = 10,000 by default), N/100 of them 50 days old, N/10 40 days
+ * old, the rest 1 day old.
+ *   1. mediaDays 45: the N/100 oldest expire (1% of the store);
  *   2. mediaDays 45 again: nothing expires, so this is the listing alone (the baseline: the cost that
  *      does not follow expiry);
- *   3. mediaDays 30: the 10,000 of 40 days expire (10% of the 100,000 left).
+ *   3. mediaDays 30: the N/10 of 40 days expire (10% of the N left).
  * After each sweep the store is counted to check that exactly the expired blobs are gone. Setup time is
  * reported separately. The result is the last line, one JSON object.
  *
- * Environment: BENCH_BLOBS (store size for the 10% sweep, default 100000), BENCH_CONCURRENCY (uploads in
- * flight, default 64).
+ * Environment: BENCH_BLOBS (store size N, default 10000, or 100000 with `--full`), BENCH_CONCURRENCY
+ * (uploads in flight, default 64).
  */
 import { createHash } from 'node:crypto';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
@@ -31,7 +32,7 @@ import {
 import { RecordingTelemetry } from '../shared/telemetry';
 import { retentionSchema } from '../shared/tenants';
 
-const STORE = Number(process.env.BENCH_BLOBS ?? 100_000);
+const STORE = Number(process.env.BENCH_BLOBS ?? (process.argv.includes('--full') ? 100_000 : 10_000));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const ONE_PERCENT = Math.round(STORE / 100);
 const TOTAL = STORE + ONE_PERCENT;

@@ -34,7 +34,7 @@ export interface LocalHost {
  */
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const registrations = installFunctionsCore();
-  await (options.loadFunctions ?? (() => import('../functions/index')))();
+  await (options.loadFunctions ?? (() => import('../functions/index.js')))();
   const log = options.log ?? ((line: string) => console.log(line));
   const { services } = options;
 

@@ -141,9 +141,10 @@ export async function sweepBlobPrefix(input: {
     const items = page.items.filter((entry) => entry.name !== cursor.handledName);
     const last = page.items.at(-1);
     // A page may end inside one blob's group of snapshots/versions. Azurite then skips the rest of the group
-    // on the next page (its marker is the blob name); Azure continues it. Either way: finish the group now
-    // with a listing of that one name, and skip that name on the next page.
-    const cutName = page.continuationToken && last && !isBase(last) && last.name !== cursor.handledName ? last.name : undefined;
+    // on the next page (its marker is the blob name; 3.37 also lists a group's entries out of order, so a
+    // page can end on the base with its snapshots unlisted); Azure continues it. Either way: finish the
+    // last name's group now with a listing of that one name, and skip that name on the next page.
+    const cutName = page.continuationToken && last && last.name !== cursor.handledName ? last.name : undefined;
     const groups = groupByName(items);
     if (cutName !== undefined) groups.set(cutName, await completeGroup(target, cutName, operations));
     await forEachLimited([...groups.values()], input.concurrency, (group) => sweepGroup(target, group, input, counts, operations));

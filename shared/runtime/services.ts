@@ -40,7 +40,7 @@ export async function createServices(env: Record<string, string | undefined>, ov
   // The Key Vault and Service Bus SDKs are loaded only when the settings name them (bench/coldstart.ts):
   // a process that does not use them does not pay for loading them.
   const secretSource: SecretProvider = settings.KEY_VAULT_URL
-    ? new (await import('../secrets/keyVaultSecretProvider')).KeyVaultSecretProvider(settings.KEY_VAULT_URL)
+    ? new (await import('../secrets/keyVaultSecretProvider.js')).KeyVaultSecretProvider(settings.KEY_VAULT_URL)
     : new SettingsSecretProvider(env);
   const secrets = overrides.secrets ?? new CachedSecretProvider(secretSource, settings.SECRET_CACHE_SECONDS * 1000, clock);
 
@@ -85,7 +85,7 @@ export async function createServices(env: Record<string, string | undefined>, ov
 /** Service Bus when a connection is set (its SDK loaded then, not at start-up), else the in-process queue. */
 async function queueFor(settings: Settings, clock: Clock): Promise<Queue> {
   if (!settings.SERVICEBUS_CONNECTION && !settings.SERVICEBUS_CONNECTION__fullyQualifiedNamespace) return new InProcessQueue({ clock });
-  const { ServiceBusQueue } = await import('../queue/serviceBusQueue');
+  const { ServiceBusQueue } = await import('../queue/serviceBusQueue.js');
   return settings.SERVICEBUS_CONNECTION
     ? new ServiceBusQueue({ connectionString: settings.SERVICEBUS_CONNECTION })
     : new ServiceBusQueue({ fullyQualifiedNamespace: settings.SERVICEBUS_CONNECTION__fullyQualifiedNamespace! });

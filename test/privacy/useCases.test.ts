@@ -17,6 +17,7 @@ import {
   retryPrivacyRequest,
   runErasureTask,
   StoreRegistry,
+  viewOf,
   type PersonalDataStore,
   type PrivacyDeps,
   type PrivacyRequestView,
@@ -68,7 +69,7 @@ async function seedDocuments(tenantId: TenantId, waId: WaId, count: number, type
 async function waitFor(deps: PrivacyDeps, id: string, statuses: string[]): Promise<PrivacyRequestView> {
   return eventually(async () => {
     const doc = await deps.requests.get(id);
-    return doc && statuses.includes(doc.status) ? (await import('../../shared/privacy')).viewOf(doc) : undefined;
+    return doc && statuses.includes(doc.status) ? viewOf(doc) : undefined;
   }, 15_000);
 }
 

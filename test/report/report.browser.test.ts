@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import serverlessChromium from '@sparticuz/chromium';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computePrivacyMetrics, renderReportHtml } from '../../shared/metrics';
@@ -8,15 +9,26 @@ import { AS_OF, PERIOD, PLANTED, recordsOf, scriptedHistory } from '../metrics/s
 
 /** Screenshots and the rendered files land here (git-ignored), for a person to look at. */
 const OUTPUT = path.resolve(__dirname, '../../.local/test-output');
-const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * The Chromium that ships inside the `@sparticuz/chromium` npm package (brotli-compressed, inflated to the
+ * temp folder on first use), so `npm test` needs no system browser and no download at install time. The
+ * background-networking flags keep it from calling Google's hosts, which a closed network refuses.
+ */
+async function launchChromium(): Promise<Browser> {
+  serverlessChromium.setGraphicsMode = false; // no WebGL needed: skips inflating SwiftShader
+  return chromium.launch({
+    executablePath: await serverlessChromium.executablePath(),
+    // Our own flags, not the package's Lambda set (which turns off web security and runs one process).
+    args: ['--headless', '--no-sandbox', '--no-zygote', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    headless: true,
+  });
+}
 
 let browser: Browser;
 beforeAll(async () => {
   await mkdir(OUTPUT, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 afterAll(async () => {
   await browser?.close();

@@ -55,7 +55,7 @@ describe('the deadlineWatch timer under the local host', () => {
     host = await startLocalHost({
       services,
       port: 0,
-      loadFunctions: () => import('../../functions/deadlineWatch'),
+      loadFunctions: () => import('../../functions/deadlineWatch.js'),
       runTimers: true,
       log: (line) => logs.push(line),
     });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { hashSubject } from '../../shared/crypto';
 import { ManualClock, type TenantId } from '../../shared/domain';
 import { SettingsSecretProvider } from '../../shared/secrets';
 import { InMemorySubjectStore } from '../../shared/subjects';
@@ -236,7 +237,6 @@ describe('order within a delivery', () => {
   it('message timestamps as Meta sends them (seconds) decide the erasure cut-off', async () => {
     const w = world('encrypted');
     const waId = newWaId();
-    const { hashSubject } = await import('../../shared/crypto');
     const hash = await hashSubject(w.deps.secrets, w.tenant.id as TenantId, waId as never);
     const erasedAt = new Date(Number(unixSeconds()) * 1000);
     await w.deps.markers.put('tombstone', w.tenant.id as TenantId, hash, { data: { erasedAt: erasedAt.toISOString() } });
