@@ -9,7 +9,7 @@ import { Cron } from 'croner';
  *
  * each a value (`0 5 * * * *`), all values (`*`), a range (`5-7`), a set (`5,8,10`) or an interval
  * (`*\/5`); months and days as numbers, English names or their abbreviations, case-insensitive (`Jan`,
- * `MON-FRI`, `Monday`); days 0-6 with 0 = Sunday; in UTC on Linux plans (DESIGN.md).
+ * `MON-FRI`, `Monday`); days 0-6 with 0 = Sunday; in UTC (Linux plans do not support WEBSITE_TIME_ZONE).
  *
  * The parsing of values, ranges, lists and steps, their bounds and the next occurrence are croner's
  * (a maintained, dependency-free cron library) in its six-field mode, with day-of-month AND day-of-week

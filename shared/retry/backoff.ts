@@ -5,7 +5,7 @@
  *     max(Retry-After floor, min(capMs, baseMs · 2^(failures − 1))) · (1 + jitter · random)
  *
  * and does so by completing its queue message and scheduling a new one, never by sleeping in a handler
- * (DESIGN.md: Service Bus triggers in Node have no host retry policy).
+ * (Service Bus triggers in Node have no host retry policy: README, "Queues").
  *
  * - The exponential step is the shortest wait; jitter only lengthens it, so the many messages that failed
  *   together (one store outage) come back spread out instead of hitting the store together again.
