@@ -20,17 +20,10 @@ import { createHash } from 'node:crypto';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { startAzurite } from '../local/emulators';
 import { ManualClock, type TenantId } from '../shared/domain';
-import {
-  blobSweepTarget,
-  InMemoryCheckpoints,
-  runRetentionSweep,
-  timeBudget,
-  type BlobSweepTarget,
-  type ExpiredDocumentSource,
-  type RetentionSweepResult,
-} from '../shared/retention';
+import { InMemoryCheckpoints, runRetentionSweep, timeBudget, type BlobSweepTarget, type ExpiredDocumentSource, type RetentionSweepResult } from '../shared/retention';
 import { RecordingTelemetry } from '../shared/telemetry';
 import { retentionSchema } from '../shared/tenants';
+import { blobSweepTarget } from '../shared/storage';
 
 const STORE = Number(process.env.BENCH_BLOBS ?? (process.argv.includes('--full') ? 100_000 : 10_000));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);

@@ -5,6 +5,14 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/**
+ * Waiting, as a port too: a use case that must pause briefly (a message lease held by another delivery)
+ * waits through it, so a test can pass one that does not wait.
+ */
+export type Sleep = (ms: number) => Promise<void>;
+
+export const timerSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export class ManualClock implements Clock {
   constructor(private current: Date = new Date('2026-01-01T00:00:00Z')) {}
   now(): Date {
