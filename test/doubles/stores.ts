@@ -108,11 +108,14 @@ export class InMemoryAudit implements AuditLog {
   }
 }
 
-/** Tenants in memory (copies in and out, as the Cosmos repository parses what it reads). */
+/**
+ * Tenants in memory. The tenants given are kept as they are (a test may change one in place, as an
+ * operator would change the configuration); what `get` and `list` return are copies.
+ */
 export class InMemoryTenants implements TenantRepository {
   private readonly tenants = new Map<TenantId, Tenant>();
   constructor(tenants: Tenant[] = [], private readonly clock?: Clock) {
-    for (const tenant of tenants) this.tenants.set(tenant.id, structuredClone(tenant));
+    for (const tenant of tenants) this.tenants.set(tenant.id, tenant);
   }
   async get(id: TenantId): Promise<Tenant | undefined> {
     const tenant = this.tenants.get(id);
@@ -135,8 +138,7 @@ export class InMemoryTenants implements TenantRepository {
     this.tenants.delete(id);
   }
   async findByPhoneNumberId(phoneNumberId: string): Promise<Tenant | undefined> {
-    const found = [...this.tenants.values()].find((t) => t.phoneNumberIds.includes(phoneNumberId));
-    return found ? structuredClone(found) : undefined;
+    return [...this.tenants.values()].find((t) => t.phoneNumberIds.includes(phoneNumberId));
   }
 }
 
