@@ -5,3 +5,4 @@
  */
 export * from './subjectStore';
 export * from './stores';
+export * from './privacy';
