@@ -12,16 +12,3 @@ export const systemClock: Clock = { now: () => new Date() };
 export type Sleep = (ms: number) => Promise<void>;
 
 export const timerSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-export class ManualClock implements Clock {
-  constructor(private current: Date = new Date('2026-01-01T00:00:00Z')) {}
-  now(): Date {
-    return new Date(this.current);
-  }
-  advance(ms: number): void {
-    this.current = new Date(this.current.getTime() + ms);
-  }
-  set(date: Date): void {
-    this.current = new Date(date);
-  }
-}

@@ -3,7 +3,7 @@ export { RETENTION_SETTING_OF, retentionSecondsFor, subjectDocumentLifetime, isP
 export { timeBudget, type TimeBudget } from './budget';
 export { createdAtOf, CREATED_AT_METADATA, type BlobSweepTarget, type ListedBlob, type BlobListPage } from './blobSweep';
 export { type ExpiredDocumentSource, type ExpiredDocument } from './expiredDocuments';
-export { markerCheckpoints, InMemoryCheckpoints, type CheckpointStore, type CheckpointData } from './checkpoints';
+export { markerCheckpoints, type CheckpointStore, type CheckpointData } from './checkpoints';
 export {
   runRetentionSweep,
   tenantExportsPrefix,

@@ -6,3 +6,4 @@
 export * from './subjectStore';
 export * from './stores';
 export * from './privacy';
+export * from './clockAndTelemetry';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as keygen } from '../../scripts/flowsKeygen';
 import { main as sendFlowCommand } from '../../scripts/sendFlow';
 import { localEnvironment } from '../../shared/config';
-import { ManualClock, type TenantId } from '../../shared/domain';
+import { type TenantId } from '../../shared/domain';
 import { CachedFlowKeys, decryptFlowRequest } from '../../shared/flows';
 import { SettingsSecretProvider } from '../../shared/secrets';
 import { adminHeaders } from '../support/principals';
@@ -14,6 +14,7 @@ import { uniqueTenantId } from '../support/testServices';
 import { encryptFlowRequest, FlowClient, flowKeyPair } from './support/flowClient';
 import { startGraphMessagesFake, type GraphMessagesFake } from './support/graphMessagesFake';
 import { CosmosAuditLog } from '../../shared/cosmos';
+import { ManualClock } from '../doubles';
 
 const projectDir = join(__dirname, '../..');
 const key = flowKeyPair();

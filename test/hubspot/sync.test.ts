@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptText, hashSubject, keyringFrom } from '../../shared/crypto';
-import { ManualClock, subjectPartitionKey, type SubjectHash, type TenantId, type WaId } from '../../shared/domain';
+import { subjectPartitionKey, type SubjectHash, type TenantId, type WaId } from '../../shared/domain';
 import { HubSpotConversations, syncMessageToHubSpot, type HubSpotSyncDeps } from '../../shared/hubspot';
 import { readStoredMessages, recordOutboundMessage } from '../../shared/messages';
 import { DeadLetterError } from '../../shared/queue';
@@ -14,6 +14,7 @@ import { newWaId, wamid } from '../fixtures/whatsapp/payloads';
 import { testServices, uniqueTenantId, type TestServices } from '../support/testServices';
 import { buildHubSpotSyncDeps, rootOf } from '../../shared/runtime';
 import { CosmosMessageStore, CosmosSubjectRepository } from '../../shared/cosmos';
+import { ManualClock } from '../doubles';
 
 const clock = new ManualClock(new Date());
 let s: TestServices;

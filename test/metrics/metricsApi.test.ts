@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, type TenantId } from '../../shared/domain';
+import { type TenantId } from '../../shared/domain';
 import { EVENT_NAMES, METRIC_DIMENSIONS, METRIC_NAMES, OPERATIONS_AUDIT_TENANT, type PrivacyMetrics } from '../../shared/metrics';
 import type { PrivacyRequestView } from '../../shared/privacy';
 import { adminHeaders, operatorHeaders } from '../support/principals';
@@ -7,6 +7,7 @@ import { startTestHost, type TestHost } from '../support/testHost';
 import { eventually, uniqueTenantId } from '../support/testServices';
 import { AS_OF, EXPECTED, PLANTED, scriptedHistory, writeHistory, type ScriptedHistory } from './support/history';
 import { CosmosAuditLog } from '../../shared/cosmos';
+import { ManualClock } from '../doubles';
 
 let t: TestHost;
 let history: ScriptedHistory;

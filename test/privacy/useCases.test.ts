@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { OperationResponse } from '@azure/cosmos';
 import { hashSubject } from '../../shared/crypto';
-import { ManualClock, subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
+import { subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
 import { backoffDelayMs, rateLimitedDelayMs, createPrivacyRequest, DEFAULT_RETRY_POLICY, dueDateOf, processPrivacyRequest, reconcilePrivacyRequests, retryPrivacyRequest, runErasureTask, StoreRegistry, viewOf, type PersonalDataStore, type PrivacyDeps, type PrivacyRequestView } from '../../shared/privacy';
 import { InProcessQueue } from '../../shared/queue';
 import { mediaPrefixFor } from '../../shared/storage';
@@ -12,6 +12,7 @@ import { tenantInputSchema } from '../../shared/tenants';
 import { eventually, testServices, uniqueTenantId, type TestServices } from '../support/testServices';
 import { CosmosAuditLog } from '../../shared/cosmos';
 import { buildPrivacyDeps, rootOf } from '../../shared/runtime';
+import { ManualClock } from '../doubles';
 
 let services: TestServices;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { dataKeyring, hashSubject } from '../../shared/crypto';
-import { ManualClock, subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
+import { subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
 import {
   advanceCancellation,
   cancellationProgress,
@@ -21,20 +21,8 @@ import {
 import { DeadLetterError } from '../../shared/queue';
 import { CachedSecretProvider, SettingsSecretProvider } from '../../shared/secrets';
 import { lifetime } from '../../shared/subjects';
-import { RecordingTelemetry } from '../../shared/telemetry';
 import { tenantInputSchema } from '../../shared/tenants';
-import {
-  InMemoryAudit,
-  InMemoryDataStore,
-  InMemoryFiles,
-  InMemoryMarkers,
-  InMemoryPrivacyRequests,
-  InMemorySubjectStore,
-  InMemoryTenants,
-  RecordingConfirmations,
-  RecordingCrm,
-  RecordingQueue,
-} from '../doubles';
+import { InMemoryAudit, InMemoryDataStore, InMemoryFiles, InMemoryMarkers, InMemoryPrivacyRequests, InMemorySubjectStore, InMemoryTenants, RecordingConfirmations, RecordingCrm, RecordingQueue, ManualClock, RecordingTelemetry } from '../doubles';
 
 /**
  * The privacy use cases on in-memory doubles of their ports (test/doubles): milliseconds per case, no

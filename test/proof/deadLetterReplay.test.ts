@@ -3,11 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditEventInput } from '../../shared/audit';
 import { EVENT_NAMES, OPERATIONS_AUDIT_TENANT, replayDeadLetters, type ReplayPorts } from '../../shared/metrics';
 import { DeadLetterError, InProcessQueue, type DeadLetterStore, type MessageHandler, type QueueName } from '../../shared/queue';
-import { RecordingTelemetry } from '../../shared/telemetry';
 import { adminHeaders } from '../support/principals';
 import { eventually } from '../support/testServices';
 import { startProofWorld, type ProofWorld } from './support/world';
 import { CosmosAuditLog } from '../../shared/cosmos';
+import { RecordingTelemetry } from '../doubles';
 
 /**
  * A dead-letter replay is an operator action on every tenant's messages: it is audited before anything

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, type TenantId } from '../../shared/domain';
+import { type TenantId } from '../../shared/domain';
 import { DeadLetterError, InProcessQueue, QUEUE_NAMES } from '../../shared/queue';
 import { reportDeadLetters, watchDeadlines, type DeadlineWatchPorts } from '../../shared/retention';
-import { RecordingTelemetry } from '../../shared/telemetry';
 import { eventually, testServices, uniqueTenantId, type TestServices } from '../support/testServices';
 import { DAY_MS } from './support';
 import { CosmosAuditLog, CosmosMarkerStore, cosmosRequestDeadlines } from '../../shared/cosmos';
+import { ManualClock, RecordingTelemetry } from '../doubles';
 
 let s: TestServices;
 const clock = new ManualClock(new Date('2026-04-10T09:00:00Z'));

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
+import { subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
 import { retentionSecondsFor, runRetentionSweep, subjectDocumentLifetime, timeBudget } from '../../shared/retention';
 import { SUBJECT_DOCUMENT_TYPES, type SubjectDocumentType } from '../../shared/subjects';
 import { testServices, uniqueTenantId, type TestServices } from '../support/testServices';
 import { auditEvents, DAY_MS, sweepPorts, tenantWith } from './support';
 import { CosmosMarkerStore, cosmosExpiredDocuments } from '../../shared/cosmos';
+import { ManualClock } from '../doubles';
 
 let s: TestServices;
 const clock = new ManualClock(new Date('2026-03-01T12:00:00Z'));

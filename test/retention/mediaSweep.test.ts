@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../shared/domain';
 import { runRetentionSweep, timeBudget, TENANT_CHECKPOINT_KEY, RUN_CHECKPOINT_KEY } from '../../shared/retention';
 import type { TenantId } from '../../shared/domain';
 import { testServices, uniqueTenantId, type TestServices } from '../support/testServices';
 import { auditEvents, crashingAfter, daysAgo, entriesUnder, putBlob, snapshot, sweepPorts, tenantWith } from './support';
 import { CosmosMarkerStore } from '../../shared/cosmos';
 import { blobSweepTarget } from '../../shared/storage';
+import { ManualClock } from '../doubles';
 
 let s: TestServices;
 const clock = new ManualClock(new Date());

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ManualClock, type TenantId } from '../../shared/domain';
+import { type TenantId } from '../../shared/domain';
 import { DeadLetterError, InProcessQueue, QUEUE_NAMES } from '../../shared/queue';
 import { retentionSchema } from '../../shared/tenants';
 import { adminHeaders } from '../support/principals';
@@ -8,6 +8,7 @@ import { startTestHost, type TestHost } from '../support/testHost';
 import { eventually, uniqueTenantId } from '../support/testServices';
 import { daysAgo, entriesUnder, putBlob } from './support';
 import { CosmosAuditLog } from '../../shared/cosmos';
+import { ManualClock } from '../doubles';
 
 let t: TestHost;
 const clock = new ManualClock(new Date());

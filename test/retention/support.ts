@@ -1,10 +1,11 @@
 import type { ContainerClient } from '@azure/storage-blob';
-import type { ManualClock, TenantId } from '../../shared/domain';
+import type { TenantId } from '../../shared/domain';
 import type { BlobSweepTarget, RetentionSweepPorts } from '../../shared/retention';
 import { rootOf } from '../../shared/runtime';
 import { CosmosAuditLog } from '../../shared/cosmos';
 import { retentionSchema, type Retention } from '../../shared/tenants';
 import type { TestServices } from '../support/testServices';
+import { type ManualClock } from '../doubles';
 
 export const DAY_MS = 86_400_000;
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, type TenantId } from '../../shared/domain';
+import { type TenantId } from '../../shared/domain';
 import { TASK_STORES, type TaskStore } from '../../shared/privacy';
 import { RETENTION_SETTING_OF, retentionSecondsFor, runRetentionSweep, timeBudget } from '../../shared/retention';
 import { SUBJECT_DOCUMENT_TYPES, type SubjectDocumentType } from '../../shared/subjects';
@@ -10,6 +10,7 @@ import { eventually } from '../support/testServices';
 import { CLOSED_PORT_URL, createTenant, postWebhook, subjectDocuments, type TestTenant } from '../whatsapp/support';
 import { DAY_MS, sweepPorts } from './support';
 import { rootOf } from '../../shared/runtime';
+import { ManualClock } from '../doubles';
 
 let t: TestHost;
 const clock = new ManualClock(new Date('2026-05-04T08:00:00Z'));

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { hashSubject } from '../../shared/crypto';
-import { ManualClock, type TenantId } from '../../shared/domain';
+import { type TenantId } from '../../shared/domain';
 import { SettingsSecretProvider } from '../../shared/secrets';
-import { RecordingTelemetry } from '../../shared/telemetry';
 import { tenantSchema, type Tenant } from '../../shared/tenants';
 import { parseFlowCompletion, parseMessage, PROCESSING_LEASE_SECONDS, receiveWebhook, signBody, verifySignature, type PrivacyRequestCall, type WebhookDeps } from '../../shared/whatsapp';
 import { change, delivery, messages, newMediaId, newPhoneNumberId, newWaId, single, unixSeconds } from '../fixtures/whatsapp/payloads';
-import { InMemoryAudit, InMemoryMarkers, InMemorySubjectStore, InMemoryTenants, RecordingQueue } from '../doubles';
+import { InMemoryAudit, InMemoryMarkers, InMemorySubjectStore, InMemoryTenants, RecordingQueue, ManualClock, RecordingTelemetry } from '../doubles';
 
 const SECRET = 'unit-app-secret';
 
