@@ -22,9 +22,9 @@ import { startAzurite, startCosmosServer } from '../local/emulators';
 import { cpuMilliseconds } from './cpu';
 import { subjectPartitionKey, type TenantId, type WaId } from '../shared/domain';
 import { hashSubject } from '../shared/crypto';
-import { buildPrivacyDeps, createPrivacyRequest, processPrivacyRequest, runErasureTask } from '../shared/privacy';
+import { createPrivacyRequest, processPrivacyRequest, runErasureTask } from '../shared/privacy';
 import { InProcessQueue } from '../shared/queue';
-import { createServices, repositoriesOf } from '../shared/runtime';
+import { createServices, buildPrivacyDeps, rootOf } from '../shared/runtime';
 import { hubspotTokenSecret } from '../shared/secrets';
 import { mediaPrefixFor } from '../shared/storage';
 import { lifetime } from '../shared/subjects';
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   try {
     const deps = buildPrivacyDeps(services);
     for (const [i, id] of tenantIds.entries()) {
-      await repositoriesOf(services).tenants.put(id, tenantInputSchema.parse({ name: `Bench Lettings ${i + 1}`, phoneNumberIds: [String(106540352242922 + i)], messageStorage: 'encrypted', hubspot: { enabled: true } }));
+      await rootOf(services).tenants.put(id, tenantInputSchema.parse({ name: `Bench Lettings ${i + 1}`, phoneNumberIds: [String(106540352242922 + i)], messageStorage: 'encrypted', hubspot: { enabled: true } }));
     }
 
     // Seed: 20 documents, 5 blobs and a HubSpot contact per subject.

@@ -59,6 +59,12 @@ export interface Failure {
   /** The request never got an answer: the connection failed or timed out. */
   unanswered?: 'network' | 'timeout';
   /**
+   * The error's own message when Flowkeeper wrote it and it holds no personal data (the HubSpot client's
+   * `HubSpot answered 401 on contact search`, a missing secret's name): what a failure reason may quote.
+   * Absent for SDK errors, whose messages may quote a query or a document.
+   */
+  reason?: string;
+  /**
    * False for an error whose shape says nothing (a plain Error, a TypeError from a bug). It is classed
    * `transient`, so a background task retries it a bounded number of times before failing loudly, but an
    * admin route never calls it an outage: it stays a 500, a bug to report.
@@ -122,7 +128,7 @@ function recognise(error: unknown, depth: number): Failure | undefined {
   if (!(error instanceof Error) || depth > 3) return undefined;
   if (error instanceof HubSpotError) {
     const kind: FailureClass = error.kind === 'rate-limited' ? 'throttled' : error.kind === 'transient' ? 'transient' : error.status === 404 ? 'not-found' : 'permanent';
-    return failure(kind, 'hubspot', `HubSpotError ${error.status ?? error.kind}`, { status: error.status, retryAfterMs: error.retryAfterMs, unanswered: error.kind === 'transient' && error.status === undefined ? 'network' : undefined });
+    return failure(kind, 'hubspot', `HubSpotError ${error.status ?? error.kind}`, { status: error.status, retryAfterMs: error.retryAfterMs, unanswered: error.kind === 'transient' && error.status === undefined ? 'network' : undefined, reason: error.message });
   }
   if (error instanceof ErrorResponse) {
     if (typeof error.code === 'number') {
@@ -145,7 +151,8 @@ function recognise(error: unknown, depth: number): Failure | undefined {
     const kind = known ?? (retryable === true ? 'transient' : 'permanent');
     return failure(kind, 'service-bus', `${error.name} ${String(code)}`, { code: typeof code === 'string' ? code : undefined, retryAfterMs: kind === 'throttled' ? SERVICE_BUS_BUSY_MS : undefined });
   }
-  if (error instanceof MissingSecretError || error instanceof DecryptionError) return failure('permanent', undefined, error.name, {});
+  if (error instanceof MissingSecretError) return failure('permanent', undefined, error.name, { reason: error.message });
+  if (error instanceof DecryptionError) return failure('permanent', undefined, error.name, {});
   // An error of another library that carries an HTTP status, the way the Azure SDKs do.
   const status = typeof statusCode === 'number' ? statusCode : typeof code === 'number' ? code : undefined;
   if (status !== undefined && status >= 100 && status < 600) return failure(classifyStatus(status), undefined, `${error.name} ${status}`, { status });
@@ -164,7 +171,7 @@ function failure(
   kind: FailureClass,
   store: Store | undefined,
   detail: string,
-  extra: { status?: number | undefined; code?: string | undefined; retryAfterMs?: number | undefined; unanswered?: 'network' | 'timeout' | undefined },
+  extra: { status?: number | undefined; code?: string | undefined; retryAfterMs?: number | undefined; unanswered?: 'network' | 'timeout' | undefined; reason?: string | undefined },
 ): Failure {
   const retryAfterMs = extra.retryAfterMs !== undefined && Number.isFinite(extra.retryAfterMs) && extra.retryAfterMs >= 0 ? extra.retryAfterMs : undefined;
   return {
@@ -175,6 +182,7 @@ function failure(
     ...(extra.code !== undefined ? { code: extra.code } : {}),
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     ...(extra.unanswered ? { unanswered: extra.unanswered } : {}),
+    ...(extra.reason !== undefined ? { reason: extra.reason } : {}),
     recognised: true,
   };
 }

@@ -1,8 +1,6 @@
-import type { CosmosContainers } from '../cosmos/cosmosStore';
 import { readDeadLetterCounts } from '../queue/deadLetterReader';
 import type { DeadLetterStore, QueueName } from '../queue/queuePort';
 import type { SecretProvider } from '../secrets/secretProvider';
-import type { BlobContainers } from '../storage/blobStore';
 
 export interface DependencyStatus {
   status: 'up' | 'down';
@@ -44,8 +42,8 @@ function describe(error: unknown): string {
 
 /** Each dependency's reachability, and the dead-letter count of every queue (operators alert on it). */
 export async function checkHealth(deps: {
-  cosmos: CosmosContainers;
-  blobs: BlobContainers;
+  /** One cheap read of each store (the composition root points them at a container each). */
+  probes: { cosmos: () => Promise<unknown>; blob: () => Promise<unknown> };
   queue: Pick<DeadLetterStore, 'countDeadLetters'>;
   secrets: SecretProvider;
   timeoutMs?: number;
@@ -53,8 +51,8 @@ export async function checkHealth(deps: {
   const timeout = deps.timeoutMs ?? 5000;
   let deadLetters: Partial<Record<QueueName, number>> = {};
   const [cosmos, blob, queue, secrets] = await Promise.all([
-    probe(() => deps.cosmos.tenants.read(), timeout),
-    probe(() => deps.blobs.media.getProperties(), timeout),
+    probe(deps.probes.cosmos, timeout),
+    probe(deps.probes.blob, timeout),
     probe(async () => {
       // The queue is up when every dead-letter count can be read; the first failure says why it is not.
       const failures: unknown[] = [];

@@ -1,7 +1,5 @@
 import { DecryptionError } from '../crypto/dataEncryption';
 import { classifyFailure, STORE_NAMES, storeNamed, type Store } from '../failures';
-import { HubSpotError } from '../hubspot/hubspotClient';
-import { MissingSecretError } from '../secrets/secretProvider';
 
 /**
  * How a store step failed, in words an operator can act on and that hold no personal data: the
@@ -52,11 +50,7 @@ export function describeFailure(error: unknown, system = 'Flowkeeper', operation
   const store = failure.store ?? storeNamed(system);
   // The store's own name when the error says which, else the system the caller named.
   const who = failure.store && !storeNamed(system) ? STORE_NAMES[failure.store] : system;
-  const reason =
-    error instanceof HubSpotError || error instanceof MissingSecretError
-      ? error.message // written by Flowkeeper, without personal data
-      : failure.status !== undefined
-        ? `${who} answered ${failure.status} on ${operation}`
-        : `${who} failed on ${operation} (${failure.code ?? failure.detail})`;
+  // A reason Flowkeeper wrote itself (the HubSpot client, a missing secret) holds no personal data; an SDK's does not count.
+  const reason = failure.reason ?? (failure.status !== undefined ? `${who} answered ${failure.status} on ${operation}` : `${who} failed on ${operation} (${failure.code ?? failure.detail})`);
   return { kind, reason, ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}), ...(store ? { store } : {}) };
 }

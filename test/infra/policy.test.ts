@@ -825,10 +825,10 @@ const BROKEN_COPIES: BrokenCopy[] = [
   {
     behaviour: 'rejects a composite index left behind by a query that changed',
     rule: 'cosmos-composite-indexes',
-    file: 'shared/retention/expiredDocuments.ts',
+    file: 'shared/cosmos/expiredDocuments.ts',
     from: 'c.expiresAt <= @now',
     to: 'c.expiresAt < @now',
-    message: /shared\/retention\/expiredDocuments\.ts: no longer contains the query 'c\.tenantId = @tenantId AND c\.expiresAt <= @now' that the composite index \(\/tenantId ascending, \/expiresAt ascending\) on 'subjects' is declared for/,
+    message: /shared\/cosmos\/expiredDocuments\.ts: no longer contains the query 'c\.tenantId = @tenantId AND c\.expiresAt <= @now' that the composite index \(\/tenantId ascending, \/expiresAt ascending\) on 'subjects' is declared for/,
   },
   {
     behaviour: 'rejects an indexing policy that stops indexing every path',
@@ -841,10 +841,10 @@ const BROKEN_COPIES: BrokenCopy[] = [
   {
     behaviour: 'rejects an ORDER BY on two properties that no composite index serves in that order',
     rule: 'cosmos-composite-indexes',
-    file: 'shared/retention/expiredDocuments.ts',
+    file: 'shared/cosmos/expiredDocuments.ts',
     from: 'AND c.expiresAt <= @now`',
     to: 'AND c.expiresAt <= @now ORDER BY c.tenantId, c.expiresAt DESC`',
-    message: /shared\/retention\/expiredDocuments\.ts:\d+: 'ORDER BY c\.tenantId, c\.expiresAt DESC' needs the composite index \(\/tenantId ascending, \/expiresAt descending\) \(or all orders reversed\) on its container/,
+    message: /shared\/cosmos\/expiredDocuments\.ts:\d+: 'ORDER BY c\.tenantId, c\.expiresAt DESC' needs the composite index \(\/tenantId ascending, \/expiresAt descending\) \(or all orders reversed\) on its container/,
   },
   {
     behaviour: 'rejects a storage key fetched with listKeys() into an app setting',
@@ -1070,7 +1070,7 @@ describe('alert telemetry names', () => {
 describe('composite indexes', () => {
   it('accept an ORDER BY on two properties that a declared composite index serves, in its order or all reversed', () => {
     for (const orderBy of ['ORDER BY c.tenantId, c.expiresAt', 'ORDER BY c.tenantId DESC, c.expiresAt DESC']) {
-      const sources = mutate('shared/retention/expiredDocuments.ts', 'AND c.expiresAt <= @now`', `AND c.expiresAt <= @now ${orderBy}\``);
+      const sources = mutate('shared/cosmos/expiredDocuments.ts', 'AND c.expiresAt <= @now`', `AND c.expiresAt <= @now ${orderBy}\``);
       expect(messagesFor(sources, 'cosmos-composite-indexes'), orderBy).toEqual([]);
     }
   });

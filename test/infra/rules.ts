@@ -326,7 +326,7 @@ export const COSMOS_COMPOSITE_INDEXES: readonly {
       ['/tenantId', 'ascending'],
       ['/expiresAt', 'ascending'],
     ] as const,
-    servesFile: 'shared/retention/expiredDocuments.ts',
+    servesFile: 'shared/cosmos/expiredDocuments.ts',
     servesQuery: 'c.tenantId = @tenantId AND c.expiresAt <= @now',
   })),
 ];

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../shared/audit';
 import type { SubjectHash, TenantId } from '../../shared/domain';
-import { MarkerStore } from '../../shared/markers';
 import type { CancellationProgress } from '../../shared/privacy';
 import { messages, single } from '../fixtures/whatsapp/payloads';
 import { adminHeaders, operatorHeaders } from '../support/principals';
 import { eventually } from '../support/testServices';
 import { postWebhook, subjectDocuments, subjectHashOf } from '../whatsapp/support';
 import { createPrivacyTenant, newSubject, startPrivacyWorld, type PrivacyWorld } from './support';
+import { CosmosAuditLog, CosmosMarkerStore } from '../../shared/cosmos';
 
 let world: PrivacyWorld;
 beforeAll(async () => {
@@ -46,12 +45,12 @@ describe('account cancellation', () => {
     for (const s of subjects) expect(await subjectDocuments(t.services, tenant.tenantId, s.waId)).toEqual([]);
     expect(await orphan.exists()).toBe(false);
     expect(hubspot.contacts.has(contact.id)).toBe(false);
-    const markers = new MarkerStore(t.services.cosmos.markers, t.services.clock);
+    const markers = new CosmosMarkerStore(t.services.cosmos.markers, t.services.clock);
     for (const s of subjects) {
       const hash = (await subjectHashOf(t.services, tenant.tenantId, s.waId)) as SubjectHash;
       expect(await markers.get('tombstone', tenant.tenantId, hash)).toBeDefined();
     }
-    const events = await new AuditLog(t.services.cosmos.audit, t.services.clock).query(tenant.tenantId as TenantId, new Date(0), new Date(Date.now() + 1000));
+    const events = await new CosmosAuditLog(t.services.cosmos.audit, t.services.clock).query(tenant.tenantId as TenantId, new Date(0), new Date(Date.now() + 1000));
     const types = events.map((e) => e.type);
     expect(types.filter((x) => x === 'privacy.erasure.completed')).toHaveLength(3);
     expect(types).toContain('tenant.cancellation.started');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkHealth } from '../../shared/health';
 import { QUEUE_NAMES, readDeadLetterCounts, readDeadLetters, type DeadLetteredMessage, type QueueName } from '../../shared/queue';
 import { reportDeadLetters } from '../../shared/retention';
-import { RecordingTelemetry } from '../../shared/telemetry';
+import { RecordingTelemetry } from '../doubles';
 
 /** A dead-letter store whose counts are given, and whose listed queues cannot be read. */
 function store(counts: Partial<Record<QueueName, number>>, broken: QueueName[] = [], letters: DeadLetteredMessage[] = []) {
@@ -73,10 +73,8 @@ describe('health, the metric and the admin route read the same counts', () => {
   });
 
   it('health shows the same counts, and the queue as down while one cannot be read', async () => {
-    const up = { read: async () => undefined, getProperties: async () => undefined };
     const report = await checkHealth({
-      cosmos: { tenants: up } as never,
-      blobs: { media: up } as never,
+      probes: { cosmos: async () => undefined, blob: async () => undefined },
       queue,
       secrets: { get: async () => 'a key' } as never,
     });

@@ -1,6 +1,8 @@
-import type { HubSpotContacts } from '../../hubspot/contacts';
-import { step } from '../errors';
-import type { PersonalDataStore } from '../registry';
+import type { HubSpotContacts } from './contacts';
+import type { CrmContacts } from '../privacy/ports';
+import { pushRectifiedName } from './contactDirectory';
+import { step } from '../privacy/errors';
+import type { PersonalDataStore } from '../privacy/registry';
 
 /**
  * The subject's contact in the tenant's HubSpot portal (only when the tenant syncs to HubSpot). Found by
@@ -20,7 +22,7 @@ import type { PersonalDataStore } from '../registry';
  * delete; see docs/hubspot.md for what HubSpot keeps and for how long). A tenant in that mode is in
  * scope even if `hubspot.enabled` was left off.
  */
-export function hubspotContactStore(deps: { contacts: HubSpotContacts }): PersonalDataStore {
+export function hubspotContactDataStore(deps: { contacts: HubSpotContacts }): PersonalDataStore {
   const { contacts } = deps;
   return {
     name: 'hubspot',
@@ -50,4 +52,9 @@ export function hubspotContactStore(deps: { contacts: HubSpotContacts }): Person
       return still.size;
     },
   };
+}
+
+/** The privacy core's CRM port on HubSpot: a rectified name pushed to every contact of the subject's number. */
+export function hubspotCrmContacts(contacts: HubSpotContacts): CrmContacts {
+  return { renameSubject: (subject, profileName) => pushRectifiedName(contacts, subject.tenantId, subject.waId, profileName) };
 }
