@@ -10,11 +10,15 @@ import { z } from 'zod';
  * - the response is the JSON encrypted with the same AES key and the IV with every bit flipped,
  *   base64 (ciphertext followed by the tag), sent as a plain-text body.
  */
-export const encryptedRequestSchema = z.object({
-  encrypted_flow_data: z.string({ error: 'is required (base64)' }).min(1, 'must not be empty'),
-  encrypted_aes_key: z.string({ error: 'is required (base64)' }).min(1, 'must not be empty'),
-  initial_vector: z.string({ error: 'is required (base64)' }).min(1, 'must not be empty'),
-});
+export const encryptedRequestSchema = z.object(
+  {
+    encrypted_flow_data: z.string({ error: 'is required (base64)' }).min(1, 'must not be empty'),
+    encrypted_aes_key: z.string({ error: 'is required (base64)' }).min(1, 'must not be empty'),
+    initial_vector: z.string({ error: 'is required (base64)' }).min(1, 'must not be empty'),
+  },
+  // A JSON array, string, number or null is not an envelope: said in the project's words, not zod's.
+  { error: 'must be a JSON object with encrypted_flow_data, encrypted_aes_key and initial_vector' },
+);
 export type EncryptedRequest = z.infer<typeof encryptedRequestSchema>;
 
 const TAG_LENGTH = 16;

@@ -3,6 +3,7 @@ import { dataKeyring } from '../../shared/crypto';
 import { subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
 import { FLOW_TOKEN_INVALID_MESSAGE, flowsKeySecretNames, issueFlowToken } from '../../shared/flows';
 import { lifetime } from '../../shared/subjects';
+import { signBody } from '../../shared/whatsapp';
 import { adminHeaders } from '../support/principals';
 import { startTestHost, type TestHost } from '../support/testHost';
 import { eventually, uniqueTenantId } from '../support/testServices';
@@ -168,6 +169,18 @@ describe('WhatsApp Flows endpoint: errors as Meta expects them', () => {
     expect(JSON.parse(action.body)).toMatchObject({ error: { field: 'action' } });
     const huge = await c.send({}, { raw: JSON.stringify({ encrypted_flow_data: 'A'.repeat(1_100_000), encrypted_aes_key: 'A', initial_vector: 'A' }) });
     expect(huge.status).toBe(413);
+  });
+
+  it('a signed JSON array (or any non-object) body gets 400 saying the body must be the envelope object, also for a percent-encoded tenant', async () => {
+    const tenantId = await createTenant();
+    const encoded = [...tenantId].map((ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`).join('');
+    for (const raw of ['[[[1]]]', '"text"', '42', 'null']) {
+      const response = await fetch(`${t.url}/api/whatsapp/flows/${encoded}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(APP_SECRET, raw) }, body: raw });
+      expect(response.status, raw).toBe(400);
+      expect(await response.json(), raw).toEqual({
+        error: { message: '(body) must be a JSON object with encrypted_flow_data, encrypted_aes_key and initial_vector', field: '(body)' },
+      });
+    }
   });
 
   it('nothing decrypted reaches the logs or telemetry', async () => {

@@ -86,7 +86,9 @@ async function checked(property: string, label: () => string, response: RawRespo
   expect(rejections).toEqual([]);
 }
 
-const fcOptions = { numRuns: RUNS, endOnFailure: true } as const;
+/** `FUZZ_SEED` replays the run a failure printed (fast-check's seed), e.g. `FUZZ_SEED=1989211908 npx vitest run test/proof/fuzz.test.ts`. */
+const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined;
+const fcOptions = { numRuns: RUNS, endOnFailure: true, ...(SEED !== undefined && Number.isInteger(SEED) ? { seed: SEED } : {}) } as const;
 
 // ---------------------------------------------------------------- webhook
 
