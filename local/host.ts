@@ -69,7 +69,14 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
           },
           logHandler: logHandlerFor(registration.name, log),
         });
-        await registration.handler(message.body, context);
+        try {
+          await registration.handler(message.body, context);
+        } catch (error) {
+          // As the Functions host logs a failed invocation: the error's class and (cut) message, nothing of
+          // the body. The queue abandons the message; it is redelivered until the max delivery count.
+          log(`[${registration.name}] failed (delivery ${message.deliveryCount}): ${errorName(error)}`);
+          throw error;
+        }
       }, { maxConcurrent }),
     );
   }

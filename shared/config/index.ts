@@ -2,3 +2,4 @@ export { loadSettings, SettingsError, SECRET_NAMES, SETTING_NAMES } from './sett
 export type { Settings, SecretName } from './settings';
 export { localEnvironment } from './localSettings';
 export { ncrontabProblem, parseNcrontab, ScheduleError, type Schedule } from './ncrontab';
+export { azurePlatformMarker, AZURE_PLATFORM_VARIABLES } from './platform';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ncrontabProblem } from './ncrontab';
+import { azurePlatformMarker } from './platform';
 
 /**
  * Every app setting Flowkeeper reads, validated once at start-up. The names are part of the external
@@ -153,8 +154,27 @@ export class SettingsError extends Error {
 export function loadSettings(env: Record<string, string | undefined>): Settings {
   const picked = Object.fromEntries(Object.keys(settingsShape).map((name) => [name, env[name]]));
   const result = settingsSchema.safeParse(picked);
-  if (result.success) return result.data;
-  throw new SettingsError(result.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
+  const problems = result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`);
+  const inProcessQueue = problemWithoutServiceBus(env);
+  if (inProcessQueue) problems.push(inProcessQueue);
+  if (result.success && problems.length === 0) return result.data;
+  throw new SettingsError(problems);
+}
+
+/**
+ * Without a Service Bus connection the app would use the in-process queue, whose messages live in one
+ * instance's memory: in Azure an instance recycle (scale-in, deployment, platform update) would lose every
+ * queued erasure. So on Azure's platform (./platform.ts) start-up refuses, naming the settings to set.
+ */
+function problemWithoutServiceBus(env: Record<string, string | undefined>): string | undefined {
+  const marker = azurePlatformMarker(env);
+  // As the settings read them: blank, or an unresolved Key Vault reference, is no connection.
+  const given = (name: string) => (env[name] ?? '').trim() !== '' && !(env[name] ?? '').trim().startsWith(KEY_VAULT_REFERENCE);
+  if (marker === undefined || given('SERVICEBUS_CONNECTION__fullyQualifiedNamespace') || given('SERVICEBUS_CONNECTION')) return undefined;
+  return (
+    `SERVICEBUS_CONNECTION__fullyQualifiedNamespace is required in Azure (the platform set ${marker}): set it (the app's identity) ` +
+    'or SERVICEBUS_CONNECTION (a connection string). The in-process queue is for local runs only: an instance recycle would lose every queued message'
+  );
 }
 
 export const SETTING_NAMES = Object.keys(settingsShape);

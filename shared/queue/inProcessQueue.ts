@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../domain/clock';
 import { systemClock } from '../domain/clock';
 import {
-  DeadLetterError,
   type DeadLetteredMessage,
   type MessageHandler,
   type OutgoingMessage,
@@ -47,9 +46,13 @@ interface Subscriber {
 }
 
 /**
- * An in-process queue with Service Bus semantics: peek-lock, redelivery with a growing delivery count
- * after a handler throws, dead-lettering with a reason after the max delivery count, scheduled messages,
- * and duplicate detection by message id. Used by the local host and tests when no Service Bus is set.
+ * An in-process queue with Service Bus semantics as a Functions Service Bus trigger in Node sees them:
+ * peek-lock, and a handler that throws (whatever it throws, a DeadLetterError included) abandons the
+ * message, which is redelivered at once with a growing delivery count until the max delivery count (10),
+ * when it is dead-lettered with Service Bus' own reason (`MaxDeliveryCountExceeded`) and description;
+ * scheduled messages, duplicate detection by message id. Used by the local host and tests when no Service
+ * Bus is set; never in Azure (shared/config/platform.ts). See README, "Queues", for why the Node worker
+ * cannot dead-letter a message itself.
  */
 export class InProcessQueue implements Queue {
   private readonly queues = new Map<QueueName, QueueState>();
@@ -227,14 +230,12 @@ export class InProcessQueue implements Queue {
           if (message.lockToken !== lockToken) return; // settled after the lock was lost: ignored
           this.remove(state, message);
         },
-        (error: unknown) => {
+        () => {
           if (message.lockToken !== lockToken) return;
           message.lockToken = undefined;
-          if (error instanceof DeadLetterError) {
-            this.deadLetter(state, message, error.reason, error.description);
-          } else {
-            this.afterFailure(queue, state, message, 'MaxDeliveryCountExceeded', describeFailure(error, this.maxDeliveryCount));
-          }
+          // As the Functions host settles a Node Service Bus trigger: any thrown error (a DeadLetterError too)
+          // abandons the message; the broker dead-letters it once the delivery count reaches the maximum.
+          this.afterFailure(queue, state, message, 'MaxDeliveryCountExceeded', maxDeliveryDescription(this.maxDeliveryCount));
         },
       )
       .finally(() => {
@@ -291,8 +292,7 @@ export class InProcessQueue implements Queue {
   }
 }
 
-/** The error's message only (errors raised in Flowkeeper never carry personal data); no stack trace. */
-function describeFailure(error: unknown, maxDeliveryCount: number): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return `Message could not be consumed after ${maxDeliveryCount} delivery attempts. Last error: ${text.slice(0, 500)}`;
+/** What Service Bus writes as the dead-letter description of a message that ran out of deliveries (no error: the broker never sees it). */
+function maxDeliveryDescription(maxDeliveryCount: number): string {
+  return `Message could not be consumed after ${maxDeliveryCount} delivery attempts.`;
 }

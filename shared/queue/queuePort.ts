@@ -56,9 +56,12 @@ export interface DeadLetterStore {
 export type Queue = QueueSender & QueueConsumer & DeadLetterStore & { close(): Promise<void> };
 
 /**
- * Thrown by a handler to give up on a message at once, with a readable reason. Where the broker cannot
- * be told so (the Functions host settles Node messages itself), it is an ordinary failure: the message is
- * redelivered until the max delivery count dead-letters it.
+ * Thrown by a handler that gives up on a message for good (a malformed body, a missing configuration, a
+ * failure recorded elsewhere), with a readable reason for the logs and telemetry. It settles nothing by
+ * itself: the Functions host abandons a Node trigger's message on any thrown error (Node functions cannot
+ * dead-letter explicitly outside the preview SDK bindings, README "Queues"), so the message is redelivered
+ * until the queue's max delivery count (10) dead-letters it as `MaxDeliveryCountExceeded`. The in-process
+ * queue does exactly the same. Handlers therefore throw it deterministically on every redelivery.
  */
 export class DeadLetterError extends Error {
   constructor(

@@ -6,7 +6,6 @@ import {
   type ServiceBusSender,
 } from '@azure/service-bus';
 import {
-  DeadLetterError,
   type DeadLetteredMessage,
   type MessageHandler,
   type OutgoingMessage,
@@ -45,16 +44,17 @@ export class ServiceBusQueue implements Queue {
     const subscription = receiver.subscribe(
       {
         processMessage: async (message) => {
+          // Settled as the Functions host settles a Node trigger's message (autoCompleteMessages): completed
+          // when the handler returns, abandoned when it throws, whatever it throws; the broker dead-letters
+          // it after maxDeliveryCount. The local host uses this against a real namespace, so it must not
+          // prove a settlement (an immediate dead letter) that production does not have.
           try {
             await handler(fromServiceBusMessage(message));
-            await receiver.completeMessage(message);
-          } catch (error) {
-            if (error instanceof DeadLetterError) {
-              await receiver.deadLetterMessage(message, { deadLetterReason: error.reason, deadLetterErrorDescription: error.description });
-            } else {
-              await receiver.abandonMessage(message);
-            }
+          } catch {
+            await receiver.abandonMessage(message);
+            return;
           }
+          await receiver.completeMessage(message);
         },
         processError: async () => {
           // Receiver errors are retried by the SDK; the message itself stays locked or is redelivered.

@@ -230,8 +230,8 @@ describe('flowkeeper dead-letters', () => {
 
     const show = await cli(url, ['dead-letters', 'show', 'privacy-requests']);
     expect(show.code).toBe(EXIT.ok);
-    expect(show.stdout).toMatch(/^message cli-dl-1 \(1 deliveries, dead-lettered /m);
-    expect(show.stdout).toMatch(/^ {2}reason: {6}InvalidMessage$/m);
+    expect(show.stdout).toMatch(/^message cli-dl-1 \(10 deliveries, dead-lettered /m);
+    expect(show.stdout).toMatch(/^ {2}reason: {6}MaxDeliveryCountExceeded$/m);
     expect(show.stdout).toMatch(/^ {2}body: {8}\{"waId":"\[masked\]"\}$/m);
 
     let progress = '';

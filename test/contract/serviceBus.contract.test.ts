@@ -154,14 +154,17 @@ describe.skipIf(!connection)(TITLE, () => {
     expect(await queue.countDeadLetters('erasure-tasks')).toBe(0);
   }, 120_000);
 
-  it('dead-letters at once, with its own reason, a message whose handler throws DeadLetterError', async () => {
+  it('settles a DeadLetterError as the Functions host settles any thrown error: abandoned and redelivered until the max delivery count', async () => {
+    let deliveries = 0;
     const { stop } = collect('media-downloads', async () => {
+      deliveries += 1;
       throw new DeadLetterError('TaskFailed', 'blob: 6 attempts failed');
     });
     await queue.send('media-downloads', { messageId: `dlq-${run}`, body: { run }, properties: { run } });
-    const dead = await until(async () => (await queue.peekDeadLetters('media-downloads')).find((m) => m.messageId === `dlq-${run}`), 30_000, 'the dead-lettered message');
+    const dead = await until(async () => (await queue.peekDeadLetters('media-downloads')).find((m) => m.messageId === `dlq-${run}`), 45_000, 'the dead-lettered message');
     await stop();
-    expect(dead).toMatchObject({ reason: 'TaskFailed', description: 'blob: 6 attempts failed', deliveryCount: 1 });
+    expect(deliveries).toBe(10);
+    expect(dead).toMatchObject({ reason: 'MaxDeliveryCountExceeded', deliveryCount: 10 });
     await empty('media-downloads');
-  }, 60_000);
+  }, 120_000);
 });

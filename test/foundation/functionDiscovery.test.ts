@@ -71,6 +71,15 @@ describe('the settings check under a glob, whichever file the worker loads first
     expect(sorted.sdks.filter((sdk) => ['@azure/service-bus', '@azure/identity', '@azure/keyvault-secrets'].includes(sdk))).toEqual([]);
   });
 
+  it('in Azure without a Service Bus connection, the first file loaded fails naming SERVICEBUS_CONNECTION__fullyQualifiedNamespace and nothing is registered', () => {
+    for (const order of ['sorted', 'reversed'] as const) {
+      const result = loadLikeTheWorker({ ...MINIMAL_SETTINGS, WEBSITE_SKU: 'FlexConsumption' }, order);
+      expect(result.registrations, order).toEqual([]);
+      expect(result.error?.name).toBe('SettingsError');
+      expect(result.error?.message).toMatch(/SERVICEBUS_CONNECTION__fullyQualifiedNamespace is required in Azure .*SERVICEBUS_CONNECTION/);
+    }
+  });
+
   it('with an invalid setting, the first file loaded fails naming it and nothing is registered, in either order', () => {
     for (const order of ['sorted', 'reversed'] as const) {
       const result = loadLikeTheWorker({ ...MINIMAL_SETTINGS, RETENTION_SCHEDULE: '0 99 * * * *' }, order);

@@ -43,7 +43,7 @@ describe('in-process queue keeps Service Bus semantics', () => {
     expect(await queue.countDeadLetters('media-downloads')).toBe(0);
   });
 
-  it('after the max delivery count the message is dead-lettered with a reason and the last error', async () => {
+  it("after the max delivery count the message is dead-lettered with Service Bus' own reason and description (the broker never sees the error)", async () => {
     queue = new InProcessQueue({ maxDeliveryCount: 4 });
     let deliveries = 0;
     queue.subscribe('hubspot-sync', async () => {
@@ -54,17 +54,21 @@ describe('in-process queue keeps Service Bus semantics', () => {
     const [dead] = await eventually(async () => ((await queue.countDeadLetters('hubspot-sync')) === 1 ? queue.peekDeadLetters('hubspot-sync') : undefined));
     expect(deliveries).toBe(4);
     expect(dead).toMatchObject({ messageId: 'x', reason: 'MaxDeliveryCountExceeded', deliveryCount: 4, body: { id: 'x' }, properties: { store: 'hubspot' } });
-    expect(dead!.description).toContain('HubSpot answered 500');
+    expect(dead!.description).toBe('Message could not be consumed after 4 delivery attempts.');
+    expect(dead!.description).not.toContain('HubSpot answered 500');
   });
 
-  it('a DeadLetterError dead-letters at once with its own reason', async () => {
+  it('a DeadLetterError is settled as the Functions host settles any thrown error: abandoned, redelivered until the max delivery count, then dead-lettered', async () => {
     queue = new InProcessQueue();
-    queue.subscribe('erasure-tasks', async () => {
+    const deliveries: number[] = [];
+    queue.subscribe('erasure-tasks', async (message) => {
+      deliveries.push(message.deliveryCount);
       throw new DeadLetterError('TaskFailed', 'hubspot: 6 attempts failed');
     });
     await queue.send('erasure-tasks', { body: {} });
     const dead = await eventually(async () => (await queue.peekDeadLetters('erasure-tasks'))[0]);
-    expect(dead).toMatchObject({ reason: 'TaskFailed', description: 'hubspot: 6 attempts failed', deliveryCount: 1 });
+    expect(deliveries).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(dead).toMatchObject({ reason: 'MaxDeliveryCountExceeded', description: 'Message could not be consumed after 10 delivery attempts.', deliveryCount: 10 });
   });
 
   it('a scheduled message is not delivered before its time', async () => {

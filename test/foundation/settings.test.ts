@@ -58,6 +58,23 @@ describe('app settings', () => {
 });
 
 describe('local settings files', () => {
+  it('in Azure (a variable the platform sets) start-up without a Service Bus connection fails naming both settings; locally the in-process queue is fine', () => {
+    const azure = [{ WEBSITE_INSTANCE_ID: 'a1b2c3' }, { CONTAINER_NAME: 'flowkeeper-app', WEBSITE_SITE_NAME: 'flowkeeper' }, { WEBSITE_POD_NAME: 'pod-7', LEGION_SERVICE_HOST: '10.0.0.1' }, { WEBSITE_SKU: 'FlexConsumption' }];
+    for (const platform of azure) {
+      const problems = problemsOf({ ...valid, ...platform });
+      expect(problems, JSON.stringify(platform)).toEqual([expect.stringMatching(/^SERVICEBUS_CONNECTION__fullyQualifiedNamespace is required in Azure \(the platform set (WEBSITE_INSTANCE_ID|CONTAINER_NAME|LEGION_SERVICE_HOST|WEBSITE_SKU)\).*SERVICEBUS_CONNECTION \(a connection string\)/)]);
+      expect(() => loadSettings({ ...valid, ...platform })).toThrow(/SERVICEBUS_CONNECTION__fullyQualifiedNamespace/);
+      // An unresolved Key Vault reference is no connection either.
+      expect(problemsOf({ ...valid, ...platform, SERVICEBUS_CONNECTION: '@Microsoft.KeyVault(SecretUri=https://kv/secrets/sb)' }).join()).toContain('SERVICEBUS_CONNECTION__fullyQualifiedNamespace is required in Azure');
+      expect(problemsOf({ ...valid, ...platform, SERVICEBUS_CONNECTION__fullyQualifiedNamespace: 'flowkeeper.servicebus.windows.net' })).toEqual([]);
+      expect(problemsOf({ ...valid, ...platform, SERVICEBUS_CONNECTION: 'Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=a;SharedAccessKey=b' })).toEqual([]);
+    }
+    // Off Azure: nothing the platform sets, including names a copied local.settings.json may carry, and a
+    // container runtime's own CONTAINER_NAME (CI, dev containers).
+    expect(problemsOf({ ...valid, WEBSITE_SITE_NAME: 'flowkeeper', FUNCTIONS_EXTENSION_VERSION: '~4', WEBSITE_HOSTNAME: 'localhost:7071', WEBSITE_SKU: ' ' })).toEqual([]);
+    expect(problemsOf({ ...valid, CONTAINER_NAME: 'ci-runner-42' })).toEqual([]);
+  });
+
   it('local.settings.json wins over the example, and real environment variables win over both', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fk-settings-'));
     writeFileSync(join(dir, 'local.settings.example.json'), JSON.stringify({ Values: { A: 'example', B: 'example' } }));

@@ -94,7 +94,9 @@ describe('hubspot mode: each message is published to the tenant custom channel, 
     const waId = newWaId();
     await post(tenant, waId, messages.text(waId, `no channel yet ${tagged()}`));
     const dead = await eventually(async () => (await world.queue.peekDeadLetters('hubspot-sync', 1000)).find((d) => (d.body as { tenantId?: string }).tenantId === tenant.tenantId));
-    expect(dead).toMatchObject({ reason: 'HubSpotNotConfigured', description: 'the tenant is in hubspot mode without hubspot.customChannelId and hubspot.channelAccountId' });
+    // Every delivery fails the same way (HubSpotNotConfigured, logged and counted); the host's settlement dead-letters it after the max delivery count.
+    expect(dead).toMatchObject({ reason: 'MaxDeliveryCountExceeded', deliveryCount: 10 });
+    expect(world.t.services.telemetry.metrics).toContainEqual({ name: 'hubspot.sync', value: 1, dimensions: { tenantId: tenant.tenantId, outcome: 'dead-lettered', reason: 'HubSpotNotConfigured' } });
     expect(JSON.stringify(dead)).not.toContain(waId);
     const [pending] = (await subjectDocuments(world.t.services, tenant.tenantId, waId)).filter((d) => d.type === 'message');
     expect(pending).toMatchObject({ syncState: 'pending', ttl: 7 * 86_400 });

@@ -139,7 +139,8 @@ describe('GET /api/privacy-requests (the list)', () => {
 
 describe('dead letters', () => {
   it('counts per queue, shows reason and ids with personal-looking fields masked, and an admin replays them, audited', async () => {
-    // A privacy-requests message without a request id is dead-lettered at once (InvalidMessage).
+    // A privacy-requests message without a request id fails every delivery (InvalidMessage): as the Functions host
+    // does, the queue redelivers it until the max delivery count and dead-letters it (MaxDeliveryCountExceeded).
     await t.services.queue.send('privacy-requests', { messageId: 'dl-1', body: { waId: PLANTED.phones[0], note: 'no request id' } });
     await eventually(async () => ((await t.services.queue.countDeadLetters('privacy-requests')) > 0 ? true : undefined), 10_000, 'the dead letter');
 
@@ -150,7 +151,7 @@ describe('dead letters', () => {
     expect((await get('dead-letters/privacy-requests', operatorHeaders([history.tenantId]))).status).toBe(403);
     const shown = await get('dead-letters/privacy-requests');
     expect(shown.status).toBe(200);
-    expect(shown.body).toMatchObject({ queue: 'privacy-requests', count: 1, messages: [{ messageId: 'dl-1', reason: 'InvalidMessage', body: { waId: '[masked]', note: 'no request id' } }] });
+    expect(shown.body).toMatchObject({ queue: 'privacy-requests', count: 1, messages: [{ messageId: 'dl-1', reason: 'MaxDeliveryCountExceeded', body: { waId: '[masked]', note: 'no request id' } }] });
     expect(JSON.stringify(shown.body)).not.toContain(PLANTED.phones[0]);
 
     const bad = await get('dead-letters/sms-outbox');
