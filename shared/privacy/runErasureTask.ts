@@ -22,7 +22,8 @@ export function taskMessageId(message: ErasureTaskMessage, suffix = ''): string 
  * is recorded; the task that completes the set moves the request to `verifying` and runs the
  * verification. Failures: a 429 is rescheduled after Retry-After; a transient failure is rescheduled
  * with exponential backoff and jitter until `maxAttempts`; then, or at once for a permanent failure,
- * the task and the request are `failed` and the message is dead-lettered with a readable reason.
+ * the task and the request are `failed` with a readable reason, and the handler throws a DeadLetterError on
+ * this and every redelivery, so the broker dead-letters the message after the max delivery count.
  *
  * Messages of an earlier generation (before an admin retry), for a finished task, or for a request that
  * is no longer running are stale and completed without effect.
