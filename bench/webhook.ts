@@ -111,10 +111,15 @@ function handlerServer(handle: typeof handleWebhookPost, viaHttpRequest: boolean
       } else {
         request = {
           headers: { get: (name) => (req.headers[name.toLowerCase()] as string | undefined) ?? null },
-          arrayBuffer: async () => body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer,
+          body: new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(body);
+              controller.close();
+            },
+          }),
         };
       }
-      send(res, await handle(request, deps, 1_048_576));
+      send(res, await handle(request, deps, 3_145_728));
     })().catch(() => {
       res.writeHead(500);
       res.end();

@@ -1,7 +1,7 @@
 import './startupCheck';
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { handleFlowsRequest } from '../shared/flows';
-import { errorResponse } from '../shared/http';
+import { errorResponse, readBodyWithin, tooLargeMessage } from '../shared/http';
 import { compositionRoot } from '../shared/runtime';
 
 /**
@@ -11,10 +11,10 @@ import { compositionRoot } from '../shared/runtime';
  */
 export async function whatsappFlows(request: HttpRequest): Promise<HttpResponseInit> {
   const root = await compositionRoot();
-  const rawBody = Buffer.from(await request.arrayBuffer());
-  const maxBytes = root.settings.MAX_WEBHOOK_BYTES;
-  if (rawBody.length > maxBytes) return errorResponse(413, `request body is larger than ${maxBytes} bytes`);
-  const result = await handleFlowsRequest(root.flows, { tenantId: request.params.tenantId, rawBody, signature: request.headers.get('x-hub-signature-256') });
+  // Read as a stream and given up at the limit (413) before anything is verified or decrypted.
+  const read = await readBodyWithin(request, root.settings.MAX_WEBHOOK_BYTES);
+  if (!read.ok) return errorResponse(413, tooLargeMessage(read.maxBytes));
+  const result = await handleFlowsRequest(root.flows, { tenantId: request.params.tenantId, rawBody: read.bytes, signature: request.headers.get('x-hub-signature-256') });
   if (result.kind === 'encrypted') return { status: result.status, body: result.body, headers: { 'Content-Type': 'text/plain' } };
   return errorResponse(result.status, result.message, result.field);
 }

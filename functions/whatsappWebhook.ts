@@ -1,6 +1,6 @@
 import './startupCheck';
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { errorResponse } from '../shared/http';
+import { errorResponse, readBodyWithin, tooLargeMessage, type BodySource } from '../shared/http';
 import { compositionRoot } from '../shared/runtime';
 import { receiveWebhook, verifyHandshake, type WebhookDeps } from '../shared/whatsapp';
 
@@ -16,23 +16,24 @@ export async function whatsappWebhook(request: HttpRequest): Promise<HttpRespons
 }
 
 /** What the POST translation reads of a request: an HttpRequest, or the benchmark's bare node:http adapter. */
-export interface WebhookRequest {
-  headers: { get(name: string): string | null };
-  arrayBuffer(): Promise<ArrayBuffer>;
-}
+export type WebhookRequest = BodySource;
 
-/** The POST translation on given ports: the benchmark drives it with in-memory adapters. */
+/**
+ * The POST translation on given ports: the benchmark drives it with in-memory adapters. The body is read
+ * as a stream and given up at `maxBytes` (413), before the signature is checked: an unsigned sender cannot
+ * make the app hold more than the limit.
+ */
 export async function handleWebhookPost(request: WebhookRequest, deps: WebhookDeps, maxBytes: number): Promise<HttpResponseInit> {
-  if (Number(request.headers.get('content-length') ?? 0) > maxBytes) return errorResponse(413, `request body is larger than ${maxBytes} bytes`);
-  const body = Buffer.from(await request.arrayBuffer());
-  const result = await receiveWebhook(deps, { body, signature: request.headers.get('x-hub-signature-256'), maxBytes });
+  const read = await readBodyWithin(request, maxBytes);
+  if (!read.ok) return errorResponse(413, tooLargeMessage(read.maxBytes));
+  const result = await receiveWebhook(deps, { body: read.bytes, signature: request.headers.get('x-hub-signature-256'), maxBytes });
   switch (result.kind) {
     case 'accepted':
       return { status: 200, jsonBody: { received: result.summary } };
     case 'unauthorized':
       return errorResponse(401, 'missing or invalid X-Hub-Signature-256', 'X-Hub-Signature-256');
     case 'too-large':
-      return errorResponse(413, `request body is larger than ${result.maxBytes} bytes`);
+      return errorResponse(413, tooLargeMessage(result.maxBytes));
     case 'malformed':
       return errorResponse(400, result.message, result.field);
     case 'unavailable':

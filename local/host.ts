@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { ADMIN_BODY_MAX_BYTES } from '../shared/http/body';
 import { QUEUE_NAMES, type QueueName } from '../shared/queue/queuePort';
 import type { Services } from '../shared/runtime';
 import { loadFunctionFiles } from './functionFiles';
@@ -16,6 +17,8 @@ export interface LocalHostOptions {
   host?: string;
   /** Loads the function files (which register themselves). Default: the files package.json `main` names. */
   loadFunctions?: () => Promise<unknown>;
+  /** Largest request body read (413 above, the rest never read). Default: the largest a route accepts. */
+  maxBodyBytes?: number;
   /** Run timer triggers on their schedules (tests drive timers themselves). Default true. */
   runTimers?: boolean;
   log?: (line: string) => void;
@@ -39,9 +42,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const log = options.log ?? ((line: string) => console.log(line));
   const { services } = options;
 
+  // The host's own request limit (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT in Azure, set by infra to the same
+  // figure): the largest body any route accepts. Nothing above it is read; each route applies its own too.
+  const maxBodyBytes = options.maxBodyBytes ?? Math.max(services.settings.MAX_WEBHOOK_BYTES, ADMIN_BODY_MAX_BYTES);
   const httpFunctions = registrations.filter((r) => r.trigger.type === 'httpTrigger').map((r) => ({ ...r, match: routeMatcher(r) }));
   const server = createServer((req, res) => {
-    void serveHttp(req, res, httpFunctions, log).catch(() => {
+    void serveHttp(req, res, httpFunctions, log, maxBodyBytes).catch(() => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { message: 'internal error' } }));
     });
@@ -143,7 +149,7 @@ export function resolveSettingReference(value: string, env: Record<string, strin
 
 type HttpFunction = Registration & { match: (method: string, path: string) => Record<string, string> | undefined };
 
-async function serveHttp(req: IncomingMessage, res: ServerResponse, functions: HttpFunction[], log: (line: string) => void): Promise<void> {
+async function serveHttp(req: IncomingMessage, res: ServerResponse, functions: HttpFunction[], log: (line: string) => void, maxBodyBytes: number): Promise<void> {
   const requestUrl = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
   const method = (req.method ?? 'GET').toUpperCase();
   let path: string;
@@ -171,7 +177,8 @@ async function serveHttp(req: IncomingMessage, res: ServerResponse, functions: H
     return send(res, methodMismatch ? { status: 405, jsonBody: { error: { message: `method ${method} not allowed` } } } : { status: 404, jsonBody: { error: { message: 'not found' } } });
   }
 
-  const body = await readBody(req);
+  const body = await readBody(req, maxBodyBytes);
+  if (!body.ok) return refuseTooLarge(req, res, maxBodyBytes);
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
   const request = new HttpRequest({
@@ -180,7 +187,7 @@ async function serveHttp(req: IncomingMessage, res: ServerResponse, functions: H
     headers,
     query: Object.fromEntries(requestUrl.searchParams),
     params: found.params,
-    ...(body.length > 0 ? { body: { bytes: body } } : {}),
+    ...(body.bytes.length > 0 ? { body: { bytes: body.bytes } } : {}),
   });
   const context = new InvocationContext({
     invocationId: randomUUID(),
@@ -207,13 +214,46 @@ async function send(res: ServerResponse, result: HttpResponseInit | HttpResponse
   res.end(bytes);
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+/**
+ * The body, read up to `maxBytes` and no further: a declared content-length above it is refused unread,
+ * and a chunked body (or one lying about its length) stops being read the moment the count passes it.
+ */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<{ ok: true; bytes: Buffer } | { ok: false }> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > maxBytes) return Promise.resolve({ ok: false });
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    let total = 0;
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > maxBytes) {
+        req.off('data', onData);
+        req.pause();
+        chunks.length = 0;
+        resolve({ ok: false });
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve({ ok: true, bytes: Buffer.concat(chunks, total) }));
     req.on('error', reject);
   });
+}
+
+/**
+ * 413 without reading the rest: the request stays paused (TCP back-pressure stops the sender), the answer
+ * says `connection: close`, and the socket is closed a moment after the answer went out, so a sender that
+ * ignores the 413 cannot keep the connection.
+ */
+async function refuseTooLarge(req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<void> {
+  const body = JSON.stringify({ error: { message: `request body is larger than ${maxBytes} bytes` } });
+  res.writeHead(413, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+  const socket = req.socket;
+  const timer = setTimeout(() => socket.destroy(), 2000);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /** Matches `privacy-requests/{id}/export`-style routes (with optional `{name:constraint}` and `{name?}`). */

@@ -148,6 +148,11 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     DEADLINE_WATCH_SCHEDULE: '0 15 * * * *'
     DEADLINE_ALERT_DAYS: '7'
 
+    // Request bodies: Meta's webhook payloads are up to 3 MB (read as 3 MiB). The host refuses anything
+    // larger (413) before the worker sees it (its default is 100 MB); the app's own limit is the same figure.
+    MAX_WEBHOOK_BYTES: '3145728'
+    FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '3145728'
+
     // App Service Authentication validates the token and injects x-ms-client-principal; the app must never
     // trust that header as given in Azure.
     LOCAL_DEV_AUTH: 'false'

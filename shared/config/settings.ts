@@ -114,7 +114,12 @@ const settingsShape = {
   DEADLINE_WATCH_SCHEDULE: ncrontab('0 15 * * * *'),
   DEADLINE_ALERT_DAYS: integer(1, 60, 7),
   SECRET_CACHE_SECONDS: integer(0, 86_400, 300),
-  MAX_WEBHOOK_BYTES: integer(1024, 10_485_760, 1_048_576),
+  /**
+   * Largest accepted body of the webhook and the Flows endpoint (413 above). Meta: "Webhooks payloads can
+   * be up to 3MB" (docs/research/meta-identity-2026.md, M6); whether that is 3,000,000 or 3,145,728 bytes
+   * is not said, so the default is the larger reading, 3 MiB.
+   */
+  MAX_WEBHOOK_BYTES: integer(1024, 10_485_760, 3_145_728),
 };
 
 const settingsSchema = z.object(settingsShape).superRefine((s, ctx) => {

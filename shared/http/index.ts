@@ -1,3 +1,4 @@
+export * from './body';
 export * from './responses';
 export * from './principal';
 export * from './adminAuth';

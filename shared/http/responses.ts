@@ -1,5 +1,6 @@
 import type { HttpResponseInit } from '@azure/functions';
 import type { z } from 'zod';
+import { ADMIN_BODY_MAX_BYTES, readBodyWithin, tooLargeMessage, type BodySource } from './body';
 
 /** Every error body has one shape: `{ error: { message, field? } }`; messages name fields, never values. */
 export function errorResponse(status: number, message: string, field?: string): HttpResponseInit {
@@ -23,9 +24,11 @@ export function validationError(error: z.ZodError, prefix = ''): HttpResponseIni
   };
 }
 
-/** Reads a JSON body without letting a parse error become a 500. */
-export async function readJson(request: { text(): Promise<string> }): Promise<{ ok: true; value: unknown } | { ok: false; response: HttpResponseInit }> {
-  const text = await request.text();
+/** Reads a JSON body (at most ADMIN_BODY_MAX_BYTES, 413 above) without letting a parse error become a 500. */
+export async function readJson(request: BodySource, maxBytes = ADMIN_BODY_MAX_BYTES): Promise<{ ok: true; value: unknown } | { ok: false; response: HttpResponseInit }> {
+  const body = await readBodyWithin(request, maxBytes);
+  if (!body.ok) return { ok: false, response: errorResponse(413, tooLargeMessage(body.maxBytes)) };
+  const text = body.bytes.toString('utf8');
   if (text.trim() === '') return { ok: false, response: errorResponse(400, 'request body is required (JSON)') };
   try {
     return { ok: true, value: JSON.parse(text) as unknown };

@@ -167,7 +167,7 @@ describe('WhatsApp Flows endpoint: errors as Meta expects them', () => {
     const action = await c.send({ version: '3.0', action: 'navigate' });
     expect(action.status).toBe(400);
     expect(JSON.parse(action.body)).toMatchObject({ error: { field: 'action' } });
-    const huge = await c.send({}, { raw: JSON.stringify({ encrypted_flow_data: 'A'.repeat(1_100_000), encrypted_aes_key: 'A', initial_vector: 'A' }) });
+    const huge = await c.send({}, { raw: JSON.stringify({ encrypted_flow_data: 'A'.repeat(3_200_000), encrypted_aes_key: 'A', initial_vector: 'A' }) });
     expect(huge.status).toBe(413);
   });
 

@@ -252,13 +252,17 @@ export const REQUIRED_APP_SETTINGS: Record<string, string | undefined> = {
   DEADLINE_WATCH_SCHEDULE: '0 15 * * * *',
   DEADLINE_ALERT_DAYS: '7',
   LOCAL_DEV_AUTH: 'false',
+  // One figure for the app's limit and the host's (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, default 100 MB):
+  // nothing larger than Meta's 3 MB payload is buffered by the host either.
+  MAX_WEBHOOK_BYTES: '3145728',
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '3145728',
 };
 
 /** Secrets the app reads from Key Vault (shared/config/settings.ts): never an app setting value. */
 export const SECRET_SETTING_NAMES: readonly string[] = SECRET_NAMES;
 
 /** Settings the Functions host reads (not the app): allowed besides the app's own. */
-const HOST_SETTING = /^(AzureWebJobsStorage__\w+|APPLICATIONINSIGHTS_\w+)$/;
+const HOST_SETTING = /^(AzureWebJobsStorage__\w+|APPLICATIONINSIGHTS_\w+|FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)$/;
 
 const SECRET_LOOKING = /AccountKey=|SharedAccessKey=|SharedAccessSignature=|\blist(Keys|ConnectionStrings|AccountSas|ServiceSas|Secrets)\s*\(|primaryMasterKey|primaryKey|secondaryKey/i;
 
