@@ -5,13 +5,17 @@ import { compositionRoot, type CompositionRoot } from '../shared/runtime';
 import { configureTenant, tenantInputSchema } from '../shared/tenants';
 
 /** PUT /api/tenants/{tenantId}: create or replace a tenant's configuration. */
-export async function putTenant({ request, principal, tenantId, root }: TenantCall<CompositionRoot>): Promise<HttpResponseInit> {
+export async function putTenant({ request, principal, tenantId, root, canSee }: TenantCall<CompositionRoot>): Promise<HttpResponseInit> {
   const body = await readJson(request);
   if (!body.ok) return body.response;
   const config = tenantInputSchema.safeParse(body.value);
   if (!config.success) return validationError(config.error);
   const result = await configureTenant(root, { tenantId, config: config.data, actor: principal.objectId });
-  if (result.kind === 'conflict') return errorResponse(409, result.message, result.field);
+  if (result.kind === 'conflict') {
+    // The other tenant is named only to a caller who may see it (an admin, or an operator of both).
+    const message = result.owner && canSee(result.owner) ? `${result.field} already belongs to tenant ${result.owner}` : result.message;
+    return errorResponse(409, message, result.field);
+  }
   return { status: result.created ? 201 : 200, jsonBody: result.tenant };
 }
 

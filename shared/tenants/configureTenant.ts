@@ -1,18 +1,19 @@
 import type { AuditLog } from '../audit/auditLog';
 import type { TenantId } from '../domain/ids';
 import type { Tenant, TenantInput } from './tenant';
-import type { TenantRepository } from './tenantRepository';
+import { PhoneNumberIdTakenError, type TenantRepository } from './tenantRepository';
 
 /** Audit partitions of Flowkeeper's own cross-tenant actions (dead-letter replays): never a tenant. */
 export const RESERVED_TENANT_IDS: readonly string[] = ['flowkeeper-operations', 'system'];
 
 export type ConfigureTenantResult =
   | { kind: 'saved'; tenant: Tenant; created: boolean }
-  | { kind: 'conflict'; field: string; message: string };
+  /** `owner`: the tenant holding a phone number id, for a caller allowed to see it (never in `message`). */
+  | { kind: 'conflict'; field: string; message: string; owner?: TenantId };
 
 /**
  * PUT /api/tenants/{id}: creates or replaces a tenant. A phone number id belongs to one tenant only
- * (webhooks are routed by it). Changes of storage mode and retention are audited with who made them.
+ * (webhooks are routed by it), enforced by the repository's atomic claims. Changes of storage mode and retention are audited with who made them.
  */
 export async function configureTenant(
   deps: { tenants: TenantRepository; audit: AuditLog },
@@ -21,13 +22,15 @@ export async function configureTenant(
   if (RESERVED_TENANT_IDS.includes(input.tenantId)) {
     return { kind: 'conflict', field: 'tenantId', message: `tenantId ${input.tenantId} is reserved for Flowkeeper's own records` };
   }
-  for (const phoneNumberId of input.config.phoneNumberIds) {
-    const owner = await deps.tenants.findByPhoneNumberId(phoneNumberId);
-    if (owner && owner.id !== input.tenantId) {
-      return { kind: 'conflict', field: 'phoneNumberIds', message: 'phoneNumberIds: a phone number id already belongs to another tenant' };
-    }
+  let saved;
+  try {
+    // The repository claims each phone number id atomically: of two concurrent PUTs naming one id, one wins.
+    saved = await deps.tenants.put(input.tenantId, input.config);
+  } catch (error) {
+    if (!(error instanceof PhoneNumberIdTakenError)) throw error;
+    return { kind: 'conflict', field: `phoneNumberIds.${error.index}`, message: `phoneNumberIds.${error.index} already belongs to another tenant`, owner: error.owner };
   }
-  const { tenant, created, previous } = await deps.tenants.put(input.tenantId, input.config);
+  const { tenant, created, previous } = saved;
   await deps.audit.record({
     tenantId: tenant.id,
     type: created ? 'tenant.created' : 'tenant.updated',

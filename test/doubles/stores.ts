@@ -3,7 +3,7 @@ import type { Clock } from '../../shared/domain';
 import type { TenantId } from '../../shared/domain';
 import type { Marker, MarkerKind, MarkerStore } from '../../shared/markers';
 import type { OutgoingMessage, QueueName, QueueSender } from '../../shared/queue';
-import type { Tenant, TenantInput, TenantRepository } from '../../shared/tenants';
+import { PhoneNumberIdTakenError, type Tenant, type TenantInput, type TenantRepository } from '../../shared/tenants';
 import { tenantSchema } from '../../shared/tenants';
 
 /**
@@ -128,6 +128,11 @@ export class InMemoryTenants implements TenantRepository {
     const previous = await this.get(id);
     const now = (this.clock?.now() ?? new Date()).toISOString();
     const tenant = tenantSchema.parse({ ...input, id, createdAt: previous?.createdAt ?? now, updatedAt: now, ...(previous?.cancelledAt ? { cancelledAt: previous.cancelledAt } : {}) });
+    // One owner per phone number id, as the Cosmos adapter's claims enforce (synchronous here: atomic).
+    for (const [index, phoneNumberId] of tenant.phoneNumberIds.entries()) {
+      const owner = [...this.tenants.values()].find((t) => t.id !== id && t.phoneNumberIds.includes(phoneNumberId));
+      if (owner) throw new PhoneNumberIdTakenError(index, owner.id);
+    }
     this.tenants.set(id, structuredClone(tenant));
     return { tenant, created: previous === undefined, ...(previous ? { previous } : {}) };
   }
