@@ -207,3 +207,49 @@ function storeAt(url: string | undefined): Store | undefined {
   if (hostname.includes('.servicebus.')) return 'service-bus';
   return undefined;
 }
+
+/**
+ * Raised by Flowkeeper's own code for an input it will never be able to process (a timestamp that is no
+ * date, a structure nested beyond a stated limit). `reason` is an enum-like word, never the input.
+ */
+export class InputFailure extends Error {
+  constructor(readonly reason: string) {
+    super(`the input cannot be processed: ${reason}`);
+    this.name = 'InputFailure';
+  }
+}
+
+/** Errors the JavaScript engine raises on a given input (a date out of range, a stack overflow on nesting, a bad escape). */
+const ENGINE_INPUT_ERRORS = new Set(['RangeError', 'TypeError', 'SyntaxError', 'URIError']);
+
+/**
+ * Whether a failure belongs to the input itself, so the same input fails the same way on every retry
+ * while every service is up, as opposed to a service being down (retry later) or misconfigured (fix it,
+ * then retry). It is one of:
+ * - an InputFailure;
+ * - a store refusing this one document or message: a recognised 400 or 413 from a named store (Cosmos'
+ *   BadRequest for a document it cannot take, RequestEntityTooLarge above 2 MB), Service Bus'
+ *   MessageSizeExceeded. A 401, 403 or 404 is permanent too, but says the configuration is wrong for
+ *   every input: not the input's failure;
+ * - an error the engine raised on the input (RangeError, TypeError, SyntaxError, URIError) that the
+ *   classifier does not recognise as anything else (fetch's "TypeError: fetch failed" carries a network
+ *   cause and is an outage).
+ * Outages, throttling and conflicts are never input failures.
+ */
+export function isInputFailure(error: unknown): boolean {
+  if (error instanceof InputFailure) return true;
+  const failure = classifyFailure(error);
+  if (failure.recognised) {
+    if (failure.store === undefined || failure.class !== 'permanent') return false;
+    return failure.status === 400 || failure.status === 413 || failure.code === 'MessageSizeExceeded';
+  }
+  return error instanceof Error && ENGINE_INPUT_ERRORS.has(error.name);
+}
+
+/** What an input failure is called in counts and audit events: an enum-like word, never a message. */
+export function inputFailureReason(error: unknown): string {
+  if (error instanceof InputFailure) return error.reason;
+  const failure = classifyFailure(error);
+  if (failure.recognised && failure.store) return `${failure.store}-refused${failure.status !== undefined ? `-${failure.status}` : ''}`;
+  return error instanceof Error && ENGINE_INPUT_ERRORS.has(error.name) ? `engine-${error.name}` : 'unprocessable';
+}

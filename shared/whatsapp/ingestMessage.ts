@@ -23,7 +23,9 @@ export type MessageOutcome =
   | 'duplicate'
   | 'dropped-after-erasure'
   | 'ignored'
-  | 'privacy-request';
+  | 'privacy-request'
+  /** Could never be processed: counted, audited by keyed hash, skipped (./unprocessable.ts). */
+  | 'rejected';
 
 /** STOP / UNSUBSCRIBE and START, trimmed and case-insensitive, as the opt-out keywords people type. */
 export function optCommandOf(message: KnownMessage): 'opt-out' | 'opt-in' | undefined {

@@ -1,10 +1,11 @@
 import { normaliseWaId, type WaId } from '../domain/ids';
-import { classifyFailure } from '../failures';
+import { classifyFailure, isInputFailure } from '../failures';
 import { MissingSecretError, type SecretProvider } from '../secrets/secretProvider';
 import { ingestMessage, MessageInFlightError, type MessageOutcome } from './ingestMessage';
 import { parseStatuses, parseWebhook, type KnownMessage, type MessagesValue } from './payload';
 import type { WebhookDeps } from './ports';
 import { sameText, verifySignature } from './signature';
+import { checkProcessable, rejectMessage } from './unprocessable';
 
 export interface DeliverySummary {
   messages: number;
@@ -15,6 +16,8 @@ export interface DeliverySummary {
   /** Ids of the privacy requests flow completions created (ids only: what an operator or the simulator follows). */
   privacyRequestIds: string[];
   ignored: number;
+  /** Messages that can never be processed: counted, audited by keyed hash, skipped (the rest is stored). */
+  rejected: number;
   statuses: number;
   unknownNumbers: number;
 }
@@ -32,7 +35,7 @@ export type WebhookResult =
  * every change, in order. Nothing of the body is logged; telemetry carries ids, counts and enums only.
  */
 export async function receiveWebhook(deps: WebhookDeps, input: { body: Buffer; signature: string | null; maxBytes: number }): Promise<WebhookResult> {
-  const summary: DeliverySummary = { messages: 0, stored: 0, duplicates: 0, droppedAfterErasure: 0, privacyRequests: 0, privacyRequestIds: [], ignored: 0, statuses: 0, unknownNumbers: 0 };
+  const summary: DeliverySummary = { messages: 0, stored: 0, duplicates: 0, droppedAfterErasure: 0, privacyRequests: 0, privacyRequestIds: [], ignored: 0, rejected: 0, statuses: 0, unknownNumbers: 0 };
   if (input.body.length > input.maxBytes) return { kind: 'too-large', maxBytes: input.maxBytes };
 
   let check;
@@ -105,9 +108,16 @@ async function ingestChange(deps: WebhookDeps, value: MessagesValue, summary: De
     summary.messages += 1;
     let outcome: MessageOutcome;
     try {
+      if (message.type !== 'unknown' && message.type !== 'invalid') checkProcessable(message);
       outcome = await ingestMessage(deps, tenant, message, (waId) => names.get(waId), (id) => summary.privacyRequestIds.push(id));
     } catch (error) {
-      return { dependency: dependencyOf(error), error };
+      // A message that fails for good costs only itself (./unprocessable.ts); anything else is an outage: 503.
+      if (!isInputFailure(error) || message.type === 'unknown' || message.type === 'invalid') return { dependency: dependencyOf(error), error };
+      try {
+        outcome = await rejectMessage(deps, tenant, message, error);
+      } catch (failure) {
+        return { dependency: dependencyOf(failure), error: failure };
+      }
     }
     count(summary, outcome);
     deps.telemetry.metric('webhook.message', 1, {
@@ -124,6 +134,7 @@ function count(summary: DeliverySummary, outcome: MessageOutcome): void {
   else if (outcome === 'duplicate') summary.duplicates += 1;
   else if (outcome === 'dropped-after-erasure') summary.droppedAfterErasure += 1;
   else if (outcome === 'privacy-request') summary.privacyRequests += 1;
+  else if (outcome === 'rejected') summary.rejected += 1;
   else summary.ignored += 1;
 }
 
