@@ -1,4 +1,4 @@
 export * from './ids';
 export * from './clock';
-export * from './flowScreen';
+export * from './allowList';
 export * from './subjectPrefixes';

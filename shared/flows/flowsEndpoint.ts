@@ -1,5 +1,6 @@
 import { dataKeyring } from '../crypto/subjectKeys';
 import type { Clock } from '../domain/clock';
+import { declaredScreen, OTHER } from '../domain/allowList';
 import { tenantIdSchema } from '../domain/ids';
 import { requireSecret, type SecretProvider } from '../secrets/secretProvider';
 import type { Telemetry } from '../telemetry/telemetry';
@@ -97,12 +98,14 @@ export async function handleFlowsRequest(
     return outcome({ kind: 'error', status: 400, message: `${field} ${issue?.message ?? 'is invalid'}`, field }, { reason: 'payload' });
   }
   const request = parsed.data;
-  const details: Record<string, string> = { action: request.action, ...(request.screen ? { screen: screenName(request.screen) } : {}) };
+  const screen = declaredScreen(request.screen);
+  const details: Record<string, string> = { action: request.action, ...(screen ? { screen } : {}) };
 
   if (request.action === 'ping') return outcome(reply(200, PING_RESPONSE), details);
   if (request.data.error !== undefined) {
-    // The client reports a problem with an earlier response; only its code is recorded, never its message.
-    return outcome(reply(200, ERROR_ACKNOWLEDGED), { ...details, reason: `client-error:${errorCode(request.data.error)}` });
+    // The client reports a problem with an earlier response; neither its code nor its message is recorded
+    // (free text from the payload: shared/domain/allowList.ts), only that it happened.
+    return outcome(reply(200, ERROR_ACKNOWLEDGED), { ...details, reason: 'client-error' });
   }
 
   const keys = { subjectHashKey: await requireSecret(deps.secrets, 'SUBJECT_HASH_KEY'), dataKeyring: await dataKeyring(deps.secrets) };
@@ -114,7 +117,7 @@ export async function handleFlowsRequest(
     if (!tenantView) return outcome(reply(427, { error_msg: FLOW_TOKEN_INVALID_MESSAGE }), { ...details, reason: 'tenant-unknown' });
     const context = { tenantId, waId: token.claims.waId, flowToken: request.flow_token!, tenant: tenantView, now: deps.clock.now() };
     const response = await privacyCentre(deps.privacy, context, toScreenRequest(request));
-    return outcome(reply(200, response), { ...details, next: screenName(response.screen) });
+    return outcome(reply(200, response), { ...details, next: declaredScreen(response.screen) ?? OTHER });
   } catch (error) {
     const failure = { ...details, reason: `handler-${error instanceof Error ? error.name : 'error'}` };
     // INIT has no screen to show an error on: 503 makes the client offer a retry. Otherwise the client
@@ -129,12 +132,4 @@ function toScreenRequest(request: FlowRequest): Parameters<typeof privacyCentre>
   return { action: request.action === 'BACK' ? 'BACK' : 'data_exchange', screen: request.screen, data: request.data };
 }
 
-/** Screen names go to telemetry: keep them to the Flow JSON's alphabet. */
-function screenName(screen: string): string {
-  return /^[A-Za-z_]{1,64}$/.test(screen) ? screen : 'unknown';
-}
-
-function errorCode(value: unknown): string {
-  return typeof value === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(value) ? value : 'unknown';
-}
 

@@ -345,8 +345,7 @@ function reengagementOf(
   return { erased, reengaged: reengaged.size, rate: erased === 0 ? null : round(reengaged.size / erased) };
 }
 
-export { safeScreen } from '../domain/flowScreen';
-import { safeScreen } from '../domain/flowScreen';
+import { storedScreen as safeScreen } from '../domain/allowList';
 
 function screensOf(deletions: readonly RequestRecord[], audit: readonly AuditRecord[]): Record<string, number> {
   const flowsBySubject = new Map<string, { at: number; screen: string | undefined }[]>();

@@ -7,7 +7,7 @@ import {
   type PrivacyRequestStatus,
   type PrivacyRequestView,
 } from '../privacy/privacyRequest';
-import { safeScreen } from './privacyMetrics';
+import { storedScreen } from '../domain/allowList';
 
 /** Query of GET /api/privacy-requests: every filter optional, a page of at most 500. */
 export const requestListQuerySchema = z
@@ -53,7 +53,7 @@ export async function listPrivacyRequests(source: RequestListSource, filter: Req
     }
     const view = viewOf(parsed.data);
     // A flow screen id comes from the business's flow JSON: shown only when it is a plain identifier.
-    const screen = safeScreen(view.screen);
+    const screen = storedScreen(view.screen);
     requests.push({ ...view, ...(screen !== undefined ? { screen } : {}) });
   }
   return { requests, unreadable };

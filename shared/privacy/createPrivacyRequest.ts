@@ -1,4 +1,4 @@
-import { safeScreen } from '../domain/flowScreen';
+import { declaredScreen } from '../domain/allowList';
 import { createHash, randomUUID } from 'node:crypto';
 import { encryptText } from '../crypto/dataEncryption';
 import { hashSubject } from '../crypto/subjectKeys';
@@ -40,11 +40,12 @@ export type CreatePrivacyRequestResult = { kind: 'created' | 'existing'; request
  * of a second one (`existing`): a double tap in a Flow starts one erasure.
  */
 export async function createPrivacyRequest(deps: PrivacyDeps, rawInput: CreatePrivacyRequestInput): Promise<CreatePrivacyRequestResult> {
-  const screen = safeScreen(rawInput.screen);
+  const tenant = await deps.recentTenants.get(rawInput.tenantId);
+  if (!tenant) return { kind: 'unknown-tenant' };
+  // The screen comes from a flow's payload: kept only when a flow declares it (shared/domain/allowList.ts).
+  const screen = declaredScreen(rawInput.screen, tenant.flowScreens);
   const { screen: _given, ...rest } = rawInput;
   const input: CreatePrivacyRequestInput = { ...rest, ...(screen ? { screen } : {}) };
-  const tenant = await deps.recentTenants.get(input.tenantId);
-  if (!tenant) return { kind: 'unknown-tenant' };
   const scope: ErasureScope = input.type === 'erasure' ? (input.scope ?? 'all') : 'all';
   const subjectHash = await hashSubject(deps.secrets, input.tenantId, input.waId);
   const openKey = openKeyOf(input.tenantId, subjectHash, input.type, scope, input.rectification?.profileName);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isScreenId } from '../domain/allowList';
 import { tenantIdSchema } from '../domain/ids';
 
 const DAY = 86_400;
@@ -49,6 +50,15 @@ export const tenantInputSchema = z
     hubspot: hubspotSettingsSchema.default({ enabled: false }),
     /** Send the subject a WhatsApp confirmation when their erasure completes, before the number is forgotten. */
     confirmErasureByMessage: z.boolean().default(false),
+    /**
+     * The screen ids of the tenant's own WhatsApp Flows, as their Flow JSON declares them. A flow
+     * completion's `screen` is kept in the audit trail and the metrics only when it is one of these or a
+     * Privacy Centre screen; any other value is recorded as `(other)` (shared/domain/allowList.ts).
+     */
+    flowScreens: z
+      .array(z.string().refine(isScreenId, 'must be a flow screen id: a letter, then letters, digits or underscores (no run of 5 digits), at most 64'))
+      .max(200, 'must list at most 200 screens')
+      .default([]),
   })
   .strict();
 export type TenantInput = z.infer<typeof tenantInputSchema>;

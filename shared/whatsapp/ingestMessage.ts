@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { encryptText } from '../crypto/dataEncryption';
 import { dataKeyring } from '../crypto/subjectKeys';
+import { declaredScreen } from '../domain/allowList';
 import { normaliseWaId, subjectHashOf, subjectPartitionKey, type SubjectHash, type TenantId, type WaId } from '../domain/ids';
 import { requireSecret } from '../secrets/secretProvider';
 import { lifetime, type FlowResponseDocument, type MediaRefDocument, type MessageDocument } from '../subjects/documents';
@@ -225,12 +226,14 @@ async function handleFlowCompletion(deps: WebhookDeps, m: MessageContext, respon
     return 'ignored';
   }
   const { completion } = parsed;
+  // The screen comes from the payload: kept only when a flow declares it, else `(other)` (allowList.ts).
+  const screen = declaredScreen(completion.screen, m.tenant.flowScreens);
   // Counted for the privacy metrics (trust coefficient, screens before deletion): the screen only, no answers.
   await deps.audit.record({
     tenantId: m.tenant.id,
     type: 'flow.completed',
     subjectHash: m.subjectHash,
-    details: { screen: completion.screen ?? null, dataRequest: completion.dataRequest?.type ?? null },
+    details: { screen: screen ?? null, dataRequest: completion.dataRequest?.type ?? null },
     idempotencyKey: `flow-completed-${m.messageKey}`,
   });
   if (completion.dataRequest) {
@@ -242,7 +245,7 @@ async function handleFlowCompletion(deps: WebhookDeps, m: MessageContext, respon
       type: request.type,
       scope: request.scope,
       channel: 'flow',
-      ...(completion.screen ? { screen: completion.screen } : {}),
+      ...(screen ? { screen } : {}),
       ...(request.type === 'rectification' ? { rectification: { profileName: request.profileName } } : {}),
     });
     deps.telemetry.event('webhook.privacy_request', { tenantId: m.tenant.id, type: request.type, scope: request.scope, requestId: created.id });

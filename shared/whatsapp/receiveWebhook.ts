@@ -1,3 +1,4 @@
+import { META_CHANGE_FIELDS, META_MESSAGE_STATUSES, META_MESSAGE_TYPES, numericId, oneOf } from '../domain/allowList';
 import { normaliseWaId, type WaId } from '../domain/ids';
 import { classifyFailure, isInputFailure } from '../failures';
 import { MissingSecretError, type SecretProvider } from '../secrets/secretProvider';
@@ -65,7 +66,7 @@ export async function receiveWebhook(deps: WebhookDeps, input: { body: Buffer; s
 
   for (const change of parsed.changes) {
     if (change.field !== 'messages') {
-      deps.telemetry.metric('webhook.change.ignored', 1, { field: change.name });
+      deps.telemetry.metric('webhook.change.ignored', 1, { field: oneOf(change.name, META_CHANGE_FIELDS) });
       continue;
     }
     const failed = await ingestChange(deps, change.value, summary);
@@ -87,16 +88,16 @@ async function ingestChange(deps: WebhookDeps, value: MessagesValue, summary: De
   if (!tenant || tenant.cancelledAt) {
     // Acknowledged so Meta stops retrying, dropped, counted. The phone number id is the business's, not a person's.
     summary.unknownNumbers += 1;
-    deps.telemetry.metric('webhook.unknown_number', messages.length + statuses.length, { phoneNumberId, cancelled: Boolean(tenant?.cancelledAt) });
+    deps.telemetry.metric('webhook.unknown_number', messages.length + statuses.length, { phoneNumberId: numericId(phoneNumberId), cancelled: Boolean(tenant?.cancelledAt) });
     return undefined;
   }
 
   // Status updates are counted, never stored: they say who read what, and the product does not need it.
   summary.statuses += statuses.length;
   for (const status of statuses) {
-    deps.telemetry.metric('webhook.status', 1, { tenantId: tenant.id, status: status.status.slice(0, 32), errorCode: status.errors?.[0]?.code });
+    deps.telemetry.metric('webhook.status', 1, { tenantId: tenant.id, status: oneOf(status.status, META_MESSAGE_STATUSES), errorCode: status.errors?.[0]?.code }); // a number (schema): an id
   }
-  for (const error of value.errors ?? []) deps.telemetry.metric('webhook.error', 1, { tenantId: tenant.id, code: error.code });
+  for (const error of value.errors ?? []) deps.telemetry.metric('webhook.error', 1, { tenantId: tenant.id, code: error.code }); // a number (schema)
 
   const names = profileNames(value);
   // Within a delivery, oldest first (STOP then START in one batch ends opted in).
@@ -122,7 +123,7 @@ async function ingestChange(deps: WebhookDeps, value: MessagesValue, summary: De
     count(summary, outcome);
     deps.telemetry.metric('webhook.message', 1, {
       tenantId: tenant.id,
-      type: message.type === 'unknown' || message.type === 'invalid' ? `${message.type}:${message.reportedType}` : message.type,
+      type: message.type === 'unknown' || message.type === 'invalid' ? `${message.type}:${oneOf(message.reportedType, META_MESSAGE_TYPES)}` : message.type,
       outcome,
     });
   }

@@ -98,14 +98,20 @@ describe('WhatsApp Flows endpoint: protocol', () => {
     expect(closed).toEqual({ screen: 'SUCCESS', data: { extension_message_response: { params: { flow_token, flow: 'privacy-centre', outcome: 'viewed' } } } });
   });
 
-  it("the client's error notification is acknowledged, and only its code is recorded", async () => {
+  it("the client's error notification is acknowledged, and only that it happened is recorded (its code and message are free text)", async () => {
     const tenantId = await createTenant();
     const flow_token = await tokenFor(tenantId, '447700900202');
-    const response = await client(tenantId).send({ version: '3.0', action: 'data_exchange', screen: 'MENU', flow_token, data: { error: 'INVALID_SCREEN_DATA', error_message: 'heading is a secret text' } });
+    const response = await client(tenantId).send({ version: '3.0', action: 'data_exchange', screen: 'MENU', flow_token, data: { error: 'JO_BLOGGS_07700_900123', error_message: 'heading is a secret text' } });
     expect(response.status).toBe(200);
     expect(response.decrypted()).toEqual({ data: { acknowledged: true } });
-    expect(t.services.telemetry.events).toContainEqual(expect.objectContaining({ name: 'flows.request', dimensions: expect.objectContaining({ tenantId, reason: 'client-error:INVALID_SCREEN_DATA' }) }));
+    expect(t.services.telemetry.events).toContainEqual(expect.objectContaining({ name: 'flows.request', dimensions: expect.objectContaining({ tenantId, screen: 'MENU', reason: 'client-error' }) }));
     expect(JSON.stringify(t.services.telemetry.events)).not.toContain('secret text');
+    expect(JSON.stringify(t.services.telemetry.events)).not.toContain('JO_BLOGGS');
+
+    // A screen the Privacy Centre does not declare is recorded as (other), whatever it says.
+    await client(tenantId).send({ version: '3.0', action: 'data_exchange', screen: 'Jo_Bloggs_07700_900123', flow_token, data: { error: 'X' } });
+    expect(JSON.stringify(t.services.telemetry.events)).not.toContain('Jo_Bloggs');
+    expect(t.services.telemetry.events).toContainEqual(expect.objectContaining({ name: 'flows.request', dimensions: expect.objectContaining({ tenantId, screen: '(other)' }) }));
   });
 });
 

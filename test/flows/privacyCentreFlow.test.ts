@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { TenantId, WaId } from '../../shared/domain';
+import { declaredScreen, PRIVACY_CENTRE_SCREENS, type TenantId, type WaId } from '../../shared/domain';
 import { checkScreenResponse, flowJsonSchema, privacyCentre, type FlowJson, type PrivacyCentreContext, type PrivacyCentreRequest, type ScreenResponse } from '../../shared/flows';
 import { MemoryPrivacy } from './support/memoryPrivacy';
 
@@ -43,6 +43,15 @@ describe('the Privacy Centre Flow JSON', () => {
     const confirm = flow.screens.find((s) => s.id === 'DELETE_CONFIRM')!;
     expect(confirm.layout.children.map((c) => c.type)).toEqual(['TextHeading', 'TextSubheading', 'TextBody', 'TextSubheading', 'TextBody', 'OptIn', 'Footer']);
     expect(confirm.layout.children).toContainEqual(expect.objectContaining({ type: 'OptIn', name: 'confirm', required: true }));
+  });
+
+  it("its screens are the allow-list's Privacy Centre screens: the ids an audit event or a metric may carry", () => {
+    expect([...PRIVACY_CENTRE_SCREENS].sort()).toEqual(flow.screens.map((screen) => screen.id).sort());
+    expect(declaredScreen('DELETE_CONFIRM')).toBe('DELETE_CONFIRM');
+    expect(declaredScreen('JO_BLOGGS')).toBe('(other)');
+    expect(declaredScreen('JO_BLOGGS', ['JO_BLOGGS'])).toBe('JO_BLOGGS');
+    expect(declaredScreen('Jo Bloggs 07700 900123', ['Jo Bloggs 07700 900123'])).toBe('(other)');
+    expect(declaredScreen(' ')).toBeUndefined();
   });
 
   it('a deliberately broken copy fails, naming what is wrong', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DeadLetterError, InProcessQueue } from '../../shared/queue';
 import { startHubSpotFake } from '../fakes/hubspot';
-import { phoneNeedles, sweepForPii } from '../support/piiSweep';
+import { EVERY_STORE_PLACE, everyStore, phoneNeedles, sweepForPii } from '../support/piiSweep';
 import { eventually, testServices } from '../support/testServices';
 
 describe('the PII sweep (a clean result means something only if it finds what is there)', () => {
@@ -20,6 +20,8 @@ describe('the PII sweep (a clean result means something only if it finds what is
       await blob.uploadData(Buffer.from('Ysolde Penhaligon on holiday'));
       await blob.createSnapshot();
       await blob.uploadData(Buffer.from('nothing personal'));
+      // An access export left behind: the exports container is searched like the media one.
+      await services.blobs.exports.getBlockBlobClient(`t/${Date.now()}/request.json`).uploadData(Buffer.from(JSON.stringify({ contact: { phone: '07700 900777' } })));
       await queue.send('hubspot-sync', { body: { note: 'favourite-colour-teal' } });
       await queue.send('erasure-tasks', { body: { phone: '447700900777' } });
       const stop = queue.subscribe('erasure-tasks', async () => {
@@ -30,16 +32,17 @@ describe('the PII sweep (a clean result means something only if it finds what is
       hubspot.addContact({ firstname: 'Ysolde', mobilephone: '07700900777' });
       services.telemetry.event('leaky', { who: 'Ysolde Penhaligon' });
 
+      const searched: string[] = [];
       const hits = await sweepForPii(needles, {
-        cosmos: services.cosmos.audit.database,
-        blobs: [services.blobs.media],
-        queue,
+        ...everyStore({ ...services, queue }),
         hubspot,
         logs: ['[fn] information: ok', '[fn] error: could not reach +447700900777'],
         telemetry: services.telemetry,
+        searched,
       });
+      expect(searched).toEqual(expect.arrayContaining(EVERY_STORE_PLACE));
       const places = new Set(hits.map((h) => h.location.replace(/\/.*$/, '').replace(/:\d+$/, '')));
-      expect([...places].sort()).toEqual(['blob:media', 'cosmos:audit', 'dead-letter:erasure-tasks', 'hubspot:contact', 'log', 'queue:hubspot-sync', 'telemetry:event'].sort());
+      expect([...places].sort()).toEqual(['blob:exports', 'blob:media', 'cosmos:audit', 'dead-letter:erasure-tasks', 'hubspot:contact', 'log', 'queue:hubspot-sync', 'telemetry:event'].sort());
       expect(hits.some((h) => h.location.includes('@snapshot='))).toBe(true); // found in the snapshot only
       expect(hits.find((h) => h.location.startsWith('log'))).toEqual({ location: 'log:1', needle: '+447700900777' });
     } finally {

@@ -9,7 +9,7 @@ import type { InProcessQueue } from '../../shared/queue';
 import { adminHeaders } from '../support/principals';
 import { startTestHost, type TestHost } from '../support/testHost';
 import { eventually, uniqueTenantId } from '../support/testServices';
-import { postWebhook, subjectDocuments } from '../whatsapp/support';
+import { postWebhook, subjectDocuments, TEST_FLOW_SCREENS } from '../whatsapp/support';
 
 export const GRAPH_TOKEN = 'test-graph-token';
 
@@ -67,6 +67,7 @@ export async function createPrivacyTenant(
       jurisdiction: config.jurisdiction ?? 'gdpr',
       hubspot: { enabled: config.hubspot ?? true },
       confirmErasureByMessage: config.confirmErasureByMessage ?? false,
+      flowScreens: TEST_FLOW_SCREENS,
       ...(config.exportDays ? { retention: { exportDays: config.exportDays } } : {}),
     }),
   });

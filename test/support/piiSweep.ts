@@ -28,7 +28,21 @@ export interface SweepTargets {
   hubspot?: HubSpotFake;
   logs?: readonly string[];
   telemetry?: RecordingTelemetry;
+  /** Filled with every place searched (`cosmos:audit`, `blob:exports`, `dead-letter:erasure-tasks`...): a clean sweep is worth what it covered. */
+  searched?: string[];
 }
+
+/**
+ * Every store of a running app, so a sweep cannot forget one: every Cosmos container of its database (the
+ * audit container included), every blob container (media and the access exports), every queue and its
+ * dead-letter queue. Add `hubspot`, `logs` and `telemetry` as the test has them.
+ */
+export function everyStore(services: { cosmos: { audit: { database: Database } }; blobs: Record<string, ContainerClient>; queue: InProcessQueue }): Required<Pick<SweepTargets, 'cosmos' | 'blobs' | 'queue'>> {
+  return { cosmos: services.cosmos.audit.database, blobs: Object.values(services.blobs), queue: services.queue };
+}
+
+/** The places `everyStore` must have covered: what a test asserts `searched` contains. */
+export const EVERY_STORE_PLACE = ['cosmos:audit', 'cosmos:subjects', 'cosmos:privacyRequests', 'cosmos:markers', 'cosmos:tenants', 'blob:media', 'blob:exports', ...QUEUE_NAMES.flatMap((q) => [`queue:${q}`, `dead-letter:${q}`])];
 
 /** Every form of a phone number worth searching for: what HubSpot may hold, plus the bare national digits. */
 export function phoneNeedles(phone: string): string[] {
@@ -48,12 +62,14 @@ export async function sweepForPii(needles: readonly string[], targets: SweepTarg
   if (targets.cosmos) {
     const { resources: containers } = await targets.cosmos.containers.readAll().fetchAll();
     for (const def of containers) {
+      targets.searched?.push(`cosmos:${def.id}`);
       const { resources } = await targets.cosmos.container(def.id).items.query<Record<string, unknown>>('SELECT * FROM c').fetchAll();
       for (const doc of resources) check(`cosmos:${def.id}/${String(doc.id)}`, JSON.stringify(doc));
     }
   }
 
   for (const container of targets.blobs ?? []) {
+    targets.searched?.push(`blob:${container.containerName}`);
     for await (const item of listAll(container)) {
       const label = `blob:${container.containerName}/${item.name}${item.snapshot ? `@snapshot=${item.snapshot}` : ''}${item.versionId ? `@version=${item.versionId}` : ''}`;
       check(`${label} (name)`, item.name);
@@ -69,6 +85,7 @@ export async function sweepForPii(needles: readonly string[], targets: SweepTarg
 
   if (targets.queue) {
     for (const name of QUEUE_NAMES) {
+      targets.searched?.push(`queue:${name}`, `dead-letter:${name}`);
       for (const m of await targets.queue.peekMessages(name)) check(`queue:${name}/${m.messageId}`, JSON.stringify({ id: m.messageId, body: m.body, properties: m.properties }));
       for (const m of await targets.queue.peekDeadLetters(name, 10_000)) {
         check(`dead-letter:${name}/${m.messageId}`, JSON.stringify({ id: m.messageId, body: m.body, properties: m.properties, reason: m.reason, description: m.description }));

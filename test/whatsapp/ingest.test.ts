@@ -12,7 +12,7 @@ const SECRET = 'unit-app-secret';
 
 function tenantWith(messageStorage: Tenant['messageStorage']): Tenant {
   const now = new Date().toISOString();
-  return tenantSchema.parse({ id: `u-${randomBytes(4).toString('hex')}`, name: 'Unit', phoneNumberIds: [newPhoneNumberId()], messageStorage, createdAt: now, updatedAt: now });
+  return tenantSchema.parse({ id: `u-${randomBytes(4).toString('hex')}`, name: 'Unit', phoneNumberIds: [newPhoneNumberId()], messageStorage, flowScreens: ['PRIVACY'], createdAt: now, updatedAt: now });
 }
 
 function world(messageStorage: Tenant['messageStorage'] = 'encrypted') {

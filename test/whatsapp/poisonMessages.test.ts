@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COSMOS_EMULATOR_KEY } from '../../local/emulators';
 import { CosmosAuditLog, cosmosClientFor, cosmosContainers } from '../../shared/cosmos';
 import { hashSubject } from '../../shared/crypto';
-import type { TenantId } from '../../shared/domain';
+import type { TenantId, WaId } from '../../shared/domain';
 import { InputFailure, isInputFailure } from '../../shared/failures';
 import { useServices } from '../../shared/runtime';
 import { change, delivery, messages, newWaId } from '../fixtures/whatsapp/payloads';
@@ -59,7 +59,7 @@ describe('a bad message costs only itself', () => {
       const stored = (await subjectDocuments(t.services, tenant.tenantId, waId)).filter((d) => d.type === 'message');
       expect(stored).toHaveLength(storage === 'encrypted' ? 2 : 0);
 
-      const subjectHash = await hashSubject(t.services.secrets, tenant.tenantId, waId);
+      const subjectHash = await hashSubject(t.services.secrets, tenant.tenantId, waId as WaId);
       const audited = await new CosmosAuditLog(t.services.cosmos.audit, t.services.clock).query(tenant.tenantId as TenantId, new Date(Date.now() - 60_000), new Date(Date.now() + 1000), { type: 'webhook.message.rejected' });
       expect(audited.map((e) => e.details?.reason).sort()).toEqual(['timestamp', 'too-deep']);
       for (const event of audited) {

@@ -30,14 +30,17 @@ export interface TestTenant {
   phoneNumberId: string;
 }
 
+/** The screens of the tests' own flows, declared by their tenants (a screen nobody declares is recorded as `(other)`). */
+export const TEST_FLOW_SCREENS = ['PRIVACY', 'PRIVACY_CENTRE', 'LEAD', 'BOOKING', 'SEARCH', 'END'];
+
 /** A tenant configured through the admin API, as an operator would. */
-export async function createTenant(t: TestHost, config: { messageStorage: 'none' | 'encrypted' | 'hubspot'; retention?: Record<string, number> }): Promise<TestTenant> {
+export async function createTenant(t: TestHost, config: { messageStorage: 'none' | 'encrypted' | 'hubspot'; retention?: Record<string, number>; flowScreens?: string[] }): Promise<TestTenant> {
   const tenantId = uniqueTenantId('wa') as TenantId;
   const phoneNumberId = newPhoneNumberId();
   const response = await fetch(`${t.url}/api/tenants/${tenantId}`, {
     method: 'PUT',
     headers: adminHeaders(),
-    body: JSON.stringify({ name: 'Acme Lettings', phoneNumberIds: [phoneNumberId], ...config }),
+    body: JSON.stringify({ name: 'Acme Lettings', phoneNumberIds: [phoneNumberId], flowScreens: TEST_FLOW_SCREENS, ...config }),
   });
   if (response.status !== 201) throw new Error(`tenant setup failed: ${response.status} ${await response.text()}`);
   return { tenantId, phoneNumberId };
