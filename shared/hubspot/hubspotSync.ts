@@ -14,7 +14,8 @@ import { CosmosSubjectStore, type StoredContact, type SubjectStore, type Version
 import type { Telemetry } from '../telemetry/telemetry';
 import type { Tenant } from '../tenants/tenant';
 import { HubSpotContacts, type HubSpotContact } from './contacts';
-import { conversationText, HubSpotConversations, type ConversationActor, type CustomChannelMessage } from './conversations';
+import { CosmosHubSpotObjectRegistry, type HubSpotObjectRegistry } from './objectRegistry';
+import { conversationText, HubSpotConversations, type ConversationActor, type CustomChannelMessage, type PublishedMessage } from './conversations';
 import { HubSpotClient, HubSpotError } from './hubspotClient';
 
 /** A `hubspot-sync` message: ids and the subject's keyed hash only. */
@@ -48,6 +49,8 @@ export interface HubSpotSyncDeps {
   markers: Pick<MarkerStore, 'get'>;
   directory: ContactDirectory;
   contacts: HubSpotContacts;
+  /** What Flowkeeper created or used in HubSpot per subject (contact, threads): what an erasure removes without a search. */
+  registry: HubSpotObjectRegistry;
   conversations: HubSpotConversations;
   queue: QueueSender;
   secrets: SecretProvider;
@@ -156,18 +159,23 @@ async function sync(deps: HubSpotSyncDeps, message: HubSpotSyncMessage): Promise
   }
 
   let contactId: string;
-  let published: { alreadyPublished: boolean };
+  let published: PublishedMessage;
   try {
     ({ contactId, published } = await publish(deps, { tenant, waId, subjectHash, contact, erasedAt, channel, doc: found.doc, content }));
   } catch (error) {
     if (error instanceof HubSpotError) return reschedule(deps, message, error);
     throw error;
   }
+  // Recorded before the document goes: if this fails, the redelivery publishes again (HubSpot answers
+  // with the first message, idempotency id) and records it then.
+  if (published.threadId) await deps.registry.recordThread(tenant.id, subjectHash, { id: published.threadId, channelAccountId: channel.channelAccountId }, registryTtlSeconds(tenant));
 
   if ((await deps.messages.delete(found.doc)) === 'gone' && !(await deps.subjects.getContact(tenant.id, waId))) {
     // The document went while we published and the contact document with it: the subject was erased
     // meanwhile, and the HubSpot eraser may have looked before our contact or message existed.
+    if (published.threadId) await deps.conversations.archiveThread(tenant.id, published.threadId).catch(() => undefined);
     await deps.contacts.gdprDelete(tenant.id, contactId).catch(() => undefined);
+    await deps.registry.forget(tenant.id, subjectHash).catch(() => undefined);
     deps.directory.forget(tenant.id, subjectHash);
     deps.telemetry.event('hubspot.sync.raced_erasure', { tenantId: tenant.id });
     return { outcome: 'erased-during-sync' };
@@ -186,30 +194,42 @@ interface PublishInput {
   content: unknown;
 }
 
-/** Finds or creates the contact, publishes; a cached contact HubSpot refuses is looked up once more. */
-async function publish(deps: HubSpotSyncDeps, input: PublishInput): Promise<{ contactId: string; published: { alreadyPublished: boolean } }> {
+/** How long a subject's HubSpot object record lives: as its contact document (`retention.contactDays`). */
+function registryTtlSeconds(tenant: Tenant): number {
+  return tenant.retention.contactDays * 86_400;
+}
+
+/** Finds or creates the contact, publishes; a cached or recorded contact HubSpot refuses is looked up once more. */
+async function publish(deps: HubSpotSyncDeps, input: PublishInput): Promise<{ contactId: string; published: PublishedMessage }> {
   const lookup = {
     tenantId: input.tenant.id,
     subjectHash: input.subjectHash,
     waId: input.waId,
+    ttlSeconds: registryTtlSeconds(input.tenant),
     ...(input.contact?.profileName ? { profileName: input.contact.profileName } : {}),
     ...(input.contact?.rectifiedAt ? { rectifiedAt: input.contact.rectifiedAt } : {}),
     ...(input.erasedAt !== undefined ? { notBefore: input.erasedAt } : {}),
   };
   for (let round = 0; ; round++) {
-    const { contactId, cached } = await deps.directory.contactFor(lookup);
+    const { contactId, cached, matchedBy } = await deps.directory.contactFor(lookup);
     try {
-      const published = await deps.conversations.publish(input.tenant.id, input.channel.channelId, customChannelMessage({ ...input, contactId }));
+      const published = await deps.conversations.publish(input.tenant.id, input.channel.channelId, customChannelMessage({ ...input, contactId, matchedBy }));
       return { contactId, published };
     } catch (error) {
       if (!(cached && round === 0 && error instanceof HubSpotError && error.kind === 'permanent' && (error.status === 400 || error.status === 404))) throw error;
+      // HubSpot no longer has that contact (deleted or merged by someone): look the subject up again.
       deps.directory.forget(input.tenant.id, input.subjectHash);
+      await deps.registry.forgetContact(input.tenant.id, input.subjectHash, contactId);
     }
   }
 }
 
-/** The custom channel message for a WhatsApp message: the person by phone number, the business by channel account. */
-export function customChannelMessage(input: PublishInput & { contactId: string }): CustomChannelMessage {
+/**
+ * The custom channel message for a WhatsApp message: the person by phone number, the business by channel
+ * account, and the HubSpot contact through `preResolvedContacts` (a message without it is attached to no
+ * contact, and the contact's GDPR delete would not take it).
+ */
+export function customChannelMessage(input: PublishInput & { contactId: string; matchedBy?: readonly string[] }): CustomChannelMessage {
   const person: ConversationActor = {
     deliveryIdentifier: { type: 'HS_PHONE_NUMBER', value: toE164(input.waId) },
     ...(input.contact?.profileName ? { name: input.contact.profileName } : {}),
@@ -226,7 +246,9 @@ export function customChannelMessage(input: PublishInput & { contactId: string }
     senders: [inbound ? person : business],
     recipients: [inbound ? business : person],
     timestamp: input.doc.sentAt,
-    ...(/^\d{1,15}$/.test(input.contactId) ? { associateWithContactId: Number(input.contactId) } : {}),
+    ...(/^\d{1,15}$/.test(input.contactId)
+      ? { preResolvedContacts: { contacts: [{ contactVid: Number(input.contactId), contactPropertiesLeadingToMatch: input.matchedBy && input.matchedBy.length > 0 ? [...input.matchedBy] : ['phone'] }] } }
+      : {}),
     attachments: [],
   };
 }
@@ -282,6 +304,10 @@ function erasedAtOf(tombstone: Marker): number {
 
 interface DirectoryEntry {
   contactId: string;
+  /** The contact properties that identify the subject (`preResolvedContacts`). */
+  matchedBy: string[];
+  /** From the subject's HubSpot object record: HubSpot may have dropped it since (then looked up again). */
+  recorded?: boolean;
   at: number;
   /** The rectification (its `rectifiedAt`) whose name HubSpot has. */
   nameOf?: string;
@@ -295,6 +321,8 @@ export interface ContactLookup {
   rectifiedAt?: string;
   /** An entry cached before this time (the subject's erasure) is not used. */
   notBefore?: number;
+  /** How long the subject's HubSpot object record lives (seconds). */
+  ttlSeconds?: number;
 }
 
 /**
@@ -313,15 +341,18 @@ export class ContactDirectory {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
 
+  private readonly registry: HubSpotObjectRegistry | undefined;
+
   constructor(
     private readonly contacts: HubSpotContacts,
-    options: { ttlMs?: number; maxEntries?: number } = {},
+    options: { ttlMs?: number; maxEntries?: number; registry?: HubSpotObjectRegistry } = {},
   ) {
     this.ttlMs = options.ttlMs ?? 10 * 60_000;
     this.maxEntries = options.maxEntries ?? 10_000;
+    this.registry = options.registry;
   }
 
-  async contactFor(lookup: ContactLookup): Promise<{ contactId: string; cached: boolean }> {
+  async contactFor(lookup: ContactLookup): Promise<{ contactId: string; cached: boolean; matchedBy: string[] }> {
     const key = `${lookup.tenantId}|${lookup.subjectHash}`;
     const hit = this.cache.get(key);
     if (hit && hit.at + this.ttlMs > Date.now() && (lookup.notBefore === undefined || hit.at > lookup.notBefore)) {
@@ -332,7 +363,7 @@ export class ContactDirectory {
         }
         hit.nameOf = lookup.rectifiedAt;
       }
-      return { contactId: hit.contactId, cached: true };
+      return { contactId: hit.contactId, cached: true, matchedBy: hit.matchedBy };
     }
     let flight = this.inflight.get(key);
     if (!flight) {
@@ -343,25 +374,39 @@ export class ContactDirectory {
     this.cache.delete(key);
     this.cache.set(key, entry);
     while (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
-    return { contactId: entry.contactId, cached: false };
+    return { contactId: entry.contactId, cached: entry.recorded === true, matchedBy: entry.matchedBy };
   }
 
   forget(tenantId: TenantId, subjectHash: SubjectHash): void {
     this.cache.delete(`${tenantId}|${subjectHash}`);
   }
 
+  /**
+   * The recorded contact first (no search: Flowkeeper created or used it before), then a search, then a
+   * create; a contact found or created is recorded under the subject's keyed hash before it is used.
+   */
   private async lookUpOrCreate(lookup: ContactLookup): Promise<DirectoryEntry> {
     const at = Date.now();
+    const nameOf = lookup.rectifiedAt ? { nameOf: lookup.rectifiedAt } : {};
+    const ttl = lookup.ttlSeconds ?? 365 * 86_400;
+    const recorded = (await this.registry?.get(lookup.tenantId, lookup.subjectHash))?.contacts.at(-1);
+    if (recorded && (lookup.notBefore === undefined || Date.parse(recorded.at) > lookup.notBefore)) {
+      if (lookup.rectifiedAt && lookup.profileName) await this.contacts.update(lookup.tenantId, recorded.id, nameProperties(lookup.profileName));
+      return { contactId: recorded.id, matchedBy: recorded.matchedBy.length > 0 ? recorded.matchedBy : ['phone'], at, recorded: true, ...nameOf };
+    }
     const found = await this.contacts.findByPhone(lookup.tenantId, lookup.waId);
     const existing = oldest(found);
     if (existing) {
       if (lookup.rectifiedAt && lookup.profileName && !sameName(existing, lookup.profileName)) {
         await this.contacts.update(lookup.tenantId, existing.id, nameProperties(lookup.profileName));
       }
-      return { contactId: existing.id, at, ...(lookup.rectifiedAt ? { nameOf: lookup.rectifiedAt } : {}) };
+      const matchedBy = found.find((c) => c.id === existing.id)?.matchedBy ?? ['phone'];
+      await this.registry?.recordContact(lookup.tenantId, lookup.subjectHash, { id: existing.id, origin: 'found', matchedBy }, ttl);
+      return { contactId: existing.id, matchedBy, at, ...nameOf };
     }
     const created = await this.contacts.create(lookup.tenantId, { phone: toE164(lookup.waId), ...(lookup.profileName ? nameProperties(lookup.profileName) : {}) });
-    return { contactId: created.id, at, ...(lookup.rectifiedAt ? { nameOf: lookup.rectifiedAt } : {}) };
+    await this.registry?.recordContact(lookup.tenantId, lookup.subjectHash, { id: created.id, origin: 'created', matchedBy: ['phone'] }, ttl);
+    return { contactId: created.id, matchedBy: ['phone'], at, ...nameOf };
   }
 }
 
@@ -395,6 +440,17 @@ function oldest(contacts: HubSpotContact[]): HubSpotContact | undefined {
 }
 
 const clients = new WeakMap<Services, HubSpotClient>();
+const registries = new WeakMap<Services, HubSpotObjectRegistry>();
+
+/** One HubSpot object record adapter per process (per Services): the sync and the erasure share its cache. */
+export function hubspotObjectRegistryOf(services: Services): HubSpotObjectRegistry {
+  let registry = registries.get(services);
+  if (!registry) {
+    registry = new CosmosHubSpotObjectRegistry(services.cosmos.markers, services.clock);
+    registries.set(services, registry);
+  }
+  return registry;
+}
 const built = new WeakMap<Services, HubSpotSyncDeps>();
 
 /**
@@ -432,13 +488,15 @@ export function buildHubSpotSyncDeps(services: Services, overrides: Partial<HubS
   const client = clientOverride ?? hubspotClientOf(services);
   const { tenants, markers } = repositoriesOf(services);
   const contacts = rest.contacts ?? new HubSpotContacts(client);
+  const registry = rest.registry ?? hubspotObjectRegistryOf(services);
   return {
     tenants,
     messages: new CosmosMessageStore(services.cosmos.subjects),
     subjects: new CosmosSubjectStore(services.cosmos.subjects),
     markers,
-    directory: new ContactDirectory(contacts),
+    directory: new ContactDirectory(contacts, { registry }),
     contacts,
+    registry,
     conversations: new HubSpotConversations(client),
     queue: services.queue,
     secrets: services.secrets,

@@ -1,4 +1,6 @@
 export * from './hubspotClient';
+export * from './pacer';
+export * from './objectRegistry';
 export * from './contacts';
 export * from './conversations';
 export * from './hubspotSync';

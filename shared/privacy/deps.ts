@@ -1,4 +1,6 @@
-import { hubspotClientOf } from '../hubspot/hubspotSync';
+import { hubspotClientOf, hubspotObjectRegistryOf } from '../hubspot/hubspotSync';
+import { HubSpotConversations } from '../hubspot/conversations';
+import type { HubSpotObjectRegistry } from '../hubspot/objectRegistry';
 import type { Container } from '@azure/cosmos';
 import type { AuditLog } from '../audit/auditLog';
 import { dataKeyring } from '../crypto/subjectKeys';
@@ -52,6 +54,8 @@ export interface PrivacyDeps {
   telemetry: Telemetry;
   registry: StoreRegistry;
   hubspot: HubSpotContacts;
+  /** What Flowkeeper created or used in HubSpot per subject (account cancellation deletes the tenant's records). */
+  hubspotObjects: HubSpotObjectRegistry;
   keyring: () => Promise<DataKeyring>;
   /** The subject's WhatsApp confirmation (optional per tenant), through the Graph API. */
   graph: { baseUrl: string; fetch: typeof fetch };
@@ -81,12 +85,13 @@ export function buildPrivacyDeps(services: Services, options: Partial<PrivacyDep
     // One client per Services: erasure and conversation sync share one rate limit per HubSpot token.
     hubspotClient ?? hubspotClientOf(services);
   const hubspot = overrides.hubspot ?? new HubSpotContacts(client);
+  const hubspotObjects = overrides.hubspotObjects ?? hubspotObjectRegistryOf(services);
   const registry =
     overrides.registry ??
     new StoreRegistry([
       cosmosSubjectStore({ subjects: services.cosmos.subjects, markers, clock: services.clock, keyring }),
       blobMediaStore({ media: services.blobs.media }),
-      hubspotContactStore({ contacts: hubspot }),
+      hubspotContactStore({ contacts: hubspot, conversations: new HubSpotConversations(client), registry: hubspotObjects }),
       accessExportStore({ exports: services.blobs.exports, requests }),
     ]);
   return {
@@ -103,6 +108,7 @@ export function buildPrivacyDeps(services: Services, options: Partial<PrivacyDep
     telemetry: services.telemetry,
     registry,
     hubspot,
+    hubspotObjects,
     keyring,
     graph: { baseUrl: services.settings.GRAPH_API_BASE_URL, fetch: services.fetch },
     retry: { ...DEFAULT_RETRY_POLICY },

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../shared/config';
 import type { SubjectHash, TenantId, WaId } from '../../shared/domain';
-import { HubSpotClient, HubSpotContacts, HubSpotError, hubspotClientOf, MAX_BATCH_READ_IDS } from '../../shared/hubspot';
+import { HubSpotClient, HubSpotContacts, HubSpotConversations, HubSpotError, hubspotClientOf, MAX_BATCH_READ_IDS } from '../../shared/hubspot';
 import { hubspotContactStore } from '../../shared/privacy/stores/hubspotContactStore';
 import { hubspotTokenSecret, SettingsSecretProvider } from '../../shared/secrets';
 import { tenantSchema } from '../../shared/tenants';
 import { startHubSpotFake, type HubSpotFake } from '../fakes/hubspot';
 import { MINIMAL_SETTINGS, settingsProblemsOf } from '../support/settings';
 import { testServices } from '../support/testServices';
+import { MemoryObjectRegistry } from './memoryObjectRegistry';
 import { hubspotFailureOf } from './support';
 
 const tenantId = 'acme-lettings' as TenantId;
@@ -22,10 +23,11 @@ afterAll(async () => {
 });
 
 /** Contacts on a client with a token of its own, so the fake's records and limits are this test's alone. */
-function contactsWith(options: { maxPacingWaitMs?: number } = {}): { contacts: HubSpotContacts; token: string } {
+function contactsWith(options: { maxPacingWaitMs?: number } = {}): { contacts: HubSpotContacts; conversations: HubSpotConversations; token: string } {
   const token = `pat-eu1-${randomBytes(6).toString('hex')}`;
   const secrets = new SettingsSecretProvider({ [hubspotTokenSecret(tenantId)]: token });
-  return { contacts: new HubSpotContacts(new HubSpotClient({ baseUrl: fake.url, secrets, timeoutMs: 2000, maxPacingWaitMs: options.maxPacingWaitMs ?? 2000 })), token };
+  const client = new HubSpotClient({ baseUrl: fake.url, secrets, timeoutMs: 2000, maxPacingWaitMs: options.maxPacingWaitMs ?? 2000 });
+  return { contacts: new HubSpotContacts(client), conversations: new HubSpotConversations(client), token };
 }
 
 const failure = hubspotFailureOf;
@@ -235,8 +237,8 @@ describe('the HubSpot store verifies an erasure with the batch read', () => {
   const subject = (waId: string) => ({ tenant, tenantId, waId: waId as WaId, subjectHash: 'h'.repeat(64) as SubjectHash });
 
   it('counts a contact that still exists as a leftover, and 0 after the GDPR delete, in one call per verification', async () => {
-    const { contacts, token } = contactsWith();
-    const store = hubspotContactStore({ contacts });
+    const { contacts, conversations, token } = contactsWith();
+    const store = hubspotContactStore({ contacts, conversations, registry: new MemoryObjectRegistry() });
     const waId = '447700960001';
     const ids = [fake.addContact({ phone: '+447700960001' }).id, fake.addContact({ mobilephone: '07700 960001' }).id];
     // A leftover: what the erasure found, not deleted (yet).
@@ -254,8 +256,8 @@ describe('the HubSpot store verifies an erasure with the batch read', () => {
   });
 
   it('concurrent verifications of subjects of one tenant share one batch read', async () => {
-    const { contacts, token } = contactsWith();
-    const store = hubspotContactStore({ contacts });
+    const { contacts, conversations, token } = contactsWith();
+    const store = hubspotContactStore({ contacts, conversations, registry: new MemoryObjectRegistry() });
     const waIds = Array.from({ length: 8 }, (_, i) => `4477009700${i}0`);
     const refs = waIds.map((w, i) => (i % 2 === 0 ? [fake.addContact({ phone: `+${w}` }).id] : unknown(1, 9_300_000 + i)));
     const leftovers = await Promise.all(waIds.map((w, i) => store.verifyErased(subject(w), 'all', refs[i])));

@@ -1,0 +1,276 @@
+import { HubSpotError } from './hubspotError';
+
+/**
+ * One HubSpot portal's rate limits, as one app (one private-app token) meets them, shared by every call
+ * of that token in this process: contact search, create, read, update, batch read, GDPR delete,
+ * custom-channel publish, thread list, read and archive.
+ *
+ * Sources (read 2026-12-04):
+ * - API usage guidelines, https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines
+ *   (undated): the burst limit is a number of requests per rolling 10 s per app and account (100 on
+ *   Free/Starter, 190 on Professional/Enterprise; 250 with the API Limit Increase pack: developer
+ *   changelog "Increasing our API limits"), and "excludes the CRM Search API"; answers carry
+ *   `X-HubSpot-RateLimit-Interval-Milliseconds`, `X-HubSpot-RateLimit-Max` and
+ *   `X-HubSpot-RateLimit-Remaining` (and `-Daily`, `-Daily-Remaining` where a daily limit applies;
+ *   `-Secondly` and `-Secondly-Remaining` are from the API-key era and not read here); search answers
+ *   carry none of them.
+ * - Search guide, https://developers.hubspot.com/docs/api-reference/latest/crm/search-the-crm (undated):
+ *   "The search endpoints are rate limited to five requests per second per account."
+ *
+ * Two lanes, each first come, first served (a search waiting for its own limit never holds back a
+ * GDPR delete, and the other way round):
+ *
+ * - `burst`: every call but search. A rolling window (the exact limit: never more than `max` of our
+ *   calls in any window) under a token bucket (at most `max / interval` a second after an initial
+ *   burst of `burst`), so calls flow evenly and the window stays full instead of filling at once and
+ *   standing empty for the rest of the interval.
+ * - `search`: `searchesPerSecond` per rolling second.
+ *
+ * HubSpot counts a call when it arrives, somewhere between its departure and its answer: a call holds
+ * its place from departure until one interval after its answer, so our count is never behind HubSpot's.
+ *
+ * Several instances of Flowkeeper share a portal's limit: every answer's `Max` and `Remaining` say how
+ * many calls HubSpot counted in the window at that call's arrival; what is not ours is someone else's
+ * (another instance, another integration of the same app), and the window this pacer fills shrinks by
+ * that much until a later answer says otherwise. A 429 holds its lane for Retry-After.
+ *
+ * A caller whose turn is further away than its wait budget is told so at once (`rate-limited`, with
+ * when to come back), and one already waiting whose budget runs out is let go the same way: the
+ * queue then reschedules the work instead of a handler waiting long.
+ */
+export type Lane = 'burst' | 'search';
+
+export interface PacerOptions {
+  /** Calls per interval this app may make (the configured tier); `X-HubSpot-RateLimit-Max` only lowers it. */
+  max: number;
+  /** The burst window, until `X-HubSpot-RateLimit-Interval-Milliseconds` says otherwise. */
+  intervalMs: number;
+  /** Searches per second per account. */
+  searchesPerSecond: number;
+  /** Calls that may leave at once before the even rate applies (default a tenth of `max`, at least 1). */
+  burst?: number;
+  now?: () => number;
+}
+
+/** A granted place: call `done()` when the answer (or the failure) came back. */
+export interface Ticket {
+  readonly lane: Lane;
+  readonly departedAt: number;
+  done(): void;
+}
+
+interface Slot {
+  departedAt: number;
+  /** When the answer came back; Infinity while the call is in flight. */
+  answeredAt: number;
+}
+
+interface Waiter {
+  operation: string;
+  deadline: number;
+  resolve: (ticket: Ticket) => void;
+  reject: (error: HubSpotError) => void;
+}
+
+interface LaneState {
+  slots: Slot[];
+  queue: Waiter[];
+  blockedUntil: number;
+  timer: NodeJS.Timeout | undefined;
+  timerAt: number;
+}
+
+/** While every place is held by a call in flight, look again this often (an answer also wakes the lane). */
+const IN_FLIGHT_POLL_MS = 25;
+const SEARCH_WINDOW_MS = 1000;
+
+export class PortalPacer {
+  private readonly now: () => number;
+  private readonly configuredMax: number;
+  private headerMax: number | undefined;
+  private intervalMs: number;
+  private readonly burstSize: number;
+  private tokens: number;
+  private refilledAt: number;
+  /** Calls of others HubSpot counted in the window, as the latest answer showed, and until when that holds. */
+  private foreign = { count: 0, until: 0 };
+  private readonly lanes: Record<Lane, LaneState>;
+
+  constructor(private readonly options: PacerOptions) {
+    this.now = options.now ?? Date.now;
+    this.configuredMax = options.max;
+    this.intervalMs = options.intervalMs;
+    this.burstSize = Math.max(1, options.burst ?? Math.floor(options.max / 10));
+    this.tokens = this.burstSize;
+    this.refilledAt = this.now();
+    const lane = (): LaneState => ({ slots: [], queue: [], blockedUntil: 0, timer: undefined, timerAt: 0 });
+    this.lanes = { burst: lane(), search: lane() };
+  }
+
+  /** The burst limit this pacer fills now: the configured cap, lowered by HubSpot's Max and by others' calls. */
+  get limit(): number {
+    const max = Math.min(this.configuredMax, this.headerMax ?? this.configuredMax);
+    const foreign = this.foreign.until > this.now() ? this.foreign.count : 0;
+    return Math.max(1, max - foreign);
+  }
+
+  get interval(): number {
+    return this.intervalMs;
+  }
+
+  /**
+   * Waits for a place in `lane`, in arrival order (`front`: ahead of everyone, for a call HubSpot turned
+   * away with a 429 and that must not lose its turn). Fails with `rate-limited` when the place is
+   * further away than `deadline`.
+   */
+  acquire(lane: Lane, operation: string, deadline: number, front = false): Promise<Ticket> {
+    const state = this.lanes[lane];
+    const now = this.now();
+    if (!front) {
+      const eta = this.estimate(lane, state.queue.length, now);
+      if (now + eta > deadline) return Promise.reject(this.paced(lane, operation, eta));
+    }
+    return new Promise<Ticket>((resolve, reject) => {
+      const waiter: Waiter = { operation, deadline, resolve, reject };
+      if (front) state.queue.unshift(waiter);
+      else state.queue.push(waiter);
+      this.pump(lane);
+    });
+  }
+
+  /** A 429 (or `Remaining: 0` from someone else): nothing in `lane` leaves for `ms`. */
+  block(lane: Lane, ms: number): void {
+    const state = this.lanes[lane];
+    state.blockedUntil = Math.max(state.blockedUntil, this.now() + ms);
+    this.pump(lane);
+  }
+
+  /** Reads HubSpot's rate-limit headers on the answer to a burst-lane call that left at `departedAt`. */
+  observe(headers: Headers, departedAt: number): void {
+    const interval = Number(headers.get('x-hubspot-ratelimit-interval-milliseconds'));
+    const max = Number(headers.get('x-hubspot-ratelimit-max'));
+    const remainingHeader = headers.get('x-hubspot-ratelimit-remaining');
+    if (Number.isFinite(interval) && interval > 0) this.intervalMs = interval;
+    if (Number.isFinite(max) && max > 0) this.headerMax = max;
+    const remaining = remainingHeader === null || remainingHeader.trim() === '' ? NaN : Number(remainingHeader);
+    if (Number.isFinite(max) && max > 0 && Number.isFinite(remaining)) {
+      // HubSpot counted `max - remaining` calls at this one's arrival, this one included; ours among them
+      // are those that left within one interval before it.
+      const ours = this.lanes.burst.slots.filter((s) => s.departedAt < departedAt && s.departedAt > departedAt - this.intervalMs).length;
+      const others = Math.max(0, max - remaining - 1 - ours);
+      this.foreign = { count: others, until: this.now() + this.intervalMs };
+    }
+    this.pump('burst');
+  }
+
+  /** How long a newcomer behind `ahead` waiters would wait in `lane` (an estimate, for turning it away early). */
+  private estimate(lane: Lane, ahead: number, now: number): number {
+    const first = this.waitFor(lane, now);
+    const head = Number.isFinite(first) ? first : this.windowOf(lane);
+    if (ahead === 0) return Math.max(0, head);
+    const rate = lane === 'burst' ? this.limit / this.intervalMs : this.options.searchesPerSecond / SEARCH_WINDOW_MS;
+    return Math.max(0, head) + ahead / rate;
+  }
+
+  private windowOf(lane: Lane): number {
+    return lane === 'burst' ? this.intervalMs : SEARCH_WINDOW_MS;
+  }
+
+  /** 0 when a call may leave now; else how long until it may (Infinity: when a call in flight is answered). */
+  private waitFor(lane: Lane, now: number): number {
+    const state = this.lanes[lane];
+    const window = this.windowOf(lane);
+    for (let i = state.slots.length - 1; i >= 0; i--) if (state.slots[i]!.answeredAt + window <= now) state.slots.splice(i, 1);
+    let wait = Math.max(0, state.blockedUntil - now);
+    const cap = lane === 'burst' ? this.limit : this.options.searchesPerSecond;
+    if (state.slots.length >= cap) {
+      const frees = state.slots.map((s) => s.answeredAt + window).sort((a, b) => a - b);
+      wait = Math.max(wait, frees[state.slots.length - cap]! - now);
+    }
+    if (lane === 'burst') {
+      this.refill(now);
+      if (this.tokens < 1) wait = Math.max(wait, Math.ceil((1 - this.tokens) / (this.limit / this.intervalMs)));
+    }
+    return wait;
+  }
+
+  private refill(now: number): void {
+    const rate = this.limit / this.intervalMs;
+    this.tokens = Math.min(this.burstSize, this.tokens + (now - this.refilledAt) * rate);
+    this.refilledAt = now;
+  }
+
+  private pump(lane: Lane): void {
+    const state = this.lanes[lane];
+    for (;;) {
+      const head = state.queue[0];
+      if (!head) return this.clearTimer(state);
+      const now = this.now();
+      const wait = this.waitFor(lane, now);
+      if (wait <= 0) {
+        state.queue.shift();
+        head.resolve(this.grant(lane, now));
+        continue;
+      }
+      if (now + (Number.isFinite(wait) ? wait : 0) > head.deadline || now >= head.deadline) {
+        state.queue.shift();
+        head.reject(this.paced(lane, head.operation, Number.isFinite(wait) ? wait : this.windowOf(lane)));
+        continue;
+      }
+      // Waiters further back whose budget ends before their turn can come are let go now, not later.
+      this.expireBehind(lane, now, wait);
+      const at = now + Math.min(Number.isFinite(wait) ? wait : IN_FLIGHT_POLL_MS, Math.max(1, head.deadline - now));
+      this.setTimer(lane, state, at);
+      return;
+    }
+  }
+
+  private expireBehind(lane: Lane, now: number, headWait: number): void {
+    const state = this.lanes[lane];
+    const rate = lane === 'burst' ? this.limit / this.intervalMs : this.options.searchesPerSecond / SEARCH_WINDOW_MS;
+    const base = Number.isFinite(headWait) ? headWait : 0;
+    for (let i = state.queue.length - 1; i >= 1; i--) {
+      const eta = base + i / rate;
+      const waiter = state.queue[i]!;
+      if (now + eta > waiter.deadline) {
+        state.queue.splice(i, 1);
+        waiter.reject(this.paced(lane, waiter.operation, eta));
+      }
+    }
+  }
+
+  private grant(lane: Lane, now: number): Ticket {
+    const slot: Slot = { departedAt: now, answeredAt: Number.POSITIVE_INFINITY };
+    this.lanes[lane].slots.push(slot);
+    if (lane === 'burst') this.tokens -= 1;
+    return {
+      lane,
+      departedAt: now,
+      done: () => {
+        if (slot.answeredAt !== Number.POSITIVE_INFINITY) return;
+        slot.answeredAt = this.now();
+        this.pump(lane);
+      },
+    };
+  }
+
+  private setTimer(lane: Lane, state: LaneState, at: number): void {
+    if (state.timer && state.timerAt <= at) return;
+    this.clearTimer(state);
+    state.timerAt = at;
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      this.pump(lane);
+    }, Math.max(1, at - this.now()));
+  }
+
+  private clearTimer(state: LaneState): void {
+    if (state.timer) clearTimeout(state.timer);
+    state.timer = undefined;
+  }
+
+  private paced(lane: Lane, operation: string, waitMs: number): HubSpotError {
+    const what = lane === 'search' ? `${this.options.searchesPerSecond} searches per second` : `${this.limit} calls per ${this.intervalMs} ms`;
+    return new HubSpotError('rate-limited', `Flowkeeper paced HubSpot ${operation} to ${what}; retry after ${Math.max(1, Math.ceil(waitMs / 1000))} s`, undefined, Math.max(1, Math.round(waitMs)));
+  }
+}
