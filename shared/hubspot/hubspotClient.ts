@@ -21,11 +21,15 @@ export { HubSpotError, type HubSpotErrorKind } from './hubspotError';
  *
  * What it does: puts the tenant's private-app token on each call; paces every call through one
  * `PortalPacer` per token (first come, first served; searches in their own lane); retries a call HubSpot
- * turned away with a 429 in its place at the head of the line when Retry-After fits the caller's wait
- * budget (a 429 means HubSpot did not process the call, so a retry is safe for every call type); and
+ * turned away with a 429 in its place at the head of the line when Retry-After is short (up to 2 s, and
+ * within the caller's wait budget; a 429 means HubSpot did not process the call, so a retry is safe for
+ * every call type), and otherwise hands the 429 back for the queue to reschedule; and
  * turns every failure into a `HubSpotError` whose message names the operation and the status, never a
  * body (which would hold phone numbers or names).
  */
+/** The longest Retry-After the client waits out itself, retrying the call at the head of its lane. */
+export const IN_PLACE_RETRY_MAX_MS = 2000;
+
 export interface HubSpotClientOptions {
   baseUrl: string;
   secrets: SecretProvider;
@@ -48,7 +52,7 @@ export interface HubSpotClientOptions {
   requestsPerInterval?: number;
   /** The burst window, until `X-HubSpot-RateLimit-Interval-Milliseconds` says otherwise. Default 10 000. */
   intervalMs?: number;
-  /** Calls that may leave at once before the even rate applies (default a tenth of the limit). */
+  /** Calls that may leave at once before the even rate applies (default a quarter of the limit). */
   burstSize?: number;
 }
 
@@ -101,7 +105,7 @@ export class HubSpotClient {
     let ticket = reservation?.ticket ?? (await pacer.acquire(lane, operation, deadline));
     for (;;) {
       const { response, text } = await this.send(ticket, token, operation, request);
-      if (lane === 'burst') pacer.observe(response.headers, ticket.departedAt);
+      if (lane === 'burst') pacer.observe(response.headers);
       if (response.status === 429) {
         const error = errorFor(response, text, operation, secretName, this.clock, pacer.interval);
         const wait = error.retryAfterMs ?? 1000;
@@ -111,7 +115,9 @@ export class HubSpotClient {
           throw error;
         }
         pacer.block(lane, wait);
-        if (Date.now() + wait > deadline) throw error;
+        // A short Retry-After is waited out in place (keeping the call's turn); a longer one goes back to
+        // the caller, whose queue message is rescheduled for it (a handler never sleeps for long).
+        if (wait > IN_PLACE_RETRY_MAX_MS || Date.now() + wait > deadline) throw error;
         try {
           ticket = await pacer.acquire(lane, operation, deadline, true);
         } catch {

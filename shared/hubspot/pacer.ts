@@ -47,7 +47,7 @@ export interface PacerOptions {
   intervalMs: number;
   /** Searches per second per account. */
   searchesPerSecond: number;
-  /** Calls that may leave at once before the even rate applies (default a tenth of `max`, at least 1). */
+  /** Calls that may leave at once before the even rate applies (default a quarter of `max`, at least 5 or `max`). */
   burst?: number;
   now?: () => number;
 }
@@ -100,7 +100,7 @@ export class PortalPacer {
     this.now = options.now ?? Date.now;
     this.configuredMax = options.max;
     this.intervalMs = options.intervalMs;
-    this.burstSize = Math.max(1, options.burst ?? Math.floor(options.max / 10));
+    this.burstSize = Math.max(1, options.burst ?? Math.max(Math.ceil(options.max / 4), Math.min(options.max, 5)));
     this.tokens = this.burstSize;
     this.refilledAt = this.now();
     const lane = (): LaneState => ({ slots: [], queue: [], blockedUntil: 0, timer: undefined, timerAt: 0 });
@@ -145,8 +145,8 @@ export class PortalPacer {
     this.pump(lane);
   }
 
-  /** Reads HubSpot's rate-limit headers on the answer to a burst-lane call that left at `departedAt`. */
-  observe(headers: Headers, departedAt: number): void {
+  /** Reads HubSpot's rate-limit headers on the answer to a burst-lane call (still holding its place). */
+  observe(headers: Headers): void {
     const interval = Number(headers.get('x-hubspot-ratelimit-interval-milliseconds'));
     const max = Number(headers.get('x-hubspot-ratelimit-max'));
     const remainingHeader = headers.get('x-hubspot-ratelimit-remaining');
@@ -154,11 +154,14 @@ export class PortalPacer {
     if (Number.isFinite(max) && max > 0) this.headerMax = max;
     const remaining = remainingHeader === null || remainingHeader.trim() === '' ? NaN : Number(remainingHeader);
     if (Number.isFinite(max) && max > 0 && Number.isFinite(remaining)) {
-      // HubSpot counted `max - remaining` calls at this one's arrival, this one included; ours among them
-      // are those that left within one interval before it.
-      const ours = this.lanes.burst.slots.filter((s) => s.departedAt < departedAt && s.departedAt > departedAt - this.intervalMs).length;
+      // HubSpot counted `max - remaining` calls at this one's arrival, this one included. Ours among them
+      // are at most the others we still hold a place for (every call of ours HubSpot can still count):
+      // counting all of them errs towards leaving room to others rather than towards starving ourselves
+      // (calls in flight together arrive in any order).
+      const now = this.now();
+      const ours = Math.max(0, this.lanes.burst.slots.filter((s) => s.answeredAt + this.intervalMs > now).length - 1);
       const others = Math.max(0, max - remaining - 1 - ours);
-      this.foreign = { count: others, until: this.now() + this.intervalMs };
+      this.foreign = { count: others, until: now + this.intervalMs };
     }
     this.pump('burst');
   }

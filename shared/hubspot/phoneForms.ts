@@ -15,7 +15,7 @@ import type { WaId } from '../domain/ids';
  * countries whose national form starts with a trunk 0, `0NSN` and `+CC (0)NSN`; and the groupings people
  * type, with spaces and with dashes: the UK's (07700 900123, 07700 900 123, 020 7946 0123, 0121 496 0000),
  * North America's ((415) 555-2671, 415-555-2671, 415.555.2671, +1 415 555 2671) and France's pairs
- * (06 12 34 56 78). Other countries' own groupings are not derived: a contact typed that way is found
+ * (06 12 34 56 78), and a space after the country code with dashes between the groups (+44 7700-900123). Other countries' own groupings are not derived: a contact typed that way is found
  * only if the portal validates numbers (E.164) or the number also sits in another form.
  */
 const TRUNK_ZERO = ['44', '49', '33', '31', '32', '41', '43', '46', '61', '64', '27', '353', '90', '92', '234', '254', '62', '66', '81', '82', '86', '39'];
@@ -43,6 +43,7 @@ export function phoneVariants(waId: WaId): string[] {
     for (const sep of [' ', '-']) {
       const grouped = groups.join(sep);
       forms.add(`+${cc}${sep}${grouped}`);
+      if (sep === '-') forms.add(`+${cc} ${grouped}`);
       if (trunk) forms.add(`0${grouped}`);
     }
     if (trunk) forms.add(`+${cc} (0)${groups.join(' ')}`);
