@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { TenantId, WaId } from '../domain/ids';
-import { HubSpotError, type HubSpotClient, type SearchReservation } from './hubspotClient';
+import { HubSpotError, type HubSpotClient, type Reservation } from './hubspotClient';
 import { phoneVariants } from './phoneForms';
 
 export { phoneVariants } from './phoneForms';
@@ -35,6 +35,11 @@ export const PHONE_PROPERTIES = ['phone', 'mobilephone', 'hs_whatsapp_phone_numb
 export const BSUID_PROPERTY = 'hs_whatsapp_bsuids';
 /** Values in one IN filter (HubSpot documents no figure; 100 is what the fake and this code keep to). */
 export const MAX_IN_VALUES = 100;
+
+/** Where a call stands in the portal's line: when the work it is part of arrived (ms since epoch). */
+export interface CallOrder {
+  order?: number;
+}
 
 /** Who to look for: a subject's phone numbers (wa_id digits) and, where Meta sent them, its BSUIDs. */
 export interface SubjectIdentifiers {
@@ -89,6 +94,7 @@ const MERGED_IDS_PROPERTY = 'hs_merged_object_ids';
 const SEARCH_PROPERTIES = [...PHONE_PROPERTIES, BSUID_PROPERTY, 'firstname', 'lastname', 'email', 'hs_object_id', 'createdate', 'lastmodifieddate'];
 
 interface PendingLookup {
+  order: number;
   phones: Set<string>;
   bsuids: Set<string>;
   resolve: (contacts: FoundContact[]) => void;
@@ -96,12 +102,16 @@ interface PendingLookup {
 }
 
 interface PendingRead {
+  order: number;
   ids: string[];
   resolve: (present: Set<string>) => void;
   reject: (error: unknown) => void;
 }
 
 const callsFor = (ids: number): number => Math.ceil(ids / MAX_BATCH_READ_IDS);
+/** How long a batch read waits for others to join while this many calls wait in the portal's line. */
+const READ_COLLECT_MS = 300;
+const READ_COLLECT_BACKLOG = 5;
 const lower = (value: string) => value.trim().toLowerCase();
 /** The BSUIDs one `hs_whatsapp_bsuids` value holds (HubSpot's multi-value strings use `;`). */
 const bsuidsIn = (value: string | null | undefined): string[] => (value ?? '').split(/[;,\s]+/).map(lower).filter(Boolean);
@@ -128,7 +138,7 @@ export class HubSpotContacts {
    * `mobilephone` or `hs_whatsapp_phone_number`, or a BSUID in `hs_whatsapp_bsuids`. Concurrent calls for
    * one tenant share search calls (each waits at most for the search in flight before it).
    */
-  findContacts(tenantId: TenantId, identifiers: SubjectIdentifiers): Promise<FoundContact[]> {
+  findContacts(tenantId: TenantId, identifiers: SubjectIdentifiers, options: CallOrder = {}): Promise<FoundContact[]> {
     let values: { phones: string[]; bsuids: string[] };
     try {
       values = searchValuesOf(identifiers);
@@ -138,20 +148,22 @@ export class HubSpotContacts {
     if (values.phones.length === 0 && values.bsuids.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       const list = this.pending.get(tenantId) ?? [];
-      list.push({ phones: new Set(values.phones.map(lower)), bsuids: new Set(values.bsuids.map(lower)), resolve, reject });
+      list.push({ order: options.order ?? Date.now(), phones: new Set(values.phones.map(lower)), bsuids: new Set(values.bsuids.map(lower)), resolve, reject });
+      list.sort((a, b) => a.order - b.order);
       this.pending.set(tenantId, list);
       if (!this.flushing.has(tenantId)) void this.flush(tenantId);
     });
   }
 
   /** The contacts holding this phone number in any form (`findContacts` with one number). */
-  findByPhone(tenantId: TenantId, waId: WaId): Promise<FoundContact[]> {
-    return this.findContacts(tenantId, { phones: [waId] });
+  findByPhone(tenantId: TenantId, waId: WaId, options: CallOrder = {}): Promise<FoundContact[]> {
+    return this.findContacts(tenantId, { phones: [waId] }, options);
   }
 
   /** GDPR delete (permanent, with what is attached to the contact). True when deleted, false when HubSpot had no such contact. */
-  async gdprDelete(tenantId: TenantId, contactId: string): Promise<boolean> {
+  async gdprDelete(tenantId: TenantId, contactId: string, options: CallOrder = {}): Promise<boolean> {
     const response = await this.client.call(tenantId, 'contact GDPR delete', {
+      ...options,
       method: 'POST',
       path: '/crm/v3/objects/contacts/gdpr-delete',
       body: { objectId: contactId },
@@ -184,8 +196,9 @@ export class HubSpotContacts {
   }
 
   /** A contact by id, or undefined when HubSpot has none (deleted or never there). */
-  async get(tenantId: TenantId, contactId: string): Promise<HubSpotContact | undefined> {
+  async get(tenantId: TenantId, contactId: string, options: CallOrder = {}): Promise<HubSpotContact | undefined> {
     const response = await this.client.call<unknown>(tenantId, 'contact read', {
+      ...options,
       method: 'GET',
       path: `/crm/v3/objects/contacts/${encodeURIComponent(contactId)}?properties=${SEARCH_PROPERTIES.join(',')}`,
       accept: [404],
@@ -202,12 +215,13 @@ export class HubSpotContacts {
    * calls (each waits at most for the call in flight before it). A contact merged into another counts
    * as present: its data lives on in the merged record. Asks for no property that holds personal data.
    */
-  stillPresent(tenantId: TenantId, ids: readonly string[]): Promise<Set<string>> {
+  stillPresent(tenantId: TenantId, ids: readonly string[], options: CallOrder = {}): Promise<Set<string>> {
     const wanted = [...new Set(ids)];
     if (wanted.length === 0) return Promise.resolve(new Set());
     return new Promise((resolve, reject) => {
       const list = this.pendingReads.get(tenantId) ?? [];
-      list.push({ ids: wanted, resolve, reject });
+      list.push({ order: options.order ?? Date.now(), ids: wanted, resolve, reject });
+      list.sort((a, b) => a.order - b.order);
       this.pendingReads.set(tenantId, list);
       if (!this.reading.has(tenantId)) void this.flushReads(tenantId);
     });
@@ -221,6 +235,18 @@ export class HubSpotContacts {
       for (;;) {
         const queue = this.pendingReads.get(tenantId) ?? [];
         if (queue.length === 0) break;
+        // While the portal is saturated, a place costs every caller a slot: give the verifications in
+        // flight a moment to join this call rather than each spending one.
+        if ((await this.client.backlog(tenantId).catch(() => 0)) >= READ_COLLECT_BACKLOG) await new Promise((resolve) => setTimeout(resolve, READ_COLLECT_MS));
+        let reservation: Reservation;
+        try {
+          // The place first, the batch after: every verification that arrived while this one waited in
+          // line rides along in the same call.
+          reservation = await this.client.reserve(tenantId, 'contact batch read', { order: queue[0]!.order });
+        } catch (error) {
+          for (const read of queue.splice(0)) read.reject(error);
+          break;
+        }
         // Fill the calls: a caller joins while it needs no extra call (100 ids a call).
         const batch: PendingRead[] = [];
         const ids = new Set<string>();
@@ -235,7 +261,8 @@ export class HubSpotContacts {
           const all = [...ids];
           const chunks: string[][] = [];
           for (let i = 0; i < all.length; i += MAX_BATCH_READ_IDS) chunks.push(all.slice(i, i + MAX_BATCH_READ_IDS));
-          const present = new Set((await Promise.all(chunks.map((chunk) => this.batchRead(tenantId, chunk)))).flatMap((found) => [...found]));
+          const order = batch[0]!.order;
+          const present = new Set((await Promise.all(chunks.map((chunk, i) => this.batchRead(tenantId, chunk, i === 0 ? { reservation } : { order })))).flatMap((found) => [...found]));
           for (const read of batch) read.resolve(new Set(read.ids.filter((id) => present.has(id))));
         } catch (error) {
           for (const read of batch) read.reject(error);
@@ -256,9 +283,10 @@ export class HubSpotContacts {
    * every id not reported missing count as present, and a per-id error of another category fails the
    * call (the id's state is unknown).
    */
-  private async batchRead(tenantId: TenantId, ids: string[]): Promise<Set<string>> {
+  private async batchRead(tenantId: TenantId, ids: string[], place: { reservation: Reservation } | CallOrder): Promise<Set<string>> {
     const operation = 'contact batch read';
     const response = await this.client.call<unknown>(tenantId, operation, {
+      ...place,
       method: 'POST',
       path: '/crm/v3/objects/contacts/batch/read',
       // Every field the OpenAPI marks required: `inputs`, `properties`, `propertiesWithHistory`.
@@ -288,7 +316,8 @@ export class HubSpotContacts {
     // An id neither in the results nor reported missing is unexplained (a truncated or differently shaped
     // answer): it is read by id, which is exact, rather than taken for gone.
     const unexplained = ids.filter((id) => !present.has(id) && !missing.has(id));
-    const reads = await Promise.all(unexplained.map(async (id) => [id, await this.get(tenantId, id)] as const));
+    const order = 'order' in place ? place : {};
+    const reads = await Promise.all(unexplained.map(async (id) => [id, await this.get(tenantId, id, order)] as const));
     for (const [id, contact] of reads) if (contact) present.add(id);
     return present;
   }
@@ -301,10 +330,10 @@ export class HubSpotContacts {
       for (;;) {
         const queue = this.pending.get(tenantId) ?? [];
         if (queue.length === 0) break;
-        let reservation: SearchReservation;
+        let reservation: Reservation;
         try {
           // The place first, the batch after: everything that arrived while waiting rides along.
-          reservation = await this.client.reserveSearch(tenantId, 'contact search');
+          reservation = await this.client.reserve(tenantId, 'contact search', { search: true, order: queue[0]!.order });
         } catch (error) {
           for (const lookup of queue.splice(0)) lookup.reject(error);
           break;
@@ -322,7 +351,7 @@ export class HubSpotContacts {
           for (const v of next.bsuids) bsuids.add(v);
         }
         try {
-          const found = await this.search(tenantId, [...phones], [...bsuids], reservation);
+          const found = await this.search(tenantId, [...phones], [...bsuids], reservation, batch[0]!.order);
           for (const lookup of batch) lookup.resolve(matchesOf(found, lookup));
         } catch (error) {
           for (const lookup of batch) lookup.reject(error);
@@ -338,7 +367,7 @@ export class HubSpotContacts {
    * One search (and its further pages): a filter group per property, each one `IN` filter. Sends every
    * field the OpenAPI marks required (`after` "0" on the first page, no sort).
    */
-  private async search(tenantId: TenantId, phones: string[], bsuids: string[], reservation: SearchReservation): Promise<HubSpotContact[]> {
+  private async search(tenantId: TenantId, phones: string[], bsuids: string[], reservation: Reservation, order: number): Promise<HubSpotContact[]> {
     const filterGroups = [
       ...(phones.length > 0 ? PHONE_PROPERTIES.map((propertyName) => ({ filters: [{ propertyName, operator: 'IN', values: phones }] })) : []),
       ...(bsuids.length > 0 ? [{ filters: [{ propertyName: BSUID_PROPERTY, operator: 'IN', values: bsuids }] }] : []),
@@ -351,7 +380,8 @@ export class HubSpotContacts {
         method: 'POST',
         path: '/crm/v3/objects/contacts/search',
         // The first page uses the place flush() reserved; further pages wait for their own.
-        search: first ? reservation : true,
+        search: true,
+        ...(first ? { reservation } : { order }),
         body: { filterGroups, properties: SEARCH_PROPERTIES, limit: 200, after, sorts: [] },
       });
       first = false;

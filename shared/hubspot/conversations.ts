@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { TenantId } from '../domain/ids';
+import type { CallOrder } from './contacts';
 import { HubSpotError, type HubSpotClient } from './hubspotClient';
 
 /**
@@ -99,8 +100,8 @@ export class HubSpotConversations {
   }
 
   /** Archives a thread (HubSpot deletes it for good 30 days later). False when HubSpot had no such thread. */
-  async archiveThread(tenantId: TenantId, threadId: string): Promise<boolean> {
-    const response = await this.client.call(tenantId, 'thread archive', { method: 'DELETE', path: `/conversations/v3/conversations/threads/${encodeURIComponent(threadId)}`, accept: [404] });
+  async archiveThread(tenantId: TenantId, threadId: string, options: CallOrder = {}): Promise<boolean> {
+    const response = await this.client.call(tenantId, 'thread archive', { ...options, method: 'DELETE', path: `/conversations/v3/conversations/threads/${encodeURIComponent(threadId)}`, accept: [404] });
     return response.status !== 404;
   }
 
@@ -108,8 +109,8 @@ export class HubSpotConversations {
    * Whether a thread is still open to read in the inbox: `undefined` when HubSpot shows no unarchived
    * thread of that id (archived or deleted: a read without `archived=true` does not see archived threads).
    */
-  async liveThread(tenantId: TenantId, threadId: string): Promise<ThreadState | undefined> {
-    const response = await this.client.call<unknown>(tenantId, 'thread read', { method: 'GET', path: `/conversations/v3/conversations/threads/${encodeURIComponent(threadId)}`, accept: [404] });
+  async liveThread(tenantId: TenantId, threadId: string, options: CallOrder = {}): Promise<ThreadState | undefined> {
+    const response = await this.client.call<unknown>(tenantId, 'thread read', { ...options, method: 'GET', path: `/conversations/v3/conversations/threads/${encodeURIComponent(threadId)}`, accept: [404] });
     if (response.status === 404) return undefined;
     const parsed = threadSchema.safeParse(response.body);
     if (!parsed.success) throw new HubSpotError('transient', 'HubSpot sent a thread Flowkeeper does not understand on thread read', response.status);
@@ -121,14 +122,14 @@ export class HubSpotConversations {
    * The unarchived threads associated with a contact, open and closed (`threadStatus` is required with
    * `associatedContactId`: two listings, each paged).
    */
-  async threadsOfContact(tenantId: TenantId, contactId: string): Promise<ThreadState[]> {
+  async threadsOfContact(tenantId: TenantId, contactId: string, options: CallOrder = {}): Promise<ThreadState[]> {
     if (!/^\d+$/.test(contactId)) return [];
     const threads: ThreadState[] = [];
     for (const status of ['OPEN', 'CLOSED'] as const) {
       let after: string | undefined;
       do {
         const query = new URLSearchParams({ associatedContactId: contactId, threadStatus: status, limit: '100', ...(after ? { after } : {}) });
-        const response = await this.client.call<unknown>(tenantId, 'thread list', { method: 'GET', path: `/conversations/v3/conversations/threads?${query.toString()}` });
+        const response = await this.client.call<unknown>(tenantId, 'thread list', { ...options, method: 'GET', path: `/conversations/v3/conversations/threads?${query.toString()}` });
         const parsed = threadPageSchema.safeParse(response.body);
         if (!parsed.success) throw new HubSpotError('transient', 'HubSpot sent a thread list Flowkeeper does not understand on thread list', response.status);
         for (const t of parsed.data.results) if (!t.archived) threads.push({ id: t.id, channelAccountId: t.originalChannelAccountId ?? '', archived: false });

@@ -52,8 +52,6 @@ export interface HubSpotClientOptions {
   requestsPerInterval?: number;
   /** The burst window, until `X-HubSpot-RateLimit-Interval-Milliseconds` says otherwise. Default 10 000. */
   intervalMs?: number;
-  /** Calls that may leave at once before the even rate applies (default a quarter of the limit). */
-  burstSize?: number;
 }
 
 export interface HubSpotResponse<T> {
@@ -61,18 +59,26 @@ export interface HubSpotResponse<T> {
   body: T | undefined;
 }
 
-/** A search place granted ahead of the call (`reserveSearch`), so the caller can fill the search meanwhile. */
-export interface SearchReservation {
+/** A place granted ahead of the call (`reserve`), so the caller can fill the call (a search, a batch read) meanwhile. */
+export interface Reservation {
   readonly ticket: Ticket;
   readonly deadline: number;
 }
+
 
 export interface HubSpotRequest {
   method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
   path: string;
   body?: unknown;
-  /** A CRM search (its own limit): `true`, or the reservation `reserveSearch` granted. */
-  search?: boolean | SearchReservation;
+  /** A CRM search (its own limit). */
+  search?: boolean;
+  /** The place `reserve` granted for this call (its lane must match `search`). */
+  reservation?: Reservation;
+  /**
+   * Where the call stands in line: when the work it is part of arrived (ms since epoch; a privacy
+   * request's receipt). Default: now. Older work goes first, so the portal serves tasks in arrival order.
+   */
+  order?: number;
   /** Statuses returned to the caller instead of failing (404 on a delete means "already gone"). */
   accept?: number[];
 }
@@ -100,9 +106,9 @@ export class HubSpotClient {
     const { token, secretName } = await this.token(tenantId);
     const pacer = this.pacerFor(token);
     const lane: Lane = request.search ? 'search' : 'burst';
-    const reservation = typeof request.search === 'object' ? request.search : undefined;
+    const reservation = request.reservation;
     const deadline = reservation?.deadline ?? Date.now() + this.maxWaitMs;
-    let ticket = reservation?.ticket ?? (await pacer.acquire(lane, operation, deadline));
+    let ticket = reservation?.ticket ?? (await pacer.acquire(lane, operation, deadline, request.order !== undefined ? { order: request.order } : {}));
     for (;;) {
       const { response, text } = await this.send(ticket, token, operation, request);
       if (lane === 'burst') pacer.observe(response.headers);
@@ -119,7 +125,7 @@ export class HubSpotClient {
         // the caller, whose queue message is rescheduled for it (a handler never sleeps for long).
         if (wait > IN_PLACE_RETRY_MAX_MS || Date.now() + wait > deadline) throw error;
         try {
-          ticket = await pacer.acquire(lane, operation, deadline, true);
+          ticket = await pacer.acquire(lane, operation, deadline, { front: true });
         } catch {
           throw error;
         }
@@ -137,13 +143,20 @@ export class HubSpotClient {
   }
 
   /**
-   * Waits for the tenant's next search place; pass the reservation as `search` to the call that uses it.
-   * Reserving first lets a caller fill one search with everything that arrived while it waited.
+   * Waits for the tenant's next place in a lane; pass it as `reservation` to the call that uses it.
+   * Reserving first lets a caller fill one call (a search, a batch read) with everything that arrived
+   * while it waited in line.
    */
-  async reserveSearch(tenantId: TenantId, operation: string): Promise<SearchReservation> {
+  async reserve(tenantId: TenantId, operation: string, options: { search?: boolean; order?: number } = {}): Promise<Reservation> {
     const { token } = await this.token(tenantId);
     const deadline = Date.now() + this.maxWaitMs;
-    return { ticket: await this.pacerFor(token).acquire('search', operation, deadline), deadline };
+    return { ticket: await this.pacerFor(token).acquire(options.search ? 'search' : 'burst', operation, deadline, options.order !== undefined ? { order: options.order } : {}), deadline };
+  }
+
+  /** How many calls of the tenant wait for their turn (0 when its portal has room: no reason to hold a call back). */
+  async backlog(tenantId: TenantId, options: { search?: boolean } = {}): Promise<number> {
+    const { token } = await this.token(tenantId);
+    return this.pacers.get(token)?.waiting(options.search ? 'search' : 'burst') ?? 0;
   }
 
   private async send(ticket: Ticket, token: string, operation: string, request: HubSpotRequest): Promise<{ response: Response; text: string }> {
@@ -185,7 +198,6 @@ export class HubSpotClient {
         max: this.options.requestsPerInterval ?? 100,
         intervalMs: this.options.intervalMs ?? 10_000,
         searchesPerSecond: this.options.searchesPerSecond ?? 5,
-        ...(this.options.burstSize !== undefined ? { burst: this.options.burstSize } : {}),
       });
       this.pacers.set(token, pacer);
     }

@@ -21,9 +21,11 @@ import { HubSpotError } from './hubspotError';
  * GDPR delete, and the other way round):
  *
  * - `burst`: every call but search. A rolling window (the exact limit: never more than `max` of our
- *   calls in any window) under a token bucket (at most `max / interval` a second after an initial
- *   burst of `burst`), so calls flow evenly and the window stays full instead of filling at once and
- *   standing empty for the rest of the interval.
+ *   calls in any window). While the window has room, calls leave at once; once it has been full with
+ *   calls waiting, they leave evenly spaced (`interval / max` apart) until the line is empty and half the
+ *   window free again. Under sustained demand the window thus stays full and its calls spread over it,
+ *   instead of filling at once and standing still for the rest of every interval while the line waits
+ *   (what a window alone, or a token bucket whose burst refills during such a stall, would repeat).
  * - `search`: `searchesPerSecond` per rolling second.
  *
  * HubSpot counts a call when it arrives, somewhere between its departure and its answer: a call holds
@@ -47,8 +49,6 @@ export interface PacerOptions {
   intervalMs: number;
   /** Searches per second per account. */
   searchesPerSecond: number;
-  /** Calls that may leave at once before the even rate applies (default a quarter of `max`, at least 5 or `max`). */
-  burst?: number;
   now?: () => number;
 }
 
@@ -67,6 +67,8 @@ interface Slot {
 
 interface Waiter {
   operation: string;
+  /** Its place in line: when the work it belongs to arrived (earlier goes first; equal, first come). */
+  order: number;
   deadline: number;
   resolve: (ticket: Ticket) => void;
   reject: (error: HubSpotError) => void;
@@ -89,9 +91,9 @@ export class PortalPacer {
   private readonly configuredMax: number;
   private headerMax: number | undefined;
   private intervalMs: number;
-  private readonly burstSize: number;
-  private tokens: number;
-  private refilledAt: number;
+  private lastGrantAt = Number.NEGATIVE_INFINITY;
+  /** The window has been full with calls waiting: calls leave evenly spaced until the line clears. */
+  private saturated = false;
   /** Calls of others HubSpot counted in the window, as the latest answer showed, and until when that holds. */
   private foreign = { count: 0, until: 0 };
   private readonly lanes: Record<Lane, LaneState>;
@@ -100,9 +102,6 @@ export class PortalPacer {
     this.now = options.now ?? Date.now;
     this.configuredMax = options.max;
     this.intervalMs = options.intervalMs;
-    this.burstSize = Math.max(1, options.burst ?? Math.max(Math.ceil(options.max / 4), Math.min(options.max, 5)));
-    this.tokens = this.burstSize;
-    this.refilledAt = this.now();
     const lane = (): LaneState => ({ slots: [], queue: [], blockedUntil: 0, timer: undefined, timerAt: 0 });
     this.lanes = { burst: lane(), search: lane() };
   }
@@ -118,22 +117,29 @@ export class PortalPacer {
     return this.intervalMs;
   }
 
+  /** Calls waiting for their turn in `lane` (the portal is saturated when this is above 0). */
+  waiting(lane: Lane): number {
+    return this.lanes[lane].queue.length;
+  }
+
   /**
-   * Waits for a place in `lane`, in arrival order (`front`: ahead of everyone, for a call HubSpot turned
-   * away with a 429 and that must not lose its turn). Fails with `rate-limited` when the place is
-   * further away than `deadline`.
+   * Waits for a place in `lane`. The line is ordered by `order` (when the work the call belongs to
+   * arrived: a privacy request's receipt, else the call itself), first come first served among equals;
+   * `front` puts the call ahead of everyone (a call HubSpot turned away with a 429, which must not lose
+   * its turn). Fails at once with `rate-limited` when its turn is further away than `deadline`.
    */
-  acquire(lane: Lane, operation: string, deadline: number, front = false): Promise<Ticket> {
+  acquire(lane: Lane, operation: string, deadline: number, options: { front?: boolean; order?: number } = {}): Promise<Ticket> {
     const state = this.lanes[lane];
     const now = this.now();
-    if (!front) {
-      const eta = this.estimate(lane, state.queue.length, now);
+    const order = options.front ? Number.NEGATIVE_INFINITY : (options.order ?? now);
+    let position = state.queue.length;
+    while (position > 0 && state.queue[position - 1]!.order > order) position--;
+    if (!options.front) {
+      const eta = this.estimate(lane, position, now);
       if (now + eta > deadline) return Promise.reject(this.paced(lane, operation, eta));
     }
     return new Promise<Ticket>((resolve, reject) => {
-      const waiter: Waiter = { operation, deadline, resolve, reject };
-      if (front) state.queue.unshift(waiter);
-      else state.queue.push(waiter);
+      state.queue.splice(position, 0, { operation, order, deadline, resolve, reject });
       this.pump(lane);
     });
   }
@@ -191,16 +197,11 @@ export class PortalPacer {
       wait = Math.max(wait, frees[state.slots.length - cap]! - now);
     }
     if (lane === 'burst') {
-      this.refill(now);
-      if (this.tokens < 1) wait = Math.max(wait, Math.ceil((1 - this.tokens) / (this.limit / this.intervalMs)));
+      if (state.slots.length >= cap && state.queue.length > 0) this.saturated = true;
+      else if (this.saturated && state.queue.length <= 1 && state.slots.length < cap / 2) this.saturated = false;
+      if (this.saturated) wait = Math.max(wait, this.lastGrantAt + this.intervalMs / this.limit - now);
     }
     return wait;
-  }
-
-  private refill(now: number): void {
-    const rate = this.limit / this.intervalMs;
-    this.tokens = Math.min(this.burstSize, this.tokens + (now - this.refilledAt) * rate);
-    this.refilledAt = now;
   }
 
   private pump(lane: Lane): void {
@@ -245,7 +246,7 @@ export class PortalPacer {
   private grant(lane: Lane, now: number): Ticket {
     const slot: Slot = { departedAt: now, answeredAt: Number.POSITIVE_INFINITY };
     this.lanes[lane].slots.push(slot);
-    if (lane === 'burst') this.tokens -= 1;
+    if (lane === 'burst') this.lastGrantAt = now;
     return {
       lane,
       departedAt: now,

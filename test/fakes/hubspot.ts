@@ -617,9 +617,10 @@ export class HubSpotFake {
     const tooMany = groups.flatMap((g) => g.filters).find((f) => (f.values?.length ?? 0) > this.maxInValues);
     if (tooMany) return error(400, 'VALIDATION_ERROR', `${tooMany.operator} on ${tooMany.propertyName} takes at most ${this.maxInValues} values`);
     const now = Date.now();
+    const compiled = groups.map((g) => g.filters.map((f) => ({ ...f, set: f.values ? new Set(f.values.map((v) => v.toLowerCase())) : undefined })));
     const matches = [...this.contacts.values()]
       .filter((c) => (this.searchableAt.get(c.id) ?? 0) <= now)
-      .filter((c) => groups.length === 0 || groups.some((g) => g.filters.every((f) => matchesFilter(c.properties[f.propertyName], f))))
+      .filter((c) => compiled.length === 0 || compiled.some((g) => g.every((f) => matchesFilter(c.properties[f.propertyName], f))))
       .sort((a, b) => Number(a.id) - Number(b.id));
     const offset = Number(after) || 0;
     if (offset >= MAX_SEARCH_RESULTS) return error(400, 'VALIDATION_ERROR', 'The search endpoints are limited to 10,000 total results for any given query');
@@ -707,6 +708,25 @@ export class HubSpotFake {
     const resolved = m.preResolvedContacts?.contacts ?? [];
     for (const c of resolved) if (!this.contacts.has(String(c.contactVid))) return error(400, 'VALIDATION_ERROR', `Contact ${c.contactVid} does not exist`);
     const contactId = resolved[0] ? String(resolved[0].contactVid) : undefined;
+    return { status: 201, body: this.messageView(this.storeMessage(channelId, m, contactId)) };
+  }
+
+  /**
+   * Seeds a message as a publish over the channel would leave it (for benchmarks and tests that need a
+   * conversation without making the calls): attached to `contactId` when given, as `preResolvedContacts` does.
+   */
+  addPublishedMessage(input: { channelId: string; channelAccountId: string; contactId?: string; integrationThreadId: string; phone: string; text: string }): FakeConversationMessage {
+    this.addCustomChannel(input.channelId, input.channelAccountId);
+    const person = { deliveryIdentifier: { type: 'HS_PHONE_NUMBER' as const, value: input.phone } };
+    const business = { deliveryIdentifier: { type: 'CHANNEL_SPECIFIC_OPAQUE_ID' as const, value: input.channelAccountId } };
+    return this.storeMessage(
+      input.channelId,
+      { attachments: [], channelAccountId: input.channelAccountId, messageDirection: 'INCOMING', recipients: [business], senders: [person], text: input.text, timestamp: new Date().toISOString(), integrationThreadId: input.integrationThreadId },
+      input.contactId,
+    );
+  }
+
+  private storeMessage(channelId: string, m: z.infer<typeof publishSchema>, contactId: string | undefined): FakeConversationMessage {
     const external = m.messageDirection === 'INCOMING' ? m.senders[0]! : m.recipients[0]!;
     const key = `${m.channelAccountId}|${m.integrationThreadId ?? `${external.deliveryIdentifier.type}:${external.deliveryIdentifier.value}`}`;
     const now = new Date().toISOString();
@@ -743,7 +763,7 @@ export class HubSpotFake {
       createdAt: now,
     };
     this.conversationMessages.set(message.id, message);
-    return { status: 201, body: this.messageView(message) };
+    return message;
   }
 
   private readChannelMessage(request: FakeRequest): FakeReply {
@@ -855,7 +875,7 @@ export class HubSpotFake {
 }
 
 /** One filter against one property value, as HubSpot compares strings: case-insensitive, exact unless a token operator. */
-function matchesFilter(raw: string | undefined, f: Filter): boolean {
+function matchesFilter(raw: string | undefined, f: Filter & { set?: Set<string> | undefined }): boolean {
   const value = raw?.toLowerCase();
   const wanted = f.value?.toLowerCase();
   const tokens = (s: string) => s.split(/[^\p{L}\p{N}]+/u).filter(Boolean);
@@ -869,9 +889,9 @@ function matchesFilter(raw: string | undefined, f: Filter): boolean {
     case 'NEQ':
       return value !== wanted;
     case 'IN':
-      return value !== undefined && (f.values ?? []).some((v) => v.toLowerCase() === value);
+      return value !== undefined && (f.set?.has(value) ?? false);
     case 'NOT_IN':
-      return value === undefined || !(f.values ?? []).some((v) => v.toLowerCase() === value);
+      return value === undefined || !(f.set?.has(value) ?? false);
     case 'CONTAINS_TOKEN':
       return value !== undefined && wanted !== undefined && tokens(value).includes(wanted);
     case 'NOT_CONTAINS_TOKEN':

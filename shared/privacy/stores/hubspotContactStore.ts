@@ -1,5 +1,5 @@
 import type { WaId } from '../../domain/ids';
-import type { HubSpotContacts, SubjectIdentifiers } from '../../hubspot/contacts';
+import type { CallOrder, HubSpotContacts, SubjectIdentifiers } from '../../hubspot/contacts';
 import type { HubSpotConversations } from '../../hubspot/conversations';
 import type { HubSpotObjectRegistry } from '../../hubspot/objectRegistry';
 import { step } from '../errors';
@@ -14,16 +14,16 @@ import type { PersonalDataStore, SubjectContext } from '../registry';
  * archives, "permanently deleted 30 days after"; no other delete), knowledge base "Perform a permanent
  * delete in HubSpot" (2025-06-09: the purge finishes within 30 days).
  *
- * Erasure, in this order:
+ * Erasure:
  * 1. what Flowkeeper recorded for the subject (its HubSpot object record: contact ids, thread ids), read
- *    from Cosmos: what Flowkeeper created or used needs no search;
- * 2. a search by every identifier of the subject (phone numbers in every form in `phone`, `mobilephone`
- *    and `hs_whatsapp_phone_number`; BSUIDs in `hs_whatsapp_bsuids`), for contacts made by others;
- *    merged with the searches of the tenant's other erasures in flight;
- * 3. for a contact the search found that Flowkeeper had not recorded, its threads on the tenant's channel
- *    account(s) (two listings: open and closed);
- * 4. every thread archived, then every contact GDPR-deleted (which takes what is attached to it);
- * 5. the record deleted.
+ *    from Cosmos, goes at once: its threads archived, then its contacts GDPR-deleted (which takes what is
+ *    attached to them). What Flowkeeper created or used needs no search;
+ * 2. beside it, a search by every identifier of the subject (phone numbers in every form in `phone`,
+ *    `mobilephone` and `hs_whatsapp_phone_number`; BSUIDs in `hs_whatsapp_bsuids`), for contacts made
+ *    by others, merged with the searches of the tenant's other erasures in flight;
+ * 3. for a contact only the search found, its threads on the tenant's channel account(s) (two listings:
+ *    open and closed) archived, then the contact GDPR-deleted;
+ * 4. the record deleted.
  * The refs (`contact:<id>`, `thread:<id>`) go to verification.
  *
  * Verification reads every contact by id with the batch read (merged across the tenant's concurrent
@@ -57,27 +57,23 @@ function parseRefs(refs: readonly string[]): { contacts: string[]; threads: stri
   return { contacts, threads };
 }
 
+/** The subject's place in the portal's line: its request's receipt (older requests' calls go first). */
+function orderOf(subject: Pick<SubjectContext, 'requestedAt'>): CallOrder {
+  const at = subject.requestedAt ? Date.parse(subject.requestedAt) : NaN;
+  return Number.isFinite(at) ? { order: at } : {};
+}
+
 export function hubspotContactStore(deps: HubSpotStoreDeps): PersonalDataStore {
   const { contacts, conversations, registry } = deps;
 
-  /** Steps 1-3: every contact and thread of the subject Flowkeeper can know of. */
-  async function locate(subject: SubjectContext): Promise<{ contactIds: string[]; threadIds: string[]; found: Awaited<ReturnType<HubSpotContacts['findContacts']>> }> {
-    const [recorded, found] = await Promise.all([
-      step('Cosmos', 'HubSpot object record read', () => registry.get(subject.tenantId, subject.subjectHash)),
-      contacts.findContacts(subject.tenantId, hubspotIdentifiersOf(subject)),
-    ]);
-    const recordedContacts = new Set((recorded?.contacts ?? []).map((c) => c.id));
-    const threadIds = new Set((recorded?.threads ?? []).map((t) => t.id));
-    const channelAccounts = new Set([subject.tenant.hubspot.channelAccountId, ...(recorded?.threads ?? []).map((t) => t.channelAccountId)].filter((a): a is string => Boolean(a)));
-    const unrecorded = found.filter((c) => !recordedContacts.has(c.id));
-    if (channelAccounts.size > 0) {
-      for (const contact of unrecorded) {
-        for (const thread of await conversations.threadsOfContact(subject.tenantId, contact.id)) {
-          if (channelAccounts.has(thread.channelAccountId)) threadIds.add(thread.id);
-        }
-      }
-    }
-    return { contactIds: [...new Set([...recordedContacts, ...found.map((c) => c.id)])], threadIds: [...threadIds], found };
+  /**
+   * Archives the threads, then GDPR-deletes the contacts (one contact's delete never waits for another's
+   * archive beyond its own subject's threads). Returns how many HubSpot still had.
+   */
+  async function eraseObjects(subject: SubjectContext, threadIds: readonly string[], contactIds: readonly string[], order: CallOrder): Promise<number> {
+    const archived = await Promise.all(threadIds.map((id) => conversations.archiveThread(subject.tenantId, id, order)));
+    const deleted = await Promise.all(contactIds.map((id) => contacts.gdprDelete(subject.tenantId, id, order)));
+    return archived.filter(Boolean).length + deleted.filter(Boolean).length;
   }
 
   return {
@@ -91,12 +87,12 @@ export function hubspotContactStore(deps: HubSpotStoreDeps): PersonalDataStore {
     async exportSubject(subject) {
       const [recorded, found] = await Promise.all([
         step('Cosmos', 'HubSpot object record read', () => registry.get(subject.tenantId, subject.subjectHash)),
-        step('HubSpot', 'contact search', () => contacts.findContacts(subject.tenantId, hubspotIdentifiersOf(subject))),
+        step('HubSpot', 'contact search', () => contacts.findContacts(subject.tenantId, hubspotIdentifiersOf(subject), orderOf(subject))),
       ]);
       const byId = new Map(found.map((c) => [c.id, { id: c.id, properties: c.properties }]));
       for (const c of recorded?.contacts ?? []) {
         if (byId.has(c.id)) continue;
-        const contact = await step('HubSpot', 'contact read', () => contacts.get(subject.tenantId, c.id));
+        const contact = await step('HubSpot', 'contact read', () => contacts.get(subject.tenantId, c.id, orderOf(subject)));
         if (contact) byId.set(contact.id, { id: contact.id, properties: contact.properties });
       }
       const threads = (recorded?.threads ?? []).map((t) => ({ id: t.id, channelAccountId: t.channelAccountId }));
@@ -104,32 +100,56 @@ export function hubspotContactStore(deps: HubSpotStoreDeps): PersonalDataStore {
     },
 
     async eraseSubject(subject) {
-      const { contactIds, threadIds } = await locate(subject);
-      // The conversation first (archived: out of the inbox now, deleted by HubSpot 30 days later), then
-      // the contacts (the GDPR delete takes what is attached to them).
-      const archived = await Promise.all(threadIds.map((id) => conversations.archiveThread(subject.tenantId, id)));
-      const deleted = await Promise.all(contactIds.map((id) => contacts.gdprDelete(subject.tenantId, id)));
+      const order = orderOf(subject);
+      // What Flowkeeper recorded goes at once, while the search for what others made runs beside it.
+      const searching = contacts.findContacts(subject.tenantId, hubspotIdentifiersOf(subject), order);
+      const recorded = await step('Cosmos', 'HubSpot object record read', () => registry.get(subject.tenantId, subject.subjectHash)).catch(async (error: unknown) => {
+        await searching.catch(() => undefined);
+        throw error;
+      });
+      const recordedContacts = [...new Set((recorded?.contacts ?? []).map((c) => c.id))];
+      const recordedThreads = [...new Set((recorded?.threads ?? []).map((t) => t.id))];
+      const [known, found] = await Promise.all([eraseObjects(subject, recordedThreads, recordedContacts, order), searching]);
+      // Contacts only the search found: their threads on the tenant's channel account(s) first (two
+      // listings each: open and closed), then the same order.
+      const others = [...new Set(found.map((c) => c.id))].filter((id) => !recordedContacts.includes(id));
+      const channelAccounts = new Set([subject.tenant.hubspot.channelAccountId, ...(recorded?.threads ?? []).map((t) => t.channelAccountId)].filter((a): a is string => Boolean(a)));
+      const otherThreads = new Set<string>();
+      if (channelAccounts.size > 0) {
+        for (const lists of await Promise.all(others.map((id) => conversations.threadsOfContact(subject.tenantId, id, order)))) {
+          for (const thread of lists) if (channelAccounts.has(thread.channelAccountId) && !recordedThreads.includes(thread.id)) otherThreads.add(thread.id);
+        }
+      }
+      const unknown = await eraseObjects(subject, [...otherThreads], others, order);
       await step('Cosmos', 'HubSpot object record delete', () => registry.forget(subject.tenantId, subject.subjectHash));
+      const contactIds = [...recordedContacts, ...others];
+      const threadIds = [...recordedThreads, ...otherThreads];
       return {
         found: contactIds.length + threadIds.length,
-        deleted: archived.filter(Boolean).length + deleted.filter(Boolean).length,
+        deleted: known + unknown,
         refs: [...contactIds.map((id) => `contact:${id}`), ...threadIds.map((id) => `thread:${id}`)],
       };
     },
 
     async verifyErased(subject, _scope, refs = []) {
-      const recorded = await step('Cosmos', 'HubSpot object record read', () => registry.get(subject.tenantId, subject.subjectHash));
+      const order = orderOf(subject);
       const fromRefs = parseRefs(refs);
-      const contactIds = [...new Set([...fromRefs.contacts, ...(recorded?.contacts ?? []).map((c) => c.id)])];
-      const threadIds = [...new Set([...fromRefs.threads, ...(recorded?.threads ?? []).map((t) => t.id)])];
-      const [still, live] = await Promise.all([
-        contactIds.length > 0 ? step('HubSpot', 'contact batch read', () => contacts.stillPresent(subject.tenantId, contactIds)) : Promise.resolve(new Set<string>()),
-        Promise.all(threadIds.map((id) => step('HubSpot', 'thread read', () => conversations.liveThread(subject.tenantId, id)))),
-      ]);
-      const left = still.size + live.filter(Boolean).length;
-      // A record written after the erasure deleted it means a sync raced the erasure: even when its
-      // objects are already gone, the erasure runs again (and deletes the record).
-      return left > 0 ? left : recorded ? 1 : 0;
+      const check = async (contactIds: string[], threadIds: string[]) => {
+        const [still, live] = await Promise.all([
+          contactIds.length > 0 ? step('HubSpot', 'contact batch read', () => contacts.stillPresent(subject.tenantId, contactIds, order)) : Promise.resolve(new Set<string>()),
+          Promise.all(threadIds.map((id) => step('HubSpot', 'thread read', () => conversations.liveThread(subject.tenantId, id, order)))),
+        ]);
+        return still.size + live.filter(Boolean).length;
+      };
+      const [left, recorded] = await Promise.all([check(fromRefs.contacts, fromRefs.threads), step('Cosmos', 'HubSpot object record read', () => registry.get(subject.tenantId, subject.subjectHash))]);
+      if (!recorded) return left;
+      // A record written after the erasure deleted it means a sync raced the erasure: what it names is
+      // checked too, and even when that is gone already the erasure runs again (and deletes the record).
+      const more = await check(
+        recorded.contacts.map((c) => c.id).filter((id) => !fromRefs.contacts.includes(id)),
+        recorded.threads.map((t) => t.id).filter((id) => !fromRefs.threads.includes(id)),
+      );
+      return left + more > 0 ? left + more : 1;
     },
   };
 }
