@@ -111,7 +111,7 @@ export class HubSpotClient {
     let ticket = reservation?.ticket ?? (await pacer.acquire(lane, operation, deadline, request.order !== undefined ? { order: request.order } : {}));
     for (;;) {
       const { response, text } = await this.send(ticket, token, operation, request);
-      if (lane === 'burst') pacer.observe(response.headers);
+      if (lane === 'burst') pacer.observe(response.headers, ticket.departedAt);
       if (response.status === 429) {
         const error = errorFor(response, text, operation, secretName, this.clock, pacer.interval);
         const wait = error.retryAfterMs ?? 1000;

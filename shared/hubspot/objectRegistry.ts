@@ -67,13 +67,15 @@ const recordSchema = z.object({
 });
 type RecordDocument = z.infer<typeof recordSchema>;
 
-const MAX_ATTEMPTS = 6;
+const MAX_ATTEMPTS = 10;
 /** A record already holding an object is rewritten only to push its expiry on, at most this often. */
 const REFRESH_MS = 24 * 3600_000;
 
 export class CosmosHubSpotObjectRegistry implements HubSpotObjectRegistry {
   /** What this process wrote lately, so a conversation's every message does not rewrite the record. */
   private readonly written = new Map<string, { keys: Set<string>; at: number }>();
+  /** Writes to one record take turns within this process (across processes, the etag decides). */
+  private readonly turns = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly container: Container,
@@ -178,8 +180,18 @@ export class CosmosHubSpotObjectRegistry implements HubSpotObjectRegistry {
     }
   }
 
-  /** Read, add, write back under the etag (or create); a lost race reads again. */
-  private async write(tenantId: TenantId, subjectHash: SubjectHash, key: string, ttlSeconds: number, add: (doc: RecordDocument, at: string) => boolean): Promise<void> {
+  private write(tenantId: TenantId, subjectHash: SubjectHash, key: string, ttlSeconds: number, add: (doc: RecordDocument, at: string) => boolean): Promise<void> {
+    const cacheKey = `${tenantId}|${subjectHash}`;
+    const run = (this.turns.get(cacheKey) ?? Promise.resolve()).catch(() => undefined).then(() => this.writeNow(tenantId, subjectHash, key, ttlSeconds, add));
+    this.turns.set(cacheKey, run);
+    void run.finally(() => {
+      if (this.turns.get(cacheKey) === run) this.turns.delete(cacheKey);
+    }).catch(() => undefined);
+    return run;
+  }
+
+  /** Read, add, write back under the etag (or create); a lost race reads again after a short, jittered pause. */
+  private async writeNow(tenantId: TenantId, subjectHash: SubjectHash, key: string, ttlSeconds: number, add: (doc: RecordDocument, at: string) => boolean): Promise<void> {
     const cacheKey = `${tenantId}|${subjectHash}`;
     const seen = this.written.get(cacheKey);
     const nowMs = this.clock.now().getTime();
@@ -216,6 +228,7 @@ export class CosmosHubSpotObjectRegistry implements HubSpotObjectRegistry {
         this.remember(cacheKey, next, nowMs);
         return;
       }
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.floor(Math.random() * 20 * (attempt + 1))));
     }
     throw new Error('the HubSpot object record kept changing while it was written');
   }

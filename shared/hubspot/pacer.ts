@@ -94,6 +94,13 @@ export class PortalPacer {
   private lastGrantAt = Number.NEGATIVE_INFINITY;
   /** The window has been full with calls waiting: calls leave evenly spaced until the line clears. */
   private saturated = false;
+  /** No answer has told the window yet (a cold start): one call at a time until one does. */
+  private learned = false;
+  /**
+   * How many more calls the latest answer's `Remaining` leaves us, after what we sent since (halved while
+   * others share the window, so two instances do not both take the same room), and until when that holds.
+   */
+  private room: { count: number; until: number } | undefined;
   /** Calls of others HubSpot counted in the window, as the latest answer showed, and until when that holds. */
   private foreign = { count: 0, until: 0 };
   private readonly lanes: Record<Lane, LaneState>;
@@ -151,8 +158,11 @@ export class PortalPacer {
     this.pump(lane);
   }
 
-  /** Reads HubSpot's rate-limit headers on the answer to a burst-lane call (still holding its place). */
-  observe(headers: Headers): void {
+  /** Reads HubSpot's rate-limit headers on the answer to a burst-lane call that left at `departedAt` (still holding its place). */
+  observe(headers: Headers, departedAt: number): void {
+    // The first answer cannot show another instance starting at the same moment: share until a later one does.
+    const first = !this.learned;
+    this.learned = true;
     const interval = Number(headers.get('x-hubspot-ratelimit-interval-milliseconds'));
     const max = Number(headers.get('x-hubspot-ratelimit-max'));
     const remainingHeader = headers.get('x-hubspot-ratelimit-remaining');
@@ -168,6 +178,13 @@ export class PortalPacer {
       const ours = Math.max(0, this.lanes.burst.slots.filter((s) => s.answeredAt + this.intervalMs > now).length - 1);
       const others = Math.max(0, max - remaining - 1 - ours);
       this.foreign = { count: others, until: now + this.intervalMs };
+      // What HubSpot had left at this call's arrival, less what we sent after it (not counted yet).
+      const sentSince = this.lanes.burst.slots.filter((s) => s.departedAt > departedAt).length;
+      const free = Math.max(0, remaining - sentSince);
+      const count = others > 0 || first ? Math.floor(free / 2) : free;
+      // Answers arrive out of step with each other: within an interval the room only shrinks (an older
+      // answer must not reopen room a newer one closed); after it, the next answer tells afresh.
+      this.room = this.room && this.room.until > now ? { count: Math.min(this.room.count, count), until: this.room.until } : { count, until: now + this.intervalMs };
     }
     this.pump('burst');
   }
@@ -197,9 +214,13 @@ export class PortalPacer {
       wait = Math.max(wait, frees[state.slots.length - cap]! - now);
     }
     if (lane === 'burst') {
+      // Cold start: the configured limit may be above the portal's; the first answer tells.
+      if (!this.learned && state.slots.some((s) => s.answeredAt === Number.POSITIVE_INFINITY)) wait = Math.max(wait, IN_FLIGHT_POLL_MS);
       if (state.slots.length >= cap && state.queue.length > 0) this.saturated = true;
       else if (this.saturated && state.queue.length <= 1 && state.slots.length < cap / 2) this.saturated = false;
-      if (this.saturated) wait = Math.max(wait, this.lastGrantAt + this.intervalMs / this.limit - now);
+      // No room left by HubSpot's count (others use the window too): one call per slot time asks again.
+      const roomless = this.room !== undefined && this.room.until > now && this.room.count <= 0;
+      if (this.saturated || roomless) wait = Math.max(wait, this.lastGrantAt + this.intervalMs / this.limit - now);
     }
     return wait;
   }
@@ -246,7 +267,10 @@ export class PortalPacer {
   private grant(lane: Lane, now: number): Ticket {
     const slot: Slot = { departedAt: now, answeredAt: Number.POSITIVE_INFINITY };
     this.lanes[lane].slots.push(slot);
-    if (lane === 'burst') this.lastGrantAt = now;
+    if (lane === 'burst') {
+      this.lastGrantAt = now;
+      if (this.room && this.room.until > now) this.room.count -= 1;
+    }
     return {
       lane,
       departedAt: now,
