@@ -25,10 +25,9 @@ import { startAzurite, startCosmosServer } from '../local/emulators';
 import { cpuMilliseconds } from './cpu';
 import { subjectPartitionKey, type TenantId, type WaId } from '../shared/domain';
 import { hashSubject } from '../shared/crypto';
-import { hubspotObjectRegistryOf } from '../shared/hubspot';
-import { buildPrivacyDeps, createPrivacyRequest, processPrivacyRequest, runErasureTask } from '../shared/privacy';
+import { createPrivacyRequest, processPrivacyRequest, runErasureTask } from '../shared/privacy';
 import { InProcessQueue } from '../shared/queue';
-import { createServices, repositoriesOf } from '../shared/runtime';
+import { createServices, buildPrivacyDeps, rootOf } from '../shared/runtime';
 import { hubspotTokenSecret } from '../shared/secrets';
 import { mediaPrefixFor } from '../shared/storage';
 import { lifetime } from '../shared/subjects';
@@ -107,14 +106,14 @@ async function main(): Promise<void> {
   try {
     const deps = buildPrivacyDeps(services);
     for (const [i, id] of tenantIds.entries()) {
-      await repositoriesOf(services).tenants.put(
+      await rootOf(services).tenants.put(
         id,
         tenantInputSchema.parse({ name: `Bench Lettings ${i + 1}`, phoneNumberIds: [String(106540352242922 + i)], messageStorage: 'hubspot', hubspot: { enabled: true, customChannelId: String(7000 + i), channelAccountId: String(880000 + i) } }),
       );
     }
 
     // Seed: 20 documents, 5 blobs, and in HubSpot the contact and thread the sync made (and recorded) per subject.
-    const registry = hubspotObjectRegistryOf(services);
+    const registry = rootOf(services).hubspotObjects;
     const seedStarted = performance.now();
     const waIds = Array.from({ length: WARMUP + SUBJECTS }, (_, i) => `4477009${String(10_000 + i).padStart(5, '0')}` as WaId);
     const now = new Date();

@@ -7,7 +7,7 @@ import { startAzurite, startCosmosServer } from '../local/emulators';
 import { startLocalHost } from '../local/host';
 import { cpuMilliseconds } from './cpu';
 import { InProcessQueue } from '../shared/queue';
-import { createServices, repositoriesOf, useServices } from '../shared/runtime';
+import { createServices, useServices, rootOf } from '../shared/runtime';
 import type { Dimensions, Telemetry } from '../shared/telemetry';
 import { tenantInputSchema } from '../shared/tenants';
 import type { TenantId } from '../shared/domain';
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
   let hostLogLines = 0;
   const host = await startLocalHost({ services, port: 0, runTimers: false, loadFunctions: () => import('../functions/index.js'), log: () => void (hostLogLines += 1) });
   try {
-    await repositoriesOf(services).tenants.put('bench-load' as TenantId, tenantInputSchema.parse({ name: 'Load Lettings', phoneNumberIds: [PHONE_NUMBER_ID], messageStorage: storage }));
+    await rootOf(services).tenants.put('bench-load' as TenantId, tenantInputSchema.parse({ name: 'Load Lettings', phoneNumberIds: [PHONE_NUMBER_ID], messageStorage: storage }));
     // Unique media ids, as Meta's are (a media id is also the download's duplicate-detection key).
     const imageBytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(4096)]);
     const media = Array.from({ length: Math.ceil(rate * seconds * 0.05) + 200 }, (_, i) => {

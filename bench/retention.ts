@@ -19,18 +19,11 @@
 import { createHash } from 'node:crypto';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { startAzurite } from '../local/emulators';
-import { ManualClock, type TenantId } from '../shared/domain';
-import {
-  blobSweepTarget,
-  InMemoryCheckpoints,
-  runRetentionSweep,
-  timeBudget,
-  type BlobSweepTarget,
-  type ExpiredDocumentSource,
-  type RetentionSweepResult,
-} from '../shared/retention';
-import { RecordingTelemetry } from '../shared/telemetry';
+import { type TenantId } from '../shared/domain';
+import { runRetentionSweep, timeBudget, type BlobSweepTarget, type ExpiredDocumentSource, type RetentionSweepResult } from '../shared/retention';
 import { retentionSchema } from '../shared/tenants';
+import { blobSweepTarget } from '../shared/storage';
+import { InMemoryCheckpoints, ManualClock, RecordingTelemetry } from '../test/doubles';
 
 const STORE = Number(process.env.BENCH_BLOBS ?? (process.argv.includes('--full') ? 100_000 : 10_000));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);

@@ -3,13 +3,13 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { systemClock } from '../shared/domain';
+import { systemClock, timerSleep } from '../shared/domain';
 import { CachedSecretProvider, SettingsSecretProvider } from '../shared/secrets';
-import { InMemorySubjectStore } from '../shared/subjects';
 import { JsonLineTelemetry } from '../shared/telemetry';
 import { tenantSchema } from '../shared/tenants';
-import { InMemoryAudit, InMemoryMarkers, InMemoryTenants, RecordingQueue, type WebhookDeps } from '../shared/whatsapp';
+import { type WebhookDeps } from '../shared/whatsapp';
 import { handleWebhookPost, type WebhookRequest } from '../functions/whatsappWebhook';
+import { InMemoryAudit, InMemoryMarkers, InMemorySubjectStore, InMemoryTenants, RecordingQueue } from '../test/doubles';
 
 /**
  * `npm run bench:webhook`: signed text-message deliveries (a new message id each, 1000 subjects, the
@@ -75,6 +75,7 @@ function inMemoryDeps(): WebhookDeps {
     audit: new InMemoryAudit(systemClock),
     queue: new RecordingQueue(),
     clock: systemClock,
+    sleep: timerSleep,
     // As in production (one JSON line per event or metric), written nowhere.
     telemetry: new JsonLineTelemetry(() => undefined),
     requestPrivacy: async () => ({ id: 'none' }),

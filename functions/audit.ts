@@ -1,8 +1,8 @@
-import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { app, type HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { tenantIdSchema } from '../shared/domain';
-import { answer503OnOutage, authenticate, tenantNotVisible, validationError } from '../shared/http';
-import { repositoriesOf, services } from '../shared/runtime';
+import { adminRoute, validationError, type AdminCall } from '../shared/http';
+import { compositionRoot, type CompositionRoot } from '../shared/runtime';
 
 const DAY_MS = 86_400_000;
 
@@ -17,19 +17,16 @@ const auditQuerySchema = z
   .refine((q) => !q.from || !q.to || q.from < q.to, { path: ['to'], message: 'must be after from' });
 
 /** GET /api/audit?tenantId=&from=&to=[&type=&limit=]: a tenant's audit events in [from, to), oldest first (default: the last 30 days). */
-export async function getAudit(request: HttpRequest): Promise<HttpResponseInit> {
-  const s = await services();
-  const auth = authenticate(request, s.settings);
-  if (!auth.ok) return auth.response;
+export async function getAudit({ request, root, hidden }: AdminCall<CompositionRoot>): Promise<HttpResponseInit> {
   const query = auditQuerySchema.safeParse(Object.fromEntries(request.query.entries()));
   if (!query.success) return validationError(query.error);
   const { tenantId, type, limit } = query.data;
-  const hidden = tenantNotVisible(auth.principal, tenantId);
-  if (hidden) return hidden;
-  const to = query.data.to ? new Date(query.data.to) : new Date(s.clock.now().getTime() + 1000);
+  const notVisible = hidden(tenantId);
+  if (notVisible) return notVisible;
+  const to = query.data.to ? new Date(query.data.to) : new Date(root.clock.now().getTime() + 1000);
   const from = query.data.from ? new Date(query.data.from) : new Date(to.getTime() - 30 * DAY_MS);
-  const events = await repositoriesOf(s).audit.query(tenantId, from, to, { ...(type ? { type } : {}), limit });
+  const events = await root.audit.query(tenantId, from, to, { ...(type ? { type } : {}), limit });
   return { status: 200, jsonBody: { tenantId, from: from.toISOString(), to: to.toISOString(), events } };
 }
 
-app.http('getAudit', { route: 'audit', methods: ['GET'], authLevel: 'anonymous', handler: answer503OnOutage(getAudit) });
+app.http('getAudit', { route: 'audit', methods: ['GET'], authLevel: 'anonymous', handler: adminRoute(compositionRoot, getAudit) });

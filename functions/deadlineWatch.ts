@@ -1,17 +1,14 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { deadlineWatchPorts, reportDeadLetters, watchDeadlines } from '../shared/retention';
-import { repositoriesOf, services } from '../shared/runtime';
+import { reportDeadLetters, watchDeadlines } from '../shared/retention';
+import { compositionRoot } from '../shared/runtime';
 
 /** Timer: alerts on privacy requests near or past their legal due date, and reports dead-lettered messages. */
 export async function deadlineWatch(_timer: Timer, context: InvocationContext): Promise<void> {
-  const s = await services();
-  const { tenants, audit, markers } = repositoriesOf(s);
+  const root = await compositionRoot();
   // Both run even if one fails: a broken request query must not hide the dead-letter counts, or the reverse.
   const [deadlines, deadLetters] = await Promise.allSettled([
-    watchDeadlines(deadlineWatchPorts({ cosmos: s.cosmos, tenants, audit, markerStore: markers, telemetry: s.telemetry, clock: s.clock }), {
-      alertDays: s.settings.DEADLINE_ALERT_DAYS,
-    }),
-    reportDeadLetters({ queue: s.queue, telemetry: s.telemetry }),
+    watchDeadlines(root.deadlineWatch, { alertDays: root.settings.DEADLINE_ALERT_DAYS }),
+    reportDeadLetters({ queue: root.queue, telemetry: root.telemetry }),
   ]);
   if (deadlines.status === 'rejected') throw deadlines.reason;
   if (deadLetters.status === 'rejected') throw deadLetters.reason;

@@ -1,6 +1,6 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { privacyDepsOf, processPrivacyRequest } from '../shared/privacy';
-import { services } from '../shared/runtime';
+import { processPrivacyRequest } from '../shared/privacy';
+import { compositionRoot } from '../shared/runtime';
 
 /**
  * `privacy-requests` consumer: plans an erasure into one `erasure-tasks` message per store, or carries
@@ -8,7 +8,7 @@ import { services } from '../shared/runtime';
  * a request that failed for good, a dead letter with a readable reason.
  */
 export async function privacyRequestQueue(message: unknown, context: InvocationContext): Promise<void> {
-  const outcome = await processPrivacyRequest(privacyDepsOf(await services()), message);
+  const outcome = await processPrivacyRequest((await compositionRoot()).privacy, message);
   context.log(`privacy request message ${String(context.triggerMetadata?.messageId)}: ${outcome}`);
 }
 

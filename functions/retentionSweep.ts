@@ -1,16 +1,13 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { retentionSweepPorts, runRetentionSweep, timeBudget } from '../shared/retention';
-import { repositoriesOf, services } from '../shared/runtime';
+import { runRetentionSweep, timeBudget } from '../shared/retention';
+import { compositionRoot } from '../shared/runtime';
 
 /** host.json `functionTimeout` is 10 minutes: stop with two to spare (checkpointed); the next run resumes. */
 const SWEEP_BUDGET_MS = 8 * 60_000;
 
 /** Timer: deletes what Cosmos TTL cannot (expired media, exports, markers, documents that lost their TTL). */
 export async function retentionSweep(_timer: Timer, context: InvocationContext): Promise<void> {
-  const s = await services();
-  const { tenants, audit, markers } = repositoriesOf(s);
-  const ports = retentionSweepPorts({ cosmos: s.cosmos, blobs: s.blobs, tenants, audit, markerStore: markers, telemetry: s.telemetry, clock: s.clock });
-  const result = await runRetentionSweep(ports, { budget: timeBudget(SWEEP_BUDGET_MS) });
+  const result = await runRetentionSweep((await compositionRoot()).retentionSweep, { budget: timeBudget(SWEEP_BUDGET_MS) });
   context.log(
     `retention sweep ${result.status}${result.resumed ? ' (resumed)' : ''}: ${result.tenants.length} tenants finished, ` +
       `${result.operations.listPages} list pages, ${result.operations.queries} queries, ${result.operations.deletes} deletes, ${result.durationMs} ms`,

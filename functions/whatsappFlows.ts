@@ -1,11 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { CachedFlowKeys, handleFlowsRequest, privacyCentrePortOf, type FlowKeySource } from '../shared/flows';
+import { handleFlowsRequest } from '../shared/flows';
 import { errorResponse } from '../shared/http';
-import { privacyDepsOf } from '../shared/privacy';
-import { services, type Services } from '../shared/runtime';
-
-/** Parsed Flows private keys, one cache per Services (parsing an encrypted PEM costs milliseconds). */
-const flowKeys = new WeakMap<Services, FlowKeySource>();
+import { compositionRoot } from '../shared/runtime';
 
 /**
  * POST /api/whatsapp/flows/{tenantId}: the WhatsApp Flows data endpoint (Meta's encrypted data exchange)
@@ -13,16 +9,11 @@ const flowKeys = new WeakMap<Services, FlowKeySource>();
  * cannot decrypt, 427 invalid or expired flow token, 400 malformed, 413 too large.
  */
 export async function whatsappFlows(request: HttpRequest): Promise<HttpResponseInit> {
-  const s = await services();
+  const root = await compositionRoot();
   const rawBody = Buffer.from(await request.arrayBuffer());
-  if (rawBody.length > s.settings.MAX_WEBHOOK_BYTES) return errorResponse(413, `request body is larger than ${s.settings.MAX_WEBHOOK_BYTES} bytes`);
-  let keys = flowKeys.get(s);
-  if (!keys) flowKeys.set(s, (keys = new CachedFlowKeys(s.secrets, s.clock, s.settings.SECRET_CACHE_SECONDS * 1000)));
-
-  const result = await handleFlowsRequest(
-    { secrets: s.secrets, keys, privacy: privacyCentrePortOf(privacyDepsOf(s)), clock: s.clock, telemetry: s.telemetry },
-    { tenantId: request.params.tenantId, rawBody, signature: request.headers.get('x-hub-signature-256') },
-  );
+  const maxBytes = root.settings.MAX_WEBHOOK_BYTES;
+  if (rawBody.length > maxBytes) return errorResponse(413, `request body is larger than ${maxBytes} bytes`);
+  const result = await handleFlowsRequest(root.flows, { tenantId: request.params.tenantId, rawBody, signature: request.headers.get('x-hub-signature-256') });
   if (result.kind === 'encrypted') return { status: result.status, body: result.body, headers: { 'Content-Type': 'text/plain' } };
   return errorResponse(result.status, result.message, result.field);
 }

@@ -1,18 +1,17 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { errorResponse } from '../shared/http';
-import { createPrivacyRequest, privacyDepsOf } from '../shared/privacy';
-import { repositoriesOf, services, type Services } from '../shared/runtime';
-import { receiveWebhook, verifyHandshake, webhookDepsOf, type RequestPrivacy, type WebhookDeps } from '../shared/whatsapp';
+import { compositionRoot } from '../shared/runtime';
+import { receiveWebhook, verifyHandshake, type WebhookDeps } from '../shared/whatsapp';
 
 /** GET: Meta's verification handshake. POST: signed events (see shared/whatsapp/receiveWebhook.ts). */
 export async function whatsappWebhook(request: HttpRequest): Promise<HttpResponseInit> {
-  const s = await services();
+  const root = await compositionRoot();
   if (request.method === 'GET') {
     const q = request.query;
-    const result = await verifyHandshake(s.secrets, { mode: q.get('hub.mode'), token: q.get('hub.verify_token'), challenge: q.get('hub.challenge') });
+    const result = await verifyHandshake(root.secrets, { mode: q.get('hub.mode'), token: q.get('hub.verify_token'), challenge: q.get('hub.challenge') });
     return result.ok ? { status: 200, body: result.challenge, headers: { 'content-type': 'text/plain' } } : errorResponse(403, 'verification failed');
   }
-  return handleWebhookPost(request, webhookDepsOf(s, repositoriesOf(s), requestPrivacyVia(s)), s.settings.MAX_WEBHOOK_BYTES);
+  return handleWebhookPost(request, root.webhook, root.settings.MAX_WEBHOOK_BYTES);
 }
 
 /** What the POST translation reads of a request: an HttpRequest, or the benchmark's bare node:http adapter. */
@@ -38,15 +37,6 @@ export async function handleWebhookPost(request: WebhookRequest, deps: WebhookDe
     case 'unavailable':
       return { status: 503, headers: { 'retry-after': '30' }, jsonBody: { error: { message: `${result.dependency} unavailable, retry later` } } };
   }
-}
-
-/** A flow's data request goes through the same use case as the admin API (an open identical one is reused). */
-function requestPrivacyVia(s: Services): RequestPrivacy {
-  return async (input) => {
-    const result = await createPrivacyRequest(privacyDepsOf(s), input);
-    if (result.kind === 'unknown-tenant') throw new Error('tenant not found while creating a privacy request');
-    return { id: result.request.id };
-  };
 }
 
 app.http('whatsappWebhook', { route: 'whatsapp/webhook', methods: ['GET', 'POST'], authLevel: 'anonymous', handler: whatsappWebhook });

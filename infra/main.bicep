@@ -1,5 +1,6 @@
 // Flowkeeper infrastructure: one resource group, everything in UK South, identity-based access everywhere.
 //
+//   azd up                                   (azure.yaml; parameters from infra/main.bicepparam and the azd environment)
 //   az deployment group create -g <rg> -f infra/main.bicep -p infra/env/prod.bicepparam
 //
 // The modules are local files, one per concern, and not Azure Verified Modules from the public registry
@@ -9,11 +10,11 @@
 
 targetScope = 'resourceGroup'
 
-@description('Region of every resource. Only UK South is allowed: personal data stays in the UK (data residency).')
+@description('Region of every resource. Only UK South is allowed: personal data stays in the UK (data residency). No default: the linter rule no-hardcoded-location (bicepconfig.json) wants the region passed in, and every parameter file sets it.')
 @allowed([
   'uksouth'
 ])
-param location string = 'uksouth'
+param location string
 
 @description('Short environment name (dev, test, prod, ...), part of every resource name.')
 @minLength(2)
@@ -38,10 +39,13 @@ param mediaRetentionDays int = 30
 @maxValue(365)
 param exportRetentionDays int = 7
 
-@description('Log Analytics retention (days) for App Insights traces and the alert queries.')
-@minValue(30)
-@maxValue(730)
-param logRetentionDays int = 30
+@description('Days every log table (App Insights, and the access logs of Key Vault, Cosmos DB, Storage and Service Bus) keeps its rows: 7-14, as the product promises ("logs kept 7 to 14 days"). The workspace default sits at its 30-day minimum and no table inherits it.')
+@minValue(7)
+@maxValue(14)
+param logRetentionDays int = 14
+
+@description('Private networking: Cosmos DB, both storage accounts, Service Bus (Premium) and Key Vault behind private endpoints with public access off, the Function App on VNet integration. On in prod; costs more (Service Bus Premium). See docs/operations.md, "Network isolation".')
+param networkIsolation bool = false
 
 @description('App Insights ingestion sampling. Keep 100: the alert rules count individual trace lines.')
 @minValue(1)
@@ -81,7 +85,10 @@ param alertEmail string = ''
 @minValue(1)
 param signatureRejectionThreshold int = 10
 
-@description('Object id of the operators (a group) who set Key Vault secrets and replay dead-lettered messages; empty: grant roles by hand.')
+@description('Address of the operations runbook (docs/operations.md) as published for your operators, without a #section; the alert descriptions link its sections. Empty: they name docs/operations.md#<section>.')
+param runbookUrl string = ''
+
+@description('Object id of the operators (a group) who set Key Vault secrets, replay dead-lettered messages and read the monitoring (workbook, alerts, logs); empty: grant roles by hand.')
 param operatorPrincipalId string = ''
 
 @description('Kind of principal operatorPrincipalId names.')
@@ -113,6 +120,32 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
+module network 'modules/network.bicep' = if (networkIsolation) {
+  name: 'network'
+  params: {
+    location: location
+    tags: tags
+    vnetName: 'vnet-${namePrefix}-${resourceToken}'
+    cosmosAccountId: cosmos.outputs.accountId
+    runtimeStorageAccountId: storage.outputs.runtimeAccountId
+    mediaStorageAccountId: storage.outputs.mediaAccountId
+    serviceBusNamespaceId: serviceBus.outputs.namespaceId
+    keyVaultId: keyVault.outputs.vaultId
+  }
+}
+
+module diagnostics 'modules/diagnostics.bicep' = {
+  name: 'diagnostics'
+  params: {
+    workspaceId: monitoring.outputs.workspaceId
+    keyVaultName: keyVault.outputs.vaultName
+    cosmosAccountName: cosmos.outputs.accountName
+    mediaStorageAccountName: storage.outputs.mediaAccountName
+    serviceBusNamespaceName: serviceBus.outputs.namespaceName
+    serviceBusPremium: networkIsolation
+  }
+}
+
 module keyVault 'modules/keyVault.bicep' = {
   name: 'keyVault'
   params: {
@@ -121,6 +154,7 @@ module keyVault 'modules/keyVault.bicep' = {
     vaultName: 'kvfk${environmentName}${take(resourceToken, 12)}'
     enableCustomerManagedKeys: enableCustomerManagedKeys
     cmkIdentityName: 'id-${namePrefix}-cmk-${resourceToken}'
+    networkIsolation: networkIsolation
   }
 }
 
@@ -139,6 +173,7 @@ module storage 'modules/storage.bicep' = {
     cmkIdentityId: keyVault.outputs.cmkIdentityId
     keyVaultUri: keyVault.outputs.vaultUri
     cmkKeyName: keyVault.outputs.storageKeyName
+    networkIsolation: networkIsolation
   }
 }
 
@@ -152,6 +187,7 @@ module cosmos 'modules/cosmos.bicep' = {
     enableCustomerManagedKeys: enableCustomerManagedKeys
     cmkIdentityId: keyVault.outputs.cmkIdentityId
     cmkKeyUri: keyVault.outputs.cosmosKeyUri
+    networkIsolation: networkIsolation
   }
 }
 
@@ -161,6 +197,7 @@ module serviceBus 'modules/serviceBus.bicep' = {
     location: location
     tags: tags
     namespaceName: 'sb-${namePrefix}-${resourceToken}'
+    networkIsolation: networkIsolation
   }
 }
 
@@ -183,6 +220,7 @@ module functionApp 'modules/functionApp.bicep' = {
     keyVaultUri: keyVault.outputs.vaultUri
     authClientId: authClientId
     authTenantId: authTenantId
+    appSubnetId: networkIsolation ? network!.outputs.appSubnetId : ''
   }
 }
 
@@ -211,6 +249,7 @@ module alerts 'modules/alerts.bicep' = {
     serviceBusNamespaceId: serviceBus.outputs.namespaceId
     alertEmail: alertEmail
     signatureRejectionThreshold: signatureRejectionThreshold
+    runbookUrl: runbookUrl
   }
 }
 
@@ -232,3 +271,4 @@ output cosmosAccountName string = cosmos.outputs.accountName
 output serviceBusNamespaceName string = serviceBus.outputs.namespaceName
 output mediaStorageAccountName string = storage.outputs.mediaAccountName
 output appInsightsName string = monitoring.outputs.appInsightsName
+output logAnalyticsWorkspaceName string = monitoring.outputs.workspaceName

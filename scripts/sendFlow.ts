@@ -1,5 +1,4 @@
 import { parseArgs } from 'node:util';
-import { AuditLog } from '../shared/audit/auditLog';
 import { localEnvironment } from '../shared/config/localSettings';
 import { cosmosClientFor, cosmosContainers } from '../shared/cosmos/cosmosStore';
 import { dataKeyring } from '../shared/crypto/subjectKeys';
@@ -9,7 +8,7 @@ import { sendFlow } from '../shared/flows/sendFlow';
 import { KeyVaultSecretProvider } from '../shared/secrets/keyVaultSecretProvider';
 import { requireSecret, SettingsSecretProvider, type SecretProvider } from '../shared/secrets/secretProvider';
 import type { Tenant } from '../shared/tenants/tenant';
-import { TenantRepository } from '../shared/tenants/tenantRepository';
+import { CosmosAuditLog, CosmosTenantRepository } from '../shared/cosmos';
 
 /**
  * `npm run flows:send -- --tenant <id> --to <+447700900123> [--flow-id <id>] [--phone-number-id <id>] [--ttl-hours 72] [--draft]`
@@ -140,8 +139,8 @@ function openCosmos(connectionString: string, database: string, clock: Clock) {
   const client = cosmosClientFor({ connectionString });
   const containers = cosmosContainers(client, database);
   return {
-    tenants: new TenantRepository(containers.tenants, clock),
-    audit: new AuditLog(containers.audit, clock),
+    tenants: new CosmosTenantRepository(containers.tenants, clock),
+    audit: new CosmosAuditLog(containers.audit, clock),
     close: () => client.dispose(),
   };
 }

@@ -1,6 +1,6 @@
 import { duration, percent, ratio } from '../../shared/metrics/format';
 import { privacyMetricsSchema, type PrivacyMetrics } from '../../shared/metrics/privacyMetrics';
-import { renderReportHtml } from '../../shared/metrics/reportHtml';
+import { renderReportHtml } from '../reportHtml';
 import { EXIT } from '../api';
 import { parse, requiredText, text, when, type Command, type Context } from '../context';
 

@@ -1,17 +1,28 @@
-// Azure Monitor alert rules: nothing fails silently.
+// Azure Monitor alert rules that inform: nothing fails silently, and nothing floods an inbox.
 //
-// - Dead-lettered messages (metric alert on the Service Bus namespace, one alert per queue).
-// - Failed privacy requests, overdue privacy requests, rejected webhook signatures, and a tenant the retention sweep
-//   could not finish: log search alerts over App Insights `traces`. Flowkeeper logs each of these as one JSON line,
-//   `{"event":"<name>", ...ids}` (shared/telemetry), which the Functions host stores as a trace whose message is
-//   that line.
-// - Dead letters as the app counts them: the deadline watch writes `{"metric":"queue.dead_lettered","value":n,
-//   "queue":...}` for every queue on each run (DEADLINE_WATCH_SCHEDULE, hourly at :15), or the event
-//   `queue.dead_lettered.unavailable` when a queue's count cannot be read. The alert reads the latest line per queue.
+// - Dead-lettered messages: a metric alert on the Service Bus namespace (one alert per queue, EntityName), and a log
+//   search alert on the app's own count (`{"metric":"queue.dead_lettered","value":n,"queue":...}`, written by the
+//   deadline watch for every queue on each run, hourly at :15, or the event `queue.dead_lettered.unavailable` when a
+//   count cannot be read). Both are stateful (autoMitigate): one notification when a queue starts holding dead
+//   letters, and the alert resolves by itself once the queue is empty again.
+// - Failed privacy requests, overdue privacy requests, failed retention sweeps, failed or slow erasure drills: log
+//   search alerts over App Insights `traces`, where Flowkeeper writes each as one JSON line,
+//   `{"event":"<name>", ...ids}` (shared/telemetry). These are events, not states, so the rules are stateless and
+//   deduplicate in the query: a row counts only in the evaluation whose window holds its ingestion time
+//   (windowSize == evaluationFrequency, `ingestion_time() > ago(<window>)`), and only if it is the first row of that
+//   request (or tenant) in the current UTC day (overrideQueryTimeRange P1D, `startofday(now())`). Split by the id,
+//   each request gets its own alert: at most one notification per request per day, however often the app repeats
+//   the event (the deadline watch repeats `privacy.request.overdue` every hour while a request stays open).
+// - Rejected webhook signatures: a burst above a threshold; stateful, so one notification per burst.
 //
-// The names in the queries are the ones the code emits; test/infra/rules.ts checks each against shared/, and that
-// every alert docs/operations.md lists is declared here (and the reverse).
+// Every description links its runbook section (docs/operations.md#...); test/infra/rules.ts checks that each
+// anchor is a heading of docs/operations.md, that the names in the queries are the ones the code emits, and that
+// every rule keeps the settings above (the policy rule alerts-no-flood).
 //
+// Vendor facts: "Create or edit a log search alert rule" (https://learn.microsoft.com/azure/azure-monitor/alerts/
+// alerts-create-log-alert-rule, read 2026-12-04): a stateful rule ("Automatically resolve alerts", autoMitigate)
+// notifies when it fires and when it resolves, and not again while it stays fired; "Override query time range" lets
+// the query look further back than the aggregation window; splitting by dimensions fires one alert per value.
 // Metric alert rules and action groups are global resources in Azure Resource Manager: their `location` must be
 // 'global', not a region. They hold configuration only (rule, threshold, e-mail address), no personal data; the
 // scheduled query rules, which run queries over the logs, stay in `location`.
@@ -32,6 +43,11 @@ param alertEmail string
 
 @minValue(1)
 param signatureRejectionThreshold int
+
+@description('Address of docs/operations.md as published for the operators; empty: the descriptions name the file.')
+param runbookUrl string
+
+var runbook = empty(runbookUrl) ? 'docs/operations.md' : runbookUrl
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
   name: 'ag-${namePrefix}-operators'
@@ -59,12 +75,12 @@ var logAlertActionGroups = empty(alertEmail) ? [] : [
   actionGroup.id
 ]
 
-resource deadLetteredMessagesAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+resource deadLetteredMessagesAlert 'Microsoft.Insights/metricAlerts@2026-01-01' = {
   name: 'alert-${namePrefix}-dead-lettered-messages'
   location: 'global'
   tags: tags
   properties: {
-    description: 'A Service Bus queue has dead-lettered messages: a message failed 10 deliveries or expired. Inspect and replay it with Service Bus Explorer (docs/operations.md, "Replay the dead-letter queue").'
+    description: 'A Service Bus queue has dead-lettered messages: a message failed 10 deliveries or expired. Fix the cause, then replay with flowkeeper dead-letters replay (Service Bus Explorer\'s resend leaves the original behind). Resolves once the queue is empty. Runbook: ${runbook}#dead-letters-on-a-queue'
     severity: 2
     enabled: true
     scopes: [
@@ -95,6 +111,7 @@ resource deadLetteredMessagesAlert 'Microsoft.Insights/metricAlerts@2018-03-01' 
         }
       ]
     }
+    // Stateful: one notification when a queue starts holding dead letters, resolved when it is empty.
     autoMitigate: true
     actions: metricAlertActions
   }
@@ -107,11 +124,14 @@ resource privacyRequestFailedAlert 'Microsoft.Insights/scheduledQueryRules@2023-
   kind: 'LogAlert'
   properties: {
     displayName: 'Flowkeeper: privacy request failed'
-    description: 'A privacy request reached the failed state. The trace names the request id and the store that failed; re-drive it after fixing the cause (docs/operations.md).'
+    description: 'A privacy request reached the failed state; the alert names the request (requestId) and its store. The reason is in GET /api/privacy-requests/{id}; fix the cause, then re-drive it with flowkeeper requests retry <id>. At most one notification per request per day. Runbook: ${runbook}#a-privacy-request-failed'
     severity: 1
     enabled: true
+    // Every event counted once: the window equals the frequency and the query keeps rows ingested in that window.
     evaluationFrequency: 'PT5M'
-    windowSize: 'PT10M'
+    windowSize: 'PT5M'
+    // The query looks back over the UTC day to find each request's first failure of the day.
+    overrideQueryTimeRange: 'P1D'
     scopes: [
       appInsightsId
     ]
@@ -120,12 +140,25 @@ resource privacyRequestFailedAlert 'Microsoft.Insights/scheduledQueryRules@2023-
         {
           query: '''
 traces
+| where timestamp >= startofday(now())
 | where message has "privacy.request.failed"
 | extend eventName = extract('"event":"([^"]+)"', 1, message)
 | where eventName == "privacy.request.failed"
-| project timestamp, message
+| extend requestId = extract('"requestId":"([^"]+)"', 1, message), store = extract('"store":"([^"]+)"', 1, message)
+| summarize firstIngested = min(ingestion_time()), store = take_any(store) by requestId
+| where firstIngested > ago(5m)
+| project requestId, store, firstIngested
 '''
           timeAggregation: 'Count'
+          dimensions: [
+            {
+              name: 'requestId'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
           operator: 'GreaterThan'
           threshold: 0
           failingPeriods: {
@@ -135,6 +168,7 @@ traces
         }
       ]
     }
+    // An event, not a state: nothing to resolve. The query's dedupe keeps it to one alert per request per day.
     autoMitigate: false
     actions: {
       actionGroups: logAlertActionGroups
@@ -149,11 +183,13 @@ resource privacyRequestOverdueAlert 'Microsoft.Insights/scheduledQueryRules@2023
   kind: 'LogAlert'
   properties: {
     displayName: 'Flowkeeper: privacy request overdue or close to its deadline'
-    description: 'A privacy request is past, or within DEADLINE_ALERT_DAYS of, its legal deadline (GDPR one month, CCPA 45 days). Look it up with GET /api/privacy-requests/{id}.'
+    description: 'A privacy request is past, or within DEADLINE_ALERT_DAYS of, its legal deadline (GDPR one month, CCPA 45 days); the alert names the request (requestId). The deadline watch reports it every hour while it stays open; this alert notifies once per request per UTC day. Runbook: ${runbook}#a-privacy-request-is-overdue'
     severity: 1
     enabled: true
-    evaluationFrequency: 'PT15M'
+    // The watch runs hourly at :15 (DEADLINE_WATCH_SCHEDULE): each of its rows falls in exactly one hourly window.
+    evaluationFrequency: 'PT1H'
     windowSize: 'PT1H'
+    overrideQueryTimeRange: 'P1D'
     scopes: [
       appInsightsId
     ]
@@ -162,12 +198,25 @@ resource privacyRequestOverdueAlert 'Microsoft.Insights/scheduledQueryRules@2023
         {
           query: '''
 traces
+| where timestamp >= startofday(now())
 | where message has "privacy.request.overdue"
 | extend eventName = extract('"event":"([^"]+)"', 1, message)
 | where eventName == "privacy.request.overdue"
-| project timestamp, message
+| extend requestId = extract('"requestId":"([^"]+)"', 1, message), daysLeft = toint(extract('"daysLeft":(-?[0-9]+)', 1, message))
+| summarize firstIngested = min(ingestion_time()), daysLeft = min(daysLeft) by requestId
+| where firstIngested > ago(1h)
+| project requestId, daysLeft, firstIngested
 '''
           timeAggregation: 'Count'
+          dimensions: [
+            {
+              name: 'requestId'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
           operator: 'GreaterThan'
           threshold: 0
           failingPeriods: {
@@ -177,6 +226,8 @@ traces
         }
       ]
     }
+    // A daily reminder per open request, by the query's dedupe; auto-resolve would notify once and then stay silent
+    // for the weeks a request may stay at risk.
     autoMitigate: false
     actions: {
       actionGroups: logAlertActionGroups
@@ -191,7 +242,7 @@ resource webhookSignatureRejectedAlert 'Microsoft.Insights/scheduledQueryRules@2
   kind: 'LogAlert'
   properties: {
     displayName: 'Flowkeeper: webhook signatures rejected'
-    description: 'Many WhatsApp webhook calls failed the X-Hub-Signature-256 check: a rotated app secret not yet in Key Vault, or someone probing the endpoint (docs/operations.md, "Rotate the app secret").'
+    description: 'Many WhatsApp webhook calls failed the X-Hub-Signature-256 check: an app secret reset at Meta but not yet in Key Vault, or someone probing the endpoint. One notification per burst; resolves when the rejections stop. Runbook: ${runbook}#rotating-secrets-and-keys'
     severity: 2
     enabled: true
     evaluationFrequency: 'PT5M'
@@ -219,7 +270,8 @@ traces
         }
       ]
     }
-    autoMitigate: false
+    // A state (a burst going on): stateful, notified once when it starts and once when it ends.
+    autoMitigate: true
     actions: {
       actionGroups: logAlertActionGroups
     }
@@ -233,12 +285,12 @@ resource retentionSweepFailedAlert 'Microsoft.Insights/scheduledQueryRules@2023-
   kind: 'LogAlert'
   properties: {
     displayName: 'Flowkeeper: retention sweep failed for a tenant'
-    description: 'The nightly retention sweep could not finish a tenant (a Blob or Cosmos DB error). The trace names the tenant, the phase, the failures in this run and the error class; the next run retries from the checkpoint, and after 3 failures in a run the tenant is given up until the next run (docs/retention.md).'
+    description: 'The nightly retention sweep could not finish a tenant (a Blob or Cosmos DB error); the alert names the tenant (tenantId). The next run retries from the checkpoint, and after 3 failures in a run the tenant is given up until the next run (docs/retention.md). At most one notification per tenant per day. Runbook: ${runbook}#a-backing-store-is-down'
     severity: 2
     enabled: true
-    // The sweep runs once a night (RETENTION_SCHEDULE): each event is counted in exactly one evaluation.
     evaluationFrequency: 'PT15M'
     windowSize: 'PT15M'
+    overrideQueryTimeRange: 'P1D'
     scopes: [
       appInsightsId
     ]
@@ -247,12 +299,25 @@ resource retentionSweepFailedAlert 'Microsoft.Insights/scheduledQueryRules@2023-
         {
           query: '''
 traces
+| where timestamp >= startofday(now())
 | where message has "retention.sweep.failed"
 | extend eventName = extract('"event":"([^"]+)"', 1, message)
 | where eventName == "retention.sweep.failed"
-| project timestamp, message
+| extend tenantId = extract('"tenantId":"([^"]+)"', 1, message)
+| summarize firstIngested = min(ingestion_time()) by tenantId
+| where firstIngested > ago(15m)
+| project tenantId, firstIngested
 '''
           timeAggregation: 'Count'
+          dimensions: [
+            {
+              name: 'tenantId'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
           operator: 'GreaterThan'
           threshold: 0
           failingPeriods: {
@@ -276,7 +341,7 @@ resource queueDeadLetteredAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-
   kind: 'LogAlert'
   properties: {
     displayName: 'Flowkeeper: dead-lettered messages reported by the app, or a dead-letter count unreadable'
-    description: 'The deadline watch found messages in a queue\'s dead-letter queue (metric queue.dead_lettered above 0), or could not read a queue\'s count (queue.dead_lettered.unavailable: Service Bus unreachable or a missing role). Replay with Service Bus Explorer after fixing the cause (docs/operations.md, "Replay the dead-letter queue").'
+    description: 'The deadline watch found messages in a queue\'s dead-letter queue (metric queue.dead_lettered above 0), or could not read a queue\'s count (queue.dead_lettered.unavailable: Service Bus unreachable or a missing role); the alert names the queue. Resolves once a report shows the queue empty. Runbook: ${runbook}#dead-letters-on-a-queue'
     severity: 2
     enabled: true
     // The watch reports every hour at :15 (DEADLINE_WATCH_SCHEDULE): a 2-hour window always holds the latest
@@ -319,7 +384,71 @@ traces
         }
       ]
     }
+    // A state: stateful, resolved once the latest report shows the queue empty.
     autoMitigate: true
+    actions: {
+      actionGroups: logAlertActionGroups
+    }
+  }
+}
+
+resource erasureDrillAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-${namePrefix}-erasure-drill-failed'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'Flowkeeper: erasure drill failed or was slow'
+    description: 'The erasure drill (a synthetic subject written to every store a tenant uses, then erased through the normal path) failed to erase or verify (privacy.drill.failed), or took longer than its target (privacy.drill.slow); the alert names the tenant and which of the two. Real erasures for that tenant may be failing the same way. At most one notification per tenant and kind per day. Runbook: ${runbook}#an-erasure-drill-failed-or-was-slow'
+    severity: 2
+    enabled: true
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT15M'
+    overrideQueryTimeRange: 'P1D'
+    scopes: [
+      appInsightsId
+    ]
+    criteria: {
+      allOf: [
+        {
+          query: '''
+traces
+| where timestamp >= startofday(now())
+| where message has_any ("privacy.drill.failed", "privacy.drill.slow")
+| extend eventName = extract('"event":"([^"]+)"', 1, message)
+| where eventName in ("privacy.drill.failed", "privacy.drill.slow")
+| extend tenantId = extract('"tenantId":"([^"]+)"', 1, message)
+| summarize firstIngested = min(ingestion_time()) by tenantId, eventName
+| where firstIngested > ago(15m)
+| project tenantId, eventName, firstIngested
+'''
+          timeAggregation: 'Count'
+          dimensions: [
+            {
+              name: 'tenantId'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+            {
+              name: 'eventName'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: false
     actions: {
       actionGroups: logAlertActionGroups
     }

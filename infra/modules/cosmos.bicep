@@ -27,7 +27,10 @@ param enableCustomerManagedKeys bool
 param cmkIdentityId string
 param cmkKeyUri string
 
-resource account 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {
+@description('No public network access: reached through private endpoints only (network.bicep).')
+param networkIsolation bool
+
+resource account 'Microsoft.DocumentDB/databaseAccounts@2025-10-15' = {
   name: accountName
   location: location
   tags: tags
@@ -55,7 +58,7 @@ resource account 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {
     disableLocalAuth: true
     disableKeyBasedMetadataWriteAccess: true
     minimalTlsVersion: 'Tls12'
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: networkIsolation ? 'Disabled' : 'Enabled'
     backupPolicy: {
       type: 'Continuous'
       continuousModeProperties: {
@@ -68,7 +71,7 @@ resource account 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {
   }
 }
 
-resource database 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2024-11-15' = {
+resource database 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2025-10-15' = {
   parent: account
   name: 'flowkeeper'
   properties: {
@@ -84,7 +87,7 @@ resource database 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2024-11-15
 }
 
 // A subject's personal data, one logical partition per subject: `/pk` = `<tenantId>|<waId>`.
-resource subjects 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-11-15' = {
+resource subjects 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2025-10-15' = {
   parent: database
   name: 'subjects'
   properties: {
@@ -132,7 +135,7 @@ resource subjects 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers
 }
 
 // Privacy requests and their per-store tasks; the subject only as keyed hash.
-resource privacyRequests 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-11-15' = {
+resource privacyRequests 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2025-10-15' = {
   parent: database
   name: 'privacyRequests'
   properties: {
@@ -151,7 +154,7 @@ resource privacyRequests 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/con
 }
 
 // Append-only audit events, no personal data.
-resource audit 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-11-15' = {
+resource audit 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2025-10-15' = {
   parent: database
   name: 'audit'
   properties: {
@@ -170,7 +173,7 @@ resource audit 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@20
 }
 
 // Tenant configuration.
-resource tenants 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-11-15' = {
+resource tenants 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2025-10-15' = {
   parent: database
   name: 'tenants'
   properties: {
@@ -189,7 +192,7 @@ resource tenants 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@
 }
 
 // Keyed-hash markers: suppression list, erasure tombstones, idempotency keys, checkpoints.
-resource markers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-11-15' = {
+resource markers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2025-10-15' = {
   parent: database
   name: 'markers'
   properties: {
@@ -237,5 +240,6 @@ resource markers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@
 }
 
 output accountName string = account.name
+output accountId string = account.id
 output endpoint string = account.properties.documentEndpoint
 output databaseName string = database.name

@@ -1,4 +1,4 @@
-// The Function App: Flex Consumption (FC1) on Linux, Node 20, system-assigned identity, HTTPS only,
+// The Function App: Flex Consumption (FC1) on Linux, Node 22, system-assigned identity, HTTPS only,
 // TLS 1.2, FTP off and basic publishing credentials (FTP and SCM) off, App Service Authentication with
 // Microsoft Entra ID.
 //
@@ -8,6 +8,16 @@
 // SUBJECT_HASH_KEY, DATA_ENCRYPTION_KEY, and the per-tenant HubSpot tokens) have no app setting at all: the app
 // reads them from Key Vault through KEY_VAULT_URL at run time (secret names with `-` for `_`, e.g.
 // WHATSAPP-APP-SECRET), cached for SECRET_CACHE_SECONDS, so a rotated secret is picked up without a restart.
+//
+// Runtime: Node.js 22. Node.js 20 reached the end of its Azure Functions support on 30 April 2026; Node.js 22 is
+// supported until 30 April 2027 (Node's own end of life) and is the Flex Consumption plan's default Node stack
+// ("Supported languages in Azure Functions", https://learn.microsoft.com/azure/azure-functions/supported-languages,
+// and "Language runtime support policy", https://learn.microsoft.com/azure/azure-functions/language-support-policy,
+// both read 2026-12-04). Plan the move to Node.js 24 before April 2027.
+//
+// Network: with an `appSubnetId` (networkIsolation, network.bicep) the app joins that subnet (VNet integration) and
+// reaches Cosmos DB, Storage, Service Bus and Key Vault through their private endpoints; its own endpoint stays
+// public for WhatsApp's webhooks.
 
 @description('Region: UK South only (data residency).')
 @allowed([
@@ -44,7 +54,13 @@ param authClientId string
 
 param authTenantId string
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+@description('Subnet (delegated to Microsoft.App/environments) the app joins for VNet integration; empty: none.')
+param appSubnetId string
+
+@description('Name of the azd service (azure.yaml) deployed to this app: azd finds the app by this tag.')
+param azdServiceName string = 'api'
+
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
   location: location
   tags: tags
@@ -58,17 +74,20 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
-resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   name: appName
   location: location
-  tags: tags
   kind: 'functionapp,linux'
+  tags: union(tags, {
+    'azd-service-name': azdServiceName
+  })
   identity: {
     type: 'SystemAssigned'
   }
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    virtualNetworkSubnetId: empty(appSubnetId) ? null : appSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
@@ -91,13 +110,13 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       }
       runtime: {
         name: 'node'
-        version: '20'
+        version: '22'
       }
     }
   }
 }
 
-resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
   parent: functionApp
   name: 'appsettings'
   properties: {
@@ -139,7 +158,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
 // (AllowAnonymous): Meta's WhatsApp webhooks and Flows requests carry no Entra token and are verified by the app
 // (signature, encryption), and the app enforces the roles on admin routes itself. What this gives the app is a
 // validated token turned into x-ms-client-principal, with any such header a caller sends stripped.
-resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+resource authSettings 'Microsoft.Web/sites/config@2025-03-01' = {
   parent: functionApp
   name: 'authsettingsV2'
   properties: {
@@ -178,7 +197,7 @@ resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
 
 // Basic (user name and password) publishing credentials off for FTP and for the SCM (Kudu) site: deployments
 // authenticate with Microsoft Entra ID (az CLI, Core Tools).
-resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
   parent: functionApp
   name: 'ftp'
   properties: {
@@ -186,7 +205,7 @@ resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
   }
 }
 
-resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
   parent: functionApp
   name: 'scm'
   properties: {

@@ -24,7 +24,10 @@ param enableCustomerManagedKeys bool
 
 param cmkIdentityName string
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+@description('No public network access: reached through private endpoints only (network.bicep).')
+param networkIsolation bool
+
+resource vault 'Microsoft.KeyVault/vaults@2025-05-01' = {
   name: vaultName
   location: location
   tags: tags
@@ -38,9 +41,9 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
     enablePurgeProtection: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: networkIsolation ? 'Disabled' : 'Enabled'
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: networkIsolation ? 'Deny' : 'Allow'
       bypass: 'AzureServices'
     }
   }
@@ -48,13 +51,13 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
 
 // Customer-managed keys (optional). A user-assigned identity, rather than each service's own identity, so the
 // role on the vault exists before Cosmos DB and the storage account are created with the key.
-resource cmkIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = if (enableCustomerManagedKeys) {
+resource cmkIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = if (enableCustomerManagedKeys) {
   name: cmkIdentityName
   location: location
   tags: tags
 }
 
-resource cosmosKey 'Microsoft.KeyVault/vaults/keys@2023-07-01' = if (enableCustomerManagedKeys) {
+resource cosmosKey 'Microsoft.KeyVault/vaults/keys@2025-05-01' = if (enableCustomerManagedKeys) {
   parent: vault
   name: 'cosmos-cmk'
   properties: {
@@ -63,7 +66,7 @@ resource cosmosKey 'Microsoft.KeyVault/vaults/keys@2023-07-01' = if (enableCusto
   }
 }
 
-resource storageKey 'Microsoft.KeyVault/vaults/keys@2023-07-01' = if (enableCustomerManagedKeys) {
+resource storageKey 'Microsoft.KeyVault/vaults/keys@2025-05-01' = if (enableCustomerManagedKeys) {
   parent: vault
   name: 'storage-cmk'
   properties: {
@@ -84,6 +87,7 @@ resource cmkCryptoUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if
 }
 
 output vaultName string = vault.name
+output vaultId string = vault.id
 output vaultUri string = vault.properties.vaultUri
 output cmkIdentityId string = enableCustomerManagedKeys ? cmkIdentity.id : ''
 // Versionless key URI: Cosmos DB follows key rotation on its own.

@@ -1,7 +1,11 @@
 // Service Bus: one namespace, the four queues of shared/queue/queuePort.ts.
 //
-// Standard tier: duplicate detection needs it. Local (SAS key) auth is off; the app sends and receives with its
-// identity (Azure Service Bus Data Sender and Data Receiver, access.bicep).
+// Tier: Standard (duplicate detection needs at least Standard), or Premium when `networkIsolation` is on: private
+// endpoints, and the runtime audit logs of diagnostics.bicep, exist in the Premium tier only ("Integrate Azure
+// Service Bus with Azure Private Link Service": "only Premium tier namespaces support private endpoints",
+// https://learn.microsoft.com/azure/service-bus-messaging/private-link-service, read 2026-12-04). Premium is billed
+// per messaging unit and hour, far above Standard's base charge: docs/operations.md, "Network isolation", gives the
+// trade-off. Local (SAS key) auth is off; the app sends and receives with its identity (access.bicep).
 //
 // Every queue: after 10 failed deliveries the broker dead-letters the message (the Node worker has no host retry
 // policy, so this is the retry budget); expired messages are dead-lettered rather than dropped, so nothing is
@@ -18,6 +22,9 @@ param location string
 param tags object
 param namespaceName string
 
+@description('Premium tier, no public network access: the namespace is reached through its private endpoint (network.bicep).')
+param networkIsolation bool
+
 var queueNames = [
   'media-downloads'
   'hubspot-sync'
@@ -29,14 +36,18 @@ resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: namespaceName
   location: location
   tags: tags
-  sku: {
+  sku: networkIsolation ? {
+    name: 'Premium'
+    tier: 'Premium'
+    capacity: 1
+  } : {
     name: 'Standard'
     tier: 'Standard'
   }
   properties: {
     disableLocalAuth: true
     minimumTlsVersion: '1.2'
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: networkIsolation ? 'Disabled' : 'Enabled'
   }
 }
 

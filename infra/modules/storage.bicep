@@ -7,7 +7,8 @@
 //   deletes what the app has not already erased once the retention has passed.
 //
 // Both: TLS 1.2, HTTPS only, no public blob access, no shared keys (Entra ID and RBAC only; the app and the
-// Functions host use the app's identity, roles in access.bicep).
+// Functions host use the app's identity, roles in access.bicep); with networkIsolation, no public network access
+// (private endpoints for blob in network.bicep).
 
 @description('Region: UK South only (data residency).')
 @allowed([
@@ -36,11 +37,14 @@ param mediaRetentionDays int
 param exportRetentionDays int
 
 param enableCustomerManagedKeys bool
+
+@description('No public network access: reached through private endpoints only (network.bicep).')
+param networkIsolation bool
 param cmkIdentityId string
 param keyVaultUri string
 param cmkKeyName string
 
-resource runtimeAccount 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+resource runtimeAccount 'Microsoft.Storage/storageAccounts@2025-06-01' = {
   name: runtimeAccountName
   location: location
   tags: tags
@@ -56,9 +60,9 @@ resource runtimeAccount 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     allowSharedKeyAccess: false
     defaultToOAuthAuthentication: true
     allowCrossTenantReplication: false
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: networkIsolation ? 'Disabled' : 'Enabled'
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: networkIsolation ? 'Deny' : 'Allow'
       bypass: 'AzureServices'
     }
     encryption: {
@@ -78,7 +82,7 @@ resource runtimeAccount 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
-resource runtimeBlobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+resource runtimeBlobService 'Microsoft.Storage/storageAccounts/blobServices@2025-06-01' = {
   parent: runtimeAccount
   name: 'default'
   properties: {
@@ -93,7 +97,7 @@ resource runtimeBlobService 'Microsoft.Storage/storageAccounts/blobServices@2023
   }
 }
 
-resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-06-01' = {
   parent: runtimeBlobService
   name: deploymentContainerName
   properties: {
@@ -101,7 +105,7 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
-resource mediaAccount 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+resource mediaAccount 'Microsoft.Storage/storageAccounts@2025-06-01' = {
   name: mediaAccountName
   location: location
   tags: tags
@@ -123,9 +127,9 @@ resource mediaAccount 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     allowSharedKeyAccess: false
     defaultToOAuthAuthentication: true
     allowCrossTenantReplication: false
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: networkIsolation ? 'Disabled' : 'Enabled'
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: networkIsolation ? 'Deny' : 'Allow'
       bypass: 'AzureServices'
     }
     encryption: {
@@ -159,7 +163,7 @@ resource mediaAccount 'Microsoft.Storage/storageAccounts@2023-05-01' = {
 // retention period, and a lifecycle "delete" only soft-deletes, so a subject's media would outlive the
 // erasure that reported it gone. Accidental deletion is guarded instead by RBAC (only the app's identity
 // writes here) and by the app's own erasure plan, which deletes one subject prefix at a time.
-resource mediaBlobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+resource mediaBlobService 'Microsoft.Storage/storageAccounts/blobServices@2025-06-01' = {
   parent: mediaAccount
   name: 'default'
   properties: {
@@ -179,7 +183,7 @@ resource mediaBlobService 'Microsoft.Storage/storageAccounts/blobServices@2023-0
   }
 }
 
-resource mediaContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource mediaContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-06-01' = {
   parent: mediaBlobService
   name: 'media'
   properties: {
@@ -187,7 +191,7 @@ resource mediaContainer 'Microsoft.Storage/storageAccounts/blobServices/containe
   }
 }
 
-resource exportsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource exportsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-06-01' = {
   parent: mediaBlobService
   name: 'exports'
   properties: {
@@ -198,7 +202,7 @@ resource exportsContainer 'Microsoft.Storage/storageAccounts/blobServices/contai
 // The outer bound of media and export lifetime. The app erases a subject's media at once on request and
 // applies each tenant's (shorter) retention itself; this policy catches whatever is left. Without soft delete
 // and versioning (above) the delete is permanent.
-resource mediaLifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+resource mediaLifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2025-06-01' = {
   parent: mediaAccount
   name: 'default'
   properties: {
@@ -268,6 +272,8 @@ resource mediaLifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@20
 }
 
 output runtimeAccountName string = runtimeAccount.name
+output runtimeAccountId string = runtimeAccount.id
 output runtimeBlobEndpoint string = runtimeAccount.properties.primaryEndpoints.blob
 output mediaAccountName string = mediaAccount.name
+output mediaAccountId string = mediaAccount.id
 output mediaBlobEndpoint string = mediaAccount.properties.primaryEndpoints.blob

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * Every app setting Flowkeeper reads, validated once at start-up. The names are part of the external
- * contract (DESIGN.md): deployment and outside tests set them.
+ * contract (README.md, "Settings"): deployment and outside tests set them.
  */
 
 /** An unresolved Key Vault reference leaves its literal text in the setting: that is a missing value. */
@@ -89,6 +89,11 @@ const settingsShape = {
   HUBSPOT_REQUESTS_PER_TEN_SECONDS: integer(1, 10_000, 100),
   KEY_VAULT_URL: url(),
   LOCAL_DEV_AUTH: bool.transform((v) => v === 'true'),
+  /**
+   * Set by App Service itself (`True` when App Service Authentication is on, which strips any client-sent
+   * `x-ms-client-principal`): read as given, never rejected, since the platform owns its spelling.
+   */
+  WEBSITE_AUTH_ENABLED: optionalText.transform((v) => v?.toLowerCase() === 'true'),
 
   COSMOS_CONNECTION: secretText,
   COSMOS_CONNECTION__accountEndpoint: url(),

@@ -5,15 +5,10 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
-export class ManualClock implements Clock {
-  constructor(private current: Date = new Date('2026-01-01T00:00:00Z')) {}
-  now(): Date {
-    return new Date(this.current);
-  }
-  advance(ms: number): void {
-    this.current = new Date(this.current.getTime() + ms);
-  }
-  set(date: Date): void {
-    this.current = new Date(date);
-  }
-}
+/**
+ * Waiting, as a port too: a use case that must pause briefly (a message lease held by another delivery)
+ * waits through it, so a test can pass one that does not wait.
+ */
+export type Sleep = (ms: number) => Promise<void>;
+
+export const timerSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

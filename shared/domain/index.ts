@@ -1,3 +1,4 @@
 export * from './ids';
 export * from './clock';
 export * from './flowScreen';
+export * from './subjectPrefixes';

@@ -1,7 +1,5 @@
-import type { CosmosContainers } from '../cosmos/cosmosStore';
 import { QUEUE_NAMES, type DeadLetterStore, type QueueName } from '../queue/queuePort';
 import type { SecretProvider } from '../secrets/secretProvider';
-import type { BlobContainers } from '../storage/blobStore';
 
 export interface DependencyStatus {
   status: 'up' | 'down';
@@ -43,8 +41,8 @@ function describe(error: unknown): string {
 
 /** Each dependency's reachability, and the dead-letter count of every queue (operators alert on it). */
 export async function checkHealth(deps: {
-  cosmos: CosmosContainers;
-  blobs: BlobContainers;
+  /** One cheap read of each store (the composition root points them at a container each). */
+  probes: { cosmos: () => Promise<unknown>; blob: () => Promise<unknown> };
   queue: DeadLetterStore;
   secrets: SecretProvider;
   timeoutMs?: number;
@@ -52,8 +50,8 @@ export async function checkHealth(deps: {
   const timeout = deps.timeoutMs ?? 5000;
   const deadLetters: Partial<Record<QueueName, number>> = {};
   const [cosmos, blob, queue, secrets] = await Promise.all([
-    probe(() => deps.cosmos.tenants.read(), timeout),
-    probe(() => deps.blobs.media.getProperties(), timeout),
+    probe(deps.probes.cosmos, timeout),
+    probe(deps.probes.blob, timeout),
     probe(async () => {
       for (const name of QUEUE_NAMES) deadLetters[name] = await deps.queue.countDeadLetters(name);
     }, timeout),

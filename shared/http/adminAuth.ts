@@ -1,7 +1,11 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { Settings } from '../config/settings';
 import { tenantIdSchema, type TenantId } from '../domain/ids';
 import { errorResponse, validationError } from './responses';
 import { canActOn, isAdminOrOperator, principalFrom, type Principal } from './principal';
+
+/** The validated settings that say whose `x-ms-client-principal` may be trusted. */
+export type AdminAuthSettings = Pick<Settings, 'LOCAL_DEV_AUTH' | 'WEBSITE_AUTH_ENABLED'>;
 
 export type Authenticated = { ok: true; principal: Principal } | { ok: false; response: HttpResponseInit };
 
@@ -10,10 +14,10 @@ export type Authenticated = { ok: true; principal: Principal } | { ok: false; re
  * and set `x-ms-client-principal`; on a developer machine LOCAL_DEV_AUTH=true trusts the header as given.
  * 401 without a principal, 403 without a Flowkeeper role.
  */
-export function authenticate(request: HttpRequest, env: { LOCAL_DEV_AUTH: boolean; appServiceAuth?: boolean }): Authenticated {
+export function authenticate(request: Pick<HttpRequest, 'headers'>, settings: AdminAuthSettings): Authenticated {
   const principal = principalFrom(request.headers.get('x-ms-client-principal'), {
-    appServiceAuth: env.appServiceAuth ?? process.env.WEBSITE_AUTH_ENABLED?.toLowerCase() === 'true',
-    localDevAuth: env.LOCAL_DEV_AUTH,
+    appServiceAuth: settings.WEBSITE_AUTH_ENABLED,
+    localDevAuth: settings.LOCAL_DEV_AUTH,
   });
   if (!principal) return { ok: false, response: errorResponse(401, 'authentication required (x-ms-client-principal)') };
   if (!isAdminOrOperator(principal)) return { ok: false, response: errorResponse(403, 'the Flowkeeper.Admin or Flowkeeper.Operator role is required') };
@@ -38,8 +42,8 @@ export type TenantRoute = { ok: true; principal: Principal; tenantId: TenantId }
  * The start of every admin route on one tenant: an authenticated principal with a role (401/403), a
  * valid tenant id (400 naming `tenantId`), and a tenant the principal may see (404 otherwise).
  */
-export function authorizeTenantRoute(request: HttpRequest, env: { LOCAL_DEV_AUTH: boolean }, rawTenantId: unknown = request.params.tenantId): TenantRoute {
-  const auth = authenticate(request, env);
+export function authorizeTenantRoute(request: HttpRequest, settings: AdminAuthSettings, rawTenantId: unknown = request.params.tenantId): TenantRoute {
+  const auth = authenticate(request, settings);
   if (!auth.ok) return auth;
   const tenantId = tenantIdSchema.safeParse(rawTenantId);
   if (!tenantId.success) return { ok: false, response: validationError(tenantId.error, 'tenantId') };

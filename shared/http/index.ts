@@ -2,3 +2,4 @@ export * from './responses';
 export * from './principal';
 export * from './adminAuth';
 export * from './unavailable';
+export * from './adminRoute';

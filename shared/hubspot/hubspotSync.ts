@@ -4,19 +4,18 @@ import { dataKeyring, hashSubject } from '../crypto/subjectKeys';
 import type { Clock } from '../domain/clock';
 import { normaliseWaId, tenantIdSchema, toE164, type SubjectHash, type TenantId, type WaId } from '../domain/ids';
 import type { Marker, MarkerStore } from '../markers/markerStore';
-import { CosmosMessageStore, waIdOfPartition, type MessageStore } from '../messages/messageStore';
+import { waIdOfPartition, type MessageStore } from '../messages/messageStore';
 import { DeadLetterError, type QueueSender } from '../queue/queuePort';
-import { repositoriesOf } from '../runtime/repositories';
-import type { Services } from '../runtime/services';
 import type { SecretProvider } from '../secrets/secretProvider';
 import type { MessageDocument } from '../subjects/documents';
-import { CosmosSubjectStore, type StoredContact, type SubjectStore, type Versioned } from '../subjects/subjectStore';
+import type { StoredContact, SubjectStore, VersionedDocument } from '../subjects/subjectStore';
 import type { Telemetry } from '../telemetry/telemetry';
 import type { Tenant } from '../tenants/tenant';
-import { HubSpotContacts, type HubSpotContact } from './contacts';
-import { CosmosHubSpotObjectRegistry, type HubSpotObjectRegistry } from './objectRegistry';
+import type { ContactDirectory } from './contactDirectory';
+import type { HubSpotContacts } from './contacts';
 import { conversationText, HubSpotConversations, type ConversationActor, type CustomChannelMessage, type PublishedMessage } from './conversations';
-import { HubSpotClient, HubSpotError } from './hubspotClient';
+import { HubSpotError } from './hubspotClient';
+import type { HubSpotObjectRegistry } from './objectRegistry';
 
 /** A `hubspot-sync` message: ids and the subject's keyed hash only. */
 export const hubspotSyncMessageSchema = z.object({
@@ -254,8 +253,8 @@ export function customChannelMessage(input: PublishInput & { contactId: string; 
 }
 
 /** The mode is `encrypted` now: the pending document becomes a stored message, keeping its expiry. */
-async function keepAsStored(deps: HubSpotSyncDeps, found: Versioned<MessageDocument>): Promise<HubSpotSyncOutcome> {
-  let current: Versioned<MessageDocument> | undefined = found;
+async function keepAsStored(deps: HubSpotSyncDeps, found: VersionedDocument<MessageDocument>): Promise<HubSpotSyncOutcome> {
+  let current: VersionedDocument<MessageDocument> | undefined = found;
   for (let attempt = 0; attempt < 3 && current; attempt++) {
     if (current.doc.syncState !== 'pending') return 'already-stored';
     const { syncState: _pending, ...stored } = current.doc;
@@ -300,210 +299,4 @@ async function checkSubject(secrets: SecretProvider, tenantId: TenantId, doc: Me
 
 function erasedAtOf(tombstone: Marker): number {
   return Date.parse(String(tombstone.data?.erasedAt ?? tombstone.at));
-}
-
-interface DirectoryEntry {
-  contactId: string;
-  /** The contact properties that identify the subject (`preResolvedContacts`). */
-  matchedBy: string[];
-  /** From the subject's HubSpot object record: HubSpot may have dropped it since (then looked up again). */
-  recorded?: boolean;
-  at: number;
-  /** The rectification (its `rectifiedAt`) whose name HubSpot has. */
-  nameOf?: string;
-}
-
-export interface ContactLookup {
-  tenantId: TenantId;
-  subjectHash: SubjectHash;
-  waId: WaId;
-  profileName?: string;
-  rectifiedAt?: string;
-  /** An entry cached before this time (the subject's erasure) is not used. */
-  notBefore?: number;
-  /** How long the subject's HubSpot object record lives (seconds). */
-  ttlSeconds?: number;
-}
-
-/**
- * The HubSpot contact of each subject, found by phone number or created with the E.164 number and the
- * WhatsApp profile name. Look-up-then-create runs once at a time per subject (HubSpot does not
- * deduplicate contacts by phone, and its search index lags a create by seconds), and the answer is
- * cached for a while by keyed hash, so a conversation costs one search, not one per message. Several
- * Flowkeeper instances can still race to create the same person: docs/hubspot.md says what then.
- *
- * After a rectification (the contact document's `rectifiedAt`), the corrected name is pushed to the
- * HubSpot contact once.
- */
-export class ContactDirectory {
-  private readonly cache = new Map<string, DirectoryEntry>();
-  private readonly inflight = new Map<string, Promise<DirectoryEntry>>();
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
-
-  private readonly registry: HubSpotObjectRegistry | undefined;
-
-  constructor(
-    private readonly contacts: HubSpotContacts,
-    options: { ttlMs?: number; maxEntries?: number; registry?: HubSpotObjectRegistry } = {},
-  ) {
-    this.ttlMs = options.ttlMs ?? 10 * 60_000;
-    this.maxEntries = options.maxEntries ?? 10_000;
-    this.registry = options.registry;
-  }
-
-  async contactFor(lookup: ContactLookup): Promise<{ contactId: string; cached: boolean; matchedBy: string[] }> {
-    const key = `${lookup.tenantId}|${lookup.subjectHash}`;
-    const hit = this.cache.get(key);
-    if (hit && hit.at + this.ttlMs > Date.now() && (lookup.notBefore === undefined || hit.at > lookup.notBefore)) {
-      if (lookup.rectifiedAt && lookup.profileName && hit.nameOf !== lookup.rectifiedAt) {
-        if (!(await this.contacts.update(lookup.tenantId, hit.contactId, nameProperties(lookup.profileName)))) {
-          this.forget(lookup.tenantId, lookup.subjectHash);
-          return this.contactFor(lookup);
-        }
-        hit.nameOf = lookup.rectifiedAt;
-      }
-      return { contactId: hit.contactId, cached: true, matchedBy: hit.matchedBy };
-    }
-    let flight = this.inflight.get(key);
-    if (!flight) {
-      flight = this.lookUpOrCreate(lookup).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, flight);
-    }
-    const entry = await flight;
-    this.cache.delete(key);
-    this.cache.set(key, entry);
-    while (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
-    return { contactId: entry.contactId, cached: entry.recorded === true, matchedBy: entry.matchedBy };
-  }
-
-  forget(tenantId: TenantId, subjectHash: SubjectHash): void {
-    this.cache.delete(`${tenantId}|${subjectHash}`);
-  }
-
-  /**
-   * The recorded contact first (no search: Flowkeeper created or used it before), then a search, then a
-   * create; a contact found or created is recorded under the subject's keyed hash before it is used.
-   */
-  private async lookUpOrCreate(lookup: ContactLookup): Promise<DirectoryEntry> {
-    const at = Date.now();
-    const nameOf = lookup.rectifiedAt ? { nameOf: lookup.rectifiedAt } : {};
-    const ttl = lookup.ttlSeconds ?? 365 * 86_400;
-    const recorded = (await this.registry?.get(lookup.tenantId, lookup.subjectHash))?.contacts.at(-1);
-    if (recorded && (lookup.notBefore === undefined || Date.parse(recorded.at) > lookup.notBefore)) {
-      if (lookup.rectifiedAt && lookup.profileName) await this.contacts.update(lookup.tenantId, recorded.id, nameProperties(lookup.profileName));
-      return { contactId: recorded.id, matchedBy: recorded.matchedBy.length > 0 ? recorded.matchedBy : ['phone'], at, recorded: true, ...nameOf };
-    }
-    const found = await this.contacts.findByPhone(lookup.tenantId, lookup.waId);
-    const existing = oldest(found);
-    if (existing) {
-      if (lookup.rectifiedAt && lookup.profileName && !sameName(existing, lookup.profileName)) {
-        await this.contacts.update(lookup.tenantId, existing.id, nameProperties(lookup.profileName));
-      }
-      const matchedBy = found.find((c) => c.id === existing.id)?.matchedBy ?? ['phone'];
-      await this.registry?.recordContact(lookup.tenantId, lookup.subjectHash, { id: existing.id, origin: 'found', matchedBy }, ttl);
-      return { contactId: existing.id, matchedBy, at, ...nameOf };
-    }
-    const created = await this.contacts.create(lookup.tenantId, { phone: toE164(lookup.waId), ...(lookup.profileName ? nameProperties(lookup.profileName) : {}) });
-    await this.registry?.recordContact(lookup.tenantId, lookup.subjectHash, { id: created.id, origin: 'created', matchedBy: ['phone'] }, ttl);
-    return { contactId: created.id, matchedBy: ['phone'], at, ...nameOf };
-  }
-}
-
-/**
- * Art. 16/19: a rectified profile name, pushed to every HubSpot contact of the subject's number now (the
- * sync also pushes it before the subject's next message). Returns how many contacts were updated.
- */
-export async function pushRectifiedName(contacts: HubSpotContacts, tenantId: TenantId, waId: WaId, profileName: string): Promise<number> {
-  let updated = 0;
-  for (const contact of await contacts.findByPhone(tenantId, waId)) {
-    if (sameName(contact, profileName)) continue;
-    if (await contacts.update(tenantId, contact.id, nameProperties(profileName))) updated += 1;
-  }
-  return updated;
-}
-
-/** A WhatsApp profile name as HubSpot's first and last name (the first word, then the rest). */
-export function nameProperties(profileName: string): Record<string, string> {
-  const [first = '', ...rest] = profileName.trim().split(/\s+/);
-  return rest.length > 0 ? { firstname: first, lastname: rest.join(' ') } : { firstname: first };
-}
-
-function sameName(contact: HubSpotContact, profileName: string): boolean {
-  const wanted = nameProperties(profileName);
-  return (contact.properties.firstname ?? '') === (wanted.firstname ?? '') && (contact.properties.lastname ?? '') === (wanted.lastname ?? '');
-}
-
-/** Of several contacts with the number, the one created first (HubSpot's own dedup keeps the oldest too). */
-function oldest(contacts: HubSpotContact[]): HubSpotContact | undefined {
-  return [...contacts].sort((a, b) => (a.properties.createdate ?? '').localeCompare(b.properties.createdate ?? '') || Number(a.id) - Number(b.id))[0];
-}
-
-const clients = new WeakMap<Services, HubSpotClient>();
-const registries = new WeakMap<Services, HubSpotObjectRegistry>();
-
-/** One HubSpot object record adapter per process (per Services): the sync and the erasure share its cache. */
-export function hubspotObjectRegistryOf(services: Services): HubSpotObjectRegistry {
-  let registry = registries.get(services);
-  if (!registry) {
-    registry = new CosmosHubSpotObjectRegistry(services.cosmos.markers, services.clock);
-    registries.set(services, registry);
-  }
-  return registry;
-}
-const built = new WeakMap<Services, HubSpotSyncDeps>();
-
-/**
- * One HubSpot client per process (per Services): its pacers hold the per-token limits, so every caller
- * of a token should share it.
- */
-export function hubspotClientOf(services: Services): HubSpotClient {
-  let client = clients.get(services);
-  if (!client) {
-    client = new HubSpotClient({
-      baseUrl: services.settings.HUBSPOT_API_BASE_URL,
-      requestsPerInterval: services.settings.HUBSPOT_REQUESTS_PER_TEN_SECONDS,
-      secrets: services.secrets,
-      fetch: services.fetch,
-      clock: services.clock,
-    });
-    clients.set(services, client);
-  }
-  return client;
-}
-
-/** The sync worker's ports on the app's real adapters, built once per Services (the directory is a cache). */
-export function hubspotSyncDepsOf(services: Services): HubSpotSyncDeps {
-  let deps = built.get(services);
-  if (!deps) {
-    deps = buildHubSpotSyncDeps(services);
-    built.set(services, deps);
-  }
-  return deps;
-}
-
-/** The same wiring with parts replaced (tests): a new object, not cached. */
-export function buildHubSpotSyncDeps(services: Services, overrides: Partial<HubSpotSyncDeps> & { client?: HubSpotClient } = {}): HubSpotSyncDeps {
-  const { client: clientOverride, ...rest } = overrides;
-  const client = clientOverride ?? hubspotClientOf(services);
-  const { tenants, markers } = repositoriesOf(services);
-  const contacts = rest.contacts ?? new HubSpotContacts(client);
-  const registry = rest.registry ?? hubspotObjectRegistryOf(services);
-  return {
-    tenants,
-    messages: new CosmosMessageStore(services.cosmos.subjects),
-    subjects: new CosmosSubjectStore(services.cosmos.subjects),
-    markers,
-    directory: new ContactDirectory(contacts, { registry }),
-    contacts,
-    registry,
-    conversations: new HubSpotConversations(client),
-    queue: services.queue,
-    secrets: services.secrets,
-    clock: services.clock,
-    telemetry: services.telemetry,
-    retry: { ...DEFAULT_SYNC_RETRY },
-    random: Math.random,
-    ...rest,
-  };
 }

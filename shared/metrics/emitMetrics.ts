@@ -1,7 +1,7 @@
 import type { Clock } from '../domain/clock';
 import type { TenantId } from '../domain/ids';
 import type { Dimensions, Telemetry } from '../telemetry/telemetry';
-import type { MetricsSource } from './cosmosMetricsSource';
+import type { MetricsSource } from './metricsSource';
 import { EMIT_WINDOW_DAYS, EVENT_NAMES, METRIC_NAMES, type MetricDimension, type MetricName } from './names';
 import { computePrivacyMetrics, type LatencySummary, type PrivacyMetrics } from './privacyMetrics';
 

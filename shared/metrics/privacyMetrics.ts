@@ -11,7 +11,7 @@ import {
 /**
  * The privacy programme's figures (the seed article's four, and what an operator needs beside them),
  * computed from Flowkeeper's own records for one tenant and period. A pure function: the records come
- * from shared/metrics/cosmosMetricsSource.ts in the app, from a scripted history in tests.
+ * from shared/cosmos/metricsSource.ts in the app, from a scripted history in tests.
  *
  * No personal data goes in or out: requests are read without their encrypted subject reference, audit
  * events and tombstones carry keyed hashes, and the result holds counts, rates, durations, enums and

@@ -1,4 +1,3 @@
-import type { Container } from '@azure/cosmos';
 import { z } from 'zod';
 import { tenantIdSchema, type TenantId } from '../domain/ids';
 import {
@@ -40,43 +39,6 @@ export interface RequestListSource {
   list(filter: RequestListFilter, now: Date): Promise<unknown[]>;
 }
 
-export function cosmosRequestList(container: Container): RequestListSource {
-  return {
-    async list(filter, now) {
-      const where = ["c.docType = 'request'"];
-      const parameters: { name: string; value: string | string[] }[] = [];
-      if (filter.tenants) {
-        where.push('ARRAY_CONTAINS(@tenants, c.tenantId)');
-        parameters.push({ name: '@tenants', value: [...filter.tenants] });
-      }
-      if (filter.status) {
-        where.push('c.status = @status');
-        parameters.push({ name: '@status', value: filter.status });
-      }
-      if (filter.overdue) {
-        where.push("c.status != 'completed' AND c.dueAt <= @now");
-        parameters.push({ name: '@now', value: now.toISOString() });
-      }
-      // The projection leaves out the encrypted subject and rectification references: a list never needs them.
-      const iterator = container.items.query<unknown>(
-        {
-          query:
-            'SELECT c.id, c.docType, c.tenantId, c.type, c.scope, c.channel, c.screen, c.actor, c.subjectHash, c.openKey, c.status, c.receivedAt, c.dueAt, ' +
-            'c.enqueuedAt, c.startedAt, c.completedAt, c.failedAt, c.updatedAt, c.failure, c.attempts, c.tasks, c.verification, c.export, c.outcome, c.ttl ' +
-            `FROM c WHERE ${where.join(' AND ')} ORDER BY c.receivedAt DESC`,
-          parameters,
-        },
-        { maxItemCount: Math.min(filter.limit, 100) },
-      );
-      const out: unknown[] = [];
-      while (out.length < filter.limit && iterator.hasMoreResults()) {
-        const { resources } = await iterator.fetchNext();
-        out.push(...resources);
-      }
-      return out.slice(0, filter.limit);
-    },
-  };
-}
 
 export async function listPrivacyRequests(source: RequestListSource, filter: RequestListFilter, now: Date): Promise<RequestListResult> {
   if (filter.tenants && filter.tenants.length === 0) return { requests: [], unreadable: 0 };

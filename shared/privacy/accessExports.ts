@@ -16,13 +16,8 @@ export async function readAccessExport(deps: PrivacyDeps, requestId: string): Pr
   if (!request || request.type !== 'access') return { kind: 'not-found' };
   if (request.status !== 'completed' || !request.export) return { kind: 'not-ready', request };
   if (Date.parse(request.export.expiresAt) <= deps.clock.now().getTime()) return { kind: 'expired', request };
-  try {
-    const content = await deps.blobs.exports.getBlobClient(request.export.blobName).downloadToBuffer();
-    return { kind: 'ok', request, content };
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return { kind: 'expired', request };
-    throw error;
-  }
+  const content = await deps.exports.read(request.export.blobName);
+  return content ? { kind: 'ok', request, content } : { kind: 'expired', request };
 }
 
 /**
@@ -34,11 +29,7 @@ export async function sweepExpiredExports(deps: PrivacyDeps, limit = 500): Promi
   const resources = await deps.requests.listExpiredExports(now, limit);
   let deleted = 0;
   for (const request of resources) {
-    const response = await deps.blobs.exports.deleteBlob(request.export!.blobName, { deleteSnapshots: 'include' }).catch((error: unknown) => {
-      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
-      throw error;
-    });
-    if (response) deleted += 1;
+    if (await deps.exports.delete(request.export!.blobName)) deleted += 1;
     await deps.requests.mutate(request.id, (d) => (d.export && !d.export.deletedAt ? { ...d, export: { ...d.export, deletedAt: now } } : undefined));
   }
   return deleted;

@@ -1,4 +1,4 @@
-import { normaliseWaId, type TenantId } from '../domain/ids';
+import type { TenantId } from '../domain/ids';
 import type { PrivacyDeps } from './deps';
 import { createPrivacyRequest } from './createPrivacyRequest';
 import type { PrivacyRequestStatus } from './privacyRequest';
@@ -67,7 +67,7 @@ export async function advanceCancellation(deps: PrivacyDeps, tenantId: TenantId,
     await deps.tenants.delete(tenantId); // a crash between the checkpoint and the delete
     return;
   }
-  const waIds = await subjectsWithData(deps, tenantId, pageSize);
+  const waIds = await deps.subjects.subjectsWithData(tenantId, pageSize);
   let requested = 0;
   for (const waId of waIds) {
     const result = await createPrivacyRequest(deps, { tenantId, waId, type: 'erasure', scope: 'all', channel: 'admin', actor: state.actor });
@@ -85,10 +85,10 @@ export async function advanceCancellation(deps: PrivacyDeps, tenantId: TenantId,
 
   // Nothing of a subject is left: what remains under the tenant's prefixes (media whose references
   // expired, old exports), then the configuration.
-  const blobs = await deletePrefix(deps, tenantId);
+  const blobs = await deps.tenantFiles.deleteAll(tenantId);
   // The HubSpot ids Flowkeeper still held for subjects whose data had already expired (no personal data;
   // what they point to is the tenant's CRM, under the tenant's HubSpot policy).
-  const hubspotRecords = await deps.hubspotObjects.forgetTenant(tenantId);
+  const hubspotRecords = await deps.crmRecords.forgetTenant(tenantId);
   const completedAt = deps.clock.now().toISOString();
   await deps.audit.record({
     tenantId,
@@ -106,7 +106,7 @@ export async function cancellationProgress(deps: PrivacyDeps, tenantId: TenantId
   if (!state) return undefined;
   const [requests, remaining, since] = await Promise.all([
     deps.requests.countByStatus(tenantId),
-    countSubjects(deps, tenantId),
+    deps.subjects.countSubjects(tenantId),
     openSince(deps, tenantId, state.cancelledAt),
   ]);
   const blocked = state.status !== 'completed' && since.failed > 0;
@@ -144,45 +144,9 @@ async function writeState(deps: PrivacyDeps, tenantId: TenantId, state: Cancella
   await deps.markers.put('checkpoint', tenantId, CANCELLATION_CHECKPOINT, { ttlSeconds: -1, data: { ...state } });
 }
 
-/** Up to `max` subjects of the tenant that still have documents (their partition keys, read in pages). */
-async function subjectsWithData(deps: PrivacyDeps, tenantId: TenantId, max: number) {
-  const iterator = deps.subjects.items.query<{ pk: string }>(
-    { query: 'SELECT c.pk FROM c WHERE c.tenantId = @tenantId', parameters: [{ name: '@tenantId', value: tenantId }] },
-    { maxItemCount: 1000 },
-  );
-  const waIds = new Map<string, NonNullable<ReturnType<typeof normaliseWaId>>>();
-  while (waIds.size < max && iterator.hasMoreResults()) {
-    const { resources } = await iterator.fetchNext();
-    for (const { pk } of resources) {
-      const waId = pk.startsWith(`${tenantId}|`) ? normaliseWaId(pk.slice(tenantId.length + 1)) : undefined;
-      if (waId && waIds.size < max) waIds.set(waId, waId);
-    }
-  }
-  return [...waIds.values()];
-}
-
-async function countSubjects(deps: PrivacyDeps, tenantId: TenantId): Promise<number> {
-  const { resources } = await deps.subjects.items
-    .query<{ pk: string }>({ query: "SELECT c.pk FROM c WHERE c.tenantId = @tenantId AND c.type = 'contact'", parameters: [{ name: '@tenantId', value: tenantId }] })
-    .fetchAll();
-  return new Set(resources.map((r) => r.pk)).size;
-}
-
 async function openSince(deps: PrivacyDeps, tenantId: TenantId, since: string): Promise<Record<PrivacyRequestStatus, number>> {
   const docs = await deps.requests.listByStatus(['received', 'in_progress', 'verifying', 'failed'], { tenantId, limit: 100_000 });
   const counts: Record<PrivacyRequestStatus, number> = { received: 0, in_progress: 0, verifying: 0, completed: 0, failed: 0 };
   for (const d of docs) if (d.status !== 'failed' || d.receivedAt >= since) counts[d.status] += 1;
   return counts;
-}
-
-async function deletePrefix(deps: PrivacyDeps, tenantId: TenantId): Promise<number> {
-  let deleted = 0;
-  for (const container of [deps.blobs.media, deps.blobs.exports]) {
-    for await (const item of container.listBlobsFlat({ prefix: `${tenantId}/`, includeSnapshots: true, includeVersions: true })) {
-      const client = item.snapshot ? container.getBlobClient(item.name).withSnapshot(item.snapshot) : item.versionId && item.isCurrentVersion === false ? container.getBlobClient(item.name).withVersion(item.versionId) : container.getBlobClient(item.name);
-      const response = await client.deleteIfExists(item.snapshot || item.versionId ? {} : { deleteSnapshots: 'include' });
-      if (response.succeeded) deleted += 1;
-    }
-  }
-  return deleted;
 }

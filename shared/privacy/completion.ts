@@ -3,10 +3,11 @@ import { backoffDelayMs, rateLimitedDelayMs } from './backoff';
 import { advanceCancellation } from './cancellation';
 import type { PrivacyDeps } from './deps';
 import { describeFailure } from './errors';
-import type { PrivacyRequestDocument, PrivacyTask, TaskStore } from './privacyRequest';
+import type { PrivacyRequestDocument, PrivacyTask } from './privacyRequest';
 import type { SubjectContext } from './registry';
-import type { Versioned } from './requestRepository';
+import type { VersionedRequest } from './ports';
 import { subjectOf } from './subject';
+import { verifyErasure, type VerificationPass } from './verification';
 
 /** Completed requests are records (CCPA: keep at least 24 months); they hold no personal data by then. */
 export const REQUEST_RECORD_TTL_SECONDS = 761 * 86_400;
@@ -14,59 +15,34 @@ export const REQUEST_RECORD_TTL_SECONDS = 761 * 86_400;
 type Details = NonNullable<AuditEventInput['details']>;
 
 /**
- * The last step of an erasure, once every task has confirmed: a verification pass re-reads every store
- * for the subject. Leftovers (a webhook or sync that raced the erasure) get one re-run of those
- * erasers and a second pass; still leftovers fail the request with the store named. A clean pass
- * completes it: tombstone, audit event, the encrypted subject reference wiped.
+ * The last step of an erasure, once every task has confirmed: the verification pass (./verification.ts)
+ * re-reads every store for the subject, with one re-run of the erasers that left something. Still
+ * leftovers fail the request with the store named; a clean pass completes it (`completeErasure`).
  *
  * A store that cannot be read right now (HubSpot 5xx) reschedules the verification with backoff
- * through `privacy-requests`, so this never throws for a store failure.
+ * through `privacy-requests` (`retryVerification`), so this never throws for a store failure.
  */
 export async function verifyAndComplete(
   deps: PrivacyDeps,
   requestId: string,
   attempt = 1,
   /** The document as just read or written (not a copy kept from earlier: the side effects follow it). */
-  known?: Versioned,
+  known?: VersionedRequest,
   /** Reschedules so far because a store rate-limited the verification (not failed attempts). */
   rateLimited = 0,
 ): Promise<'completed' | 'failed' | 'rescheduled' | 'skipped'> {
   const doc = known?.doc ?? (await deps.requests.get(requestId));
   if (!doc || doc.status !== 'verifying') return 'skipped';
   let subject: SubjectContext;
-  let leftovers: Partial<Record<TaskStore, number>>;
-  let reruns = doc.verification?.reruns ?? 0;
-  let current = doc;
+  let pass: VerificationPass;
   try {
     subject = await subjectOf(deps, doc);
-    leftovers = await verifyAll(deps, doc, subject);
-    if (total(leftovers) > 0 && reruns < 1) {
-      reruns += 1;
-      current = await rerunErasers(deps, doc, subject, leftovers, reruns);
-      leftovers = await verifyAll(deps, current, subject);
-    }
+    pass = await verifyErasure(deps, doc, subject);
   } catch (error) {
-    const failure = describeFailure(error, 'Flowkeeper', 'verification');
-    // A store asking us to slow down (HubSpot's 429 or our own pacing) is not a failed attempt: under a
-    // long burst of erasures it must not use up the attempts and fail a request that is fine.
-    const slowDown = failure.kind === 'rate-limited' && rateLimited < deps.retry.maxRateLimited;
-    if (slowDown || (failure.kind !== 'permanent' && attempt < deps.retry.maxAttempts)) {
-      const next = slowDown ? { attempt, rateLimited: rateLimited + 1 } : { attempt: attempt + 1, rateLimited };
-      const delay = slowDown ? rateLimitedDelayMs(deps.retry, failure.retryAfterMs, deps.random) : (failure.retryAfterMs ?? backoffDelayMs(deps.retry, attempt, deps.random));
-      await deps.queue.send('privacy-requests', {
-        messageId: `${requestId}:verify:${doc.tasks.reduce((n, t) => n + t.generation, 0)}:retry${next.attempt}${slowDown ? `:rl${next.rateLimited}` : ''}`,
-        body: { requestId, ...next },
-        scheduledAt: new Date(deps.clock.now().getTime() + delay),
-      });
-      deps.telemetry.event('privacy.verification.rescheduled', { tenantId: doc.tenantId, requestId, attempt, rateLimited: next.rateLimited });
-      return 'rescheduled';
-    }
-    await failRequest(deps, requestId, 'verification', failure.reason);
-    return 'failed';
+    return retryVerification(deps, doc, error, attempt, rateLimited);
   }
 
-  const checkedAt = deps.clock.now().toISOString();
-  const verification = { checkedAt, reruns, leftovers: Object.fromEntries(Object.entries(leftovers).filter(([, n]) => n > 0)) as Record<string, number> };
+  const verification = { checkedAt: deps.clock.now().toISOString(), reruns: pass.reruns, leftovers: Object.fromEntries(Object.entries(pass.leftovers).filter(([, n]) => n > 0)) as Record<string, number> };
   const left = Object.entries(verification.leftovers);
   if (left.length > 0) {
     const [store, count] = left[0]!;
@@ -74,8 +50,46 @@ export async function verifyAndComplete(
     await failRequest(deps, requestId, store, `verification found ${count} item(s) left in ${store} after a re-run of the erasure`);
     return 'failed';
   }
+  return completeErasure(deps, pass.current, subject, verification, pass.current === doc ? known : undefined);
+}
 
-  const confirmationSent = subject.tenant.confirmErasureByMessage ? await sendConfirmation(deps, subject) : undefined;
+/**
+ * A verification that could not read a store: rescheduled with backoff while attempts last (a 429 is not
+ * a failed attempt: under a long burst of erasures it must not use up the attempts and fail a request
+ * that is fine); then, or at once for a permanent failure, the request fails.
+ */
+async function retryVerification(deps: PrivacyDeps, doc: PrivacyRequestDocument, error: unknown, attempt: number, rateLimited: number): Promise<'failed' | 'rescheduled'> {
+  const requestId = doc.id;
+  const failure = describeFailure(error, 'Flowkeeper', 'verification');
+  const slowDown = failure.kind === 'rate-limited' && rateLimited < deps.retry.maxRateLimited;
+  if (slowDown || (failure.kind !== 'permanent' && attempt < deps.retry.maxAttempts)) {
+    const next = slowDown ? { attempt, rateLimited: rateLimited + 1 } : { attempt: attempt + 1, rateLimited };
+    const delay = slowDown ? rateLimitedDelayMs(deps.retry, failure.retryAfterMs, deps.random) : (failure.retryAfterMs ?? backoffDelayMs(deps.retry, attempt, deps.random));
+    await deps.queue.send('privacy-requests', {
+      messageId: `${requestId}:verify:${doc.tasks.reduce((n, t) => n + t.generation, 0)}:retry${next.attempt}${slowDown ? `:rl${next.rateLimited}` : ''}`,
+      body: { requestId, ...next },
+      scheduledAt: new Date(deps.clock.now().getTime() + delay),
+    });
+    deps.telemetry.event('privacy.verification.rescheduled', { tenantId: doc.tenantId, requestId, attempt, rateLimited: next.rateLimited });
+    return 'rescheduled';
+  }
+  await failRequest(deps, requestId, 'verification', failure.reason);
+  return 'failed';
+}
+
+/**
+ * A clean verification: the optional confirmation to the subject, the tombstone and the audit event,
+ * then the request completed with its subject reference wiped and its open-request lock released.
+ */
+async function completeErasure(
+  deps: PrivacyDeps,
+  current: PrivacyRequestDocument,
+  subject: SubjectContext,
+  verification: NonNullable<PrivacyRequestDocument['verification']>,
+  known: VersionedRequest | undefined,
+): Promise<'completed' | 'skipped'> {
+  const requestId = current.id;
+  const confirmationSent = subject.tenant.confirmErasureByMessage ? await deps.confirmations.send(subject.tenant, subject) : undefined;
   const completedAt = deps.clock.now();
   const totalMs = completedAt.getTime() - Date.parse(current.receivedAt);
   // The tombstone and the audit event before the status: once the subject reference is wiped nothing
@@ -99,7 +113,7 @@ export async function verifyAndComplete(
       receivedAt: current.receivedAt,
       dueAt: current.dueAt,
       totalMs,
-      reruns,
+      reruns: verification.reruns,
       ...(confirmationSent !== undefined ? { confirmationSent } : {}),
       ...taskDetails(current.tasks),
     },
@@ -109,7 +123,7 @@ export async function verifyAndComplete(
     deps,
     requestId,
     (d) => (d.status === 'verifying' ? { ...d, status: 'completed', completedAt: completedAt.toISOString(), verification } : undefined),
-    current === doc ? known : undefined,
+    known,
     { releaseLock: false },
   );
   if (!finished) return 'skipped'; // a concurrent verification of the same request finished it first
@@ -128,7 +142,7 @@ export async function finish(
   deps: PrivacyDeps,
   requestId: string,
   change: (doc: PrivacyRequestDocument) => PrivacyRequestDocument | undefined,
-  known?: Versioned,
+  known?: VersionedRequest,
   options: { releaseLock?: boolean } = {},
 ): Promise<PrivacyRequestDocument | undefined> {
   const result = await deps.requests.mutate(
@@ -191,72 +205,4 @@ export function taskDetails(tasks: readonly PrivacyTask[]): Details {
     if (t.note) details[`${t.store}.note`] = t.note;
   }
   return details;
-}
-
-async function verifyAll(deps: PrivacyDeps, doc: PrivacyRequestDocument, subject: SubjectContext): Promise<Partial<Record<TaskStore, number>>> {
-  // Every store the erasure reached, including those that held nothing at planning; not those that do
-  // not apply to the tenant (HubSpot without the integration).
-  const checks = doc.tasks
-    .filter((t) => t.status === 'done' && !deps.registry.get(t.store).notApplicable(subject.tenant))
-    .map(async (t) => [t.store, await deps.registry.get(t.store).verifyErased(subject, doc.scope, t.refs)] as const);
-  return Object.fromEntries(await Promise.all(checks));
-}
-
-async function rerunErasers(
-  deps: PrivacyDeps,
-  doc: PrivacyRequestDocument,
-  subject: SubjectContext,
-  leftovers: Partial<Record<TaskStore, number>>,
-  reruns: number,
-): Promise<PrivacyRequestDocument> {
-  const outcomes = await Promise.all(
-    (Object.entries(leftovers) as [TaskStore, number][])
-      .filter(([, n]) => n > 0)
-      .map(async ([store]) => [store, await deps.registry.get(store).eraseSubject(subject, doc.scope)] as const),
-  );
-  const result = await deps.requests.mutate(doc.id, (d) => {
-    if (d.status !== 'verifying') return undefined;
-    for (const [store, outcome] of outcomes) {
-      const task = d.tasks.find((t) => t.store === store);
-      if (!task) continue;
-      task.counts = { found: task.counts.found + outcome.found, deleted: task.counts.deleted + outcome.deleted };
-      if (outcome.refs) task.refs = [...new Set([...(task.refs ?? []), ...outcome.refs])];
-    }
-    d.verification = { checkedAt: deps.clock.now().toISOString(), reruns, leftovers: Object.fromEntries(Object.entries(leftovers)) as Record<string, number> };
-    return d;
-  });
-  deps.telemetry.event('privacy.verification.rerun', { tenantId: doc.tenantId, requestId: doc.id, stores: outcomes.map(([s]) => s).join(',') });
-  return result?.doc ?? doc;
-}
-
-function total(counts: Partial<Record<string, number>>): number {
-  return Object.values(counts).reduce<number>((n, v) => n + (v ?? 0), 0);
-}
-
-/**
- * The optional WhatsApp confirmation, sent before the number is forgotten. Best effort: a free-form
- * message only reaches the subject inside WhatsApp's 24-hour customer-service window, and a failed
- * confirmation must not undo or fail a completed erasure (the audit event records whether it went).
- */
-async function sendConfirmation(deps: PrivacyDeps, subject: SubjectContext): Promise<boolean> {
-  const phoneNumberId = subject.tenant.phoneNumberIds[0];
-  const token = await deps.secrets.get('WHATSAPP_ACCESS_TOKEN');
-  if (!phoneNumberId || !token) return false;
-  try {
-    const response = await deps.graph.fetch(`${deps.graph.baseUrl.replace(/\/+$/, '')}/${phoneNumberId}/messages`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        messaging_product: 'whatsapp',
-        recipient_type: 'individual',
-        to: subject.waId,
-        type: 'text',
-        text: { body: `${subject.tenant.name}: your data has been erased as you asked. We no longer hold your messages, answers or media.` },
-      }),
-      signal: AbortSignal.timeout(5000),
-    });
-    return response.ok;
-  } catch {
-    return false;
-  }
 }

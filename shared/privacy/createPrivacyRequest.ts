@@ -2,10 +2,9 @@ import { safeScreen } from '../domain/flowScreen';
 import { createHash, randomUUID } from 'node:crypto';
 import { encryptText } from '../crypto/dataEncryption';
 import { hashSubject } from '../crypto/subjectKeys';
-import { subjectPartitionKey, type SubjectHash, type TenantId, type WaId } from '../domain/ids';
+import type { SubjectHash, TenantId, WaId } from '../domain/ids';
 import type { PrivacyDeps } from './deps';
-import type { Versioned } from './requestRepository';
-import { cachedTenant } from './tenantCache';
+import type { VersionedRequest } from './ports';
 import {
   dueDateOf,
   viewOf,
@@ -44,7 +43,7 @@ export async function createPrivacyRequest(deps: PrivacyDeps, rawInput: CreatePr
   const screen = safeScreen(rawInput.screen);
   const { screen: _given, ...rest } = rawInput;
   const input: CreatePrivacyRequestInput = { ...rest, ...(screen ? { screen } : {}) };
-  const tenant = await cachedTenant(deps.tenants, input.tenantId);
+  const tenant = await deps.recentTenants.get(input.tenantId);
   if (!tenant) return { kind: 'unknown-tenant' };
   const scope: ErasureScope = input.type === 'erasure' ? (input.scope ?? 'all') : 'all';
   const subjectHash = await hashSubject(deps.secrets, input.tenantId, input.waId);
@@ -96,7 +95,7 @@ export async function createPrivacyRequest(deps: PrivacyDeps, rawInput: CreatePr
 }
 
 /** Sends the request to `privacy-requests` and records that it was sent. A failed send is left to the reconciler. */
-export async function enqueue(deps: PrivacyDeps, requestId: string, messageId = requestId, known?: Versioned): Promise<PrivacyRequestDocument | undefined> {
+export async function enqueue(deps: PrivacyDeps, requestId: string, messageId = requestId, known?: VersionedRequest): Promise<PrivacyRequestDocument | undefined> {
   try {
     await deps.queue.send('privacy-requests', { messageId, body: { requestId } });
   } catch {
@@ -139,23 +138,13 @@ export interface AccessSummary {
  * single-partition query and two point reads, no call to HubSpot (a Flow screen must answer fast).
  */
 export async function accessSummary(deps: PrivacyDeps, tenantId: TenantId, waId: WaId): Promise<AccessSummary> {
-  const pk = subjectPartitionKey(tenantId, waId);
   const subjectHash = await hashSubject(deps.secrets, tenantId, waId);
-  const [docsResponse, tenant, suppression, requests] = await Promise.all([
-    deps.subjects.items
-      .query<{ type: string; firstSeenAt?: string; lastSeenAt?: string; profileName?: string; optIn?: string; restricted?: boolean; granted?: boolean }>(
-        {
-          query: 'SELECT c.type, c.firstSeenAt, c.lastSeenAt, c.profileName, c.optIn, c.restricted, c.granted FROM c WHERE c.pk = @pk',
-          parameters: [{ name: '@pk', value: pk }],
-        },
-        { partitionKey: pk },
-      )
-      .fetchAll(),
+  const [docs, tenant, suppression, requests] = await Promise.all([
+    deps.subjects.summary({ tenantId, waId }),
     deps.tenants.get(tenantId),
     deps.markers.get('suppression', tenantId, subjectHash),
     deps.requests.listForSubject(tenantId, subjectHash as SubjectHash, { limit: 50 }),
   ]);
-  const docs = docsResponse.resources;
   const count = (type: string) => docs.filter((d) => d.type === type).length;
   const contact = docs.find((d) => d.type === 'contact');
   const consent = docs.find((d) => d.type === 'consent');

@@ -1,15 +1,14 @@
-import { pushRectifiedName } from '../hubspot/hubspotSync';
 import { z } from 'zod';
 import { decryptText } from '../crypto/dataEncryption';
 import { subjectPartitionKey } from '../domain/ids';
-import { consentDocument, lifetime, type ConsentDocument } from '../subjects/documents';
+import { lifetime, type ConsentDocument } from '../subjects/documents';
 import { ttlSeconds } from '../tenants/tenant';
 import { finish, taskDetails } from './completion';
 import type { PrivacyDeps } from './deps';
 import { step, StoreError } from './errors';
 import type { PrivacyRequestDocument, PrivacyTask } from './privacyRequest';
 import type { SubjectContext } from './registry';
-import { exportBlobName } from './stores/accessExportStore';
+import { exportBlobName } from './exportNames';
 import { subjectOf } from './subject';
 
 type Outcome = Record<string, string | number | boolean>;
@@ -88,9 +87,7 @@ async function accessExport(deps: PrivacyDeps, doc: PrivacyRequestDocument, subj
   };
   const bytes = Buffer.from(JSON.stringify(document, null, 2), 'utf8');
   const blobName = exportBlobName(subject.tenantId, subject.subjectHash, doc.id);
-  await step('Blob Storage', 'export upload', () =>
-    deps.blobs.exports.getBlockBlobClient(blobName).uploadData(bytes, { blobHTTPHeaders: { blobContentType: 'application/json' } }),
-  );
+  await step('Blob Storage', 'export upload', () => deps.exports.write(blobName, bytes));
   return { tasks, export: { blobName, expiresAt: expiresAt.toISOString(), bytes: bytes.length } };
 }
 
@@ -102,12 +99,12 @@ async function rectify(deps: PrivacyDeps, doc: PrivacyRequestDocument, subject: 
   const { profileName } = rectificationSchema.parse(JSON.parse(decryptText(await deps.keyring(), doc.rectificationRef, `${doc.id}:rectification`)));
   const now = deps.clock.now().toISOString();
   const { contact } = await step('Cosmos DB', 'contact update', () =>
-    deps.subjectStore.updateContact(subject.tenantId, subject.waId, (current) => (current ? { ...current, profileName, rectifiedAt: now } : undefined)),
+    deps.subjects.updateContact(subject.tenantId, subject.waId, (current) => (current ? { ...current, profileName, rectifiedAt: now } : undefined)),
   );
   // HubSpot holds the name too where the tenant syncs to it: corrected there at once, not at the next message.
   const syncsToHubSpot = subject.tenant.hubspot.enabled || subject.tenant.messageStorage === 'hubspot';
   const hubspotUpdated = contact && syncsToHubSpot
-    ? await step('HubSpot', 'contact name update', () => pushRectifiedName(deps.hubspot, subject.tenantId, subject.waId, profileName))
+    ? await step('HubSpot', 'contact name update', () => deps.crm.renameSubject(subject, profileName))
     : 0;
   return { contactFound: contact !== undefined, rectified: contact !== undefined, hubspotContactsUpdated: hubspotUpdated };
 }
@@ -115,7 +112,7 @@ async function rectify(deps: PrivacyDeps, doc: PrivacyRequestDocument, subject: 
 /** Art. 18: processing restricted (stored, not used: no HubSpot sync, no messages). */
 async function restrict(deps: PrivacyDeps, subject: SubjectContext): Promise<Outcome> {
   const { contact } = await step('Cosmos DB', 'contact update', () =>
-    deps.subjectStore.updateContact(subject.tenantId, subject.waId, (current) => (current && !current.restricted ? { ...current, restricted: true } : undefined)),
+    deps.subjects.updateContact(subject.tenantId, subject.waId, (current) => (current && !current.restricted ? { ...current, restricted: true } : undefined)),
   );
   return { contactFound: contact !== undefined, restricted: contact?.restricted === true };
 }
@@ -131,11 +128,8 @@ async function object(deps: PrivacyDeps, subject: SubjectContext): Promise<Outco
   if (!existing) await deps.markers.put('suppression', subject.tenantId, subject.subjectHash, { ttlSeconds: -1, data: { since: now.toISOString(), source: 'objection' } });
   const [consents, contact] = await step('Cosmos DB', 'consent query', async () =>
     Promise.all([
-      deps.subjects.items
-        .query<Record<string, unknown>>({ query: "SELECT * FROM c WHERE c.pk = @pk AND c.type = 'consent'", parameters: [{ name: '@pk', value: pk }] }, { partitionKey: pk })
-        .fetchAll()
-        .then((r) => r.resources.map((c) => consentDocument.parse(c))),
-      deps.subjectStore.getContact(subject.tenantId, subject.waId),
+      deps.subjects.consents(subject),
+      deps.subjects.getContact(subject.tenantId, subject.waId),
     ]),
   );
   const marketing = consents.filter((c) => c.purpose === 'marketing');
@@ -145,7 +139,7 @@ async function object(deps: PrivacyDeps, subject: SubjectContext): Promise<Outco
       ? [{ id: 'consent-marketing', pk, tenantId: subject.tenantId, type: 'consent', purpose: 'marketing', granted: false, at: now.toISOString(), createdAt: now.toISOString(), ...lifetime(now, ttlSeconds(subject.tenant.retention.contactDays)) }]
       : [];
   await step('Cosmos DB', 'consent write', async () => {
-    for (const consent of withdrawn) await deps.subjectStore.upsert(consent);
+    for (const consent of withdrawn) await deps.subjects.upsert(consent);
   });
   return { suppressed: true, alreadySuppressed: existing !== undefined, consentsWithdrawn: withdrawn.length };
 }

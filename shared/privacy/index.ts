@@ -8,7 +8,9 @@ export * from './deps';
 export * from './createPrivacyRequest';
 export * from './registry';
 export * from './errors';
-export { PrivacyRequestRepository, ConcurrentUpdateError } from './requestRepository';
+export * from './ports';
+export { RecentTenants } from './recentTenants';
+export { subjectPartitionDataStore } from './subjectPartitionDataStore';
 export { processPrivacyRequest, type ProcessOutcome } from './processRequest';
 export { runErasureTask, type TaskOutcome } from './runErasureTask';
 export { verifyAndComplete, REQUEST_RECORD_TTL_SECONDS } from './completion';
@@ -17,4 +19,4 @@ export { reconcilePrivacyRequests, type ReconcileOptions, type ReconcileReport }
 export { cancelTenant, advanceCancellation, cancellationProgress, type CancellationProgress, type CancelResult } from './cancellation';
 export { readAccessExport, sweepExpiredExports, type ExportResult } from './accessExports';
 export { backoffDelayMs, rateLimitedDelayMs } from './backoff';
-export { exportBlobName } from './stores/accessExportStore';
+export { exportBlobName } from './exportNames';

@@ -4,9 +4,8 @@ import { failRequest, verifyAndComplete } from './completion';
 import type { PrivacyDeps } from './deps';
 import { carryOutDirectRequest } from './directRequests';
 import { describeFailure } from './errors';
-import { cachedTenant } from './tenantCache';
 import { privacyRequestMessageSchema, type ErasureTaskMessage, type PrivacyRequestDocument, type PrivacyTask } from './privacyRequest';
-import type { Versioned } from './requestRepository';
+import type { VersionedRequest } from './ports';
 import { taskMessageId } from './runErasureTask';
 
 export type ProcessOutcome = 'planned' | 'completed' | 'failed' | 'rescheduled' | 'verified' | 'ignored';
@@ -60,9 +59,9 @@ async function processParsed(deps: PrivacyDeps, requestId: string, attempt: numb
   return doc.type === 'erasure' ? plan(deps, read) : direct(deps, doc, attempt, rateLimited);
 }
 
-async function plan(deps: PrivacyDeps, read: Versioned): Promise<ProcessOutcome> {
+async function plan(deps: PrivacyDeps, read: VersionedRequest): Promise<ProcessOutcome> {
   const doc = read.doc;
-  const tenant = await cachedTenant(deps.tenants, doc.tenantId);
+  const tenant = await deps.recentTenants.get(doc.tenantId);
   if (!tenant) {
     await failRequest(deps, doc.id, 'request', 'the tenant no longer exists');
     return 'failed';

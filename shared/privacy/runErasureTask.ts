@@ -5,7 +5,7 @@ import type { PrivacyDeps } from './deps';
 import { describeFailure, type Failure } from './errors';
 import { erasureTaskMessageSchema, type ErasureTaskMessage, type PrivacyRequestDocument, type PrivacyTask } from './privacyRequest';
 import type { ErasureOutcome } from './registry';
-import type { Versioned } from './requestRepository';
+import type { VersionedRequest } from './ports';
 import { subjectOf } from './subject';
 
 export type TaskOutcome = 'done' | 'rescheduled' | 'ignored';
@@ -51,7 +51,7 @@ export async function runErasureTask(deps: PrivacyDeps, body: unknown): Promise<
   // Most store steps take tens of milliseconds. The claim ("running", one more attempt) is written only
   // for a step still running after CLAIM_AFTER_MS: an operator sees what hangs, and the fast path costs
   // one write instead of two (and fewer etag conflicts between the tasks of one request).
-  const claiming: { promise?: Promise<(Versioned & { changed: boolean }) | undefined> } = {};
+  const claiming: { promise?: Promise<(VersionedRequest & { changed: boolean }) | undefined> } = {};
   const timer = setTimeout(() => {
     claiming.promise = deps.requests.mutate(message.requestId, claimTask, read);
     claiming.promise.catch(() => undefined); // awaited below
@@ -120,7 +120,7 @@ function startAttempt(doc: PrivacyRequestDocument, task: PrivacyTask, at: Date):
  * redelivered message of a failed task fails again until the broker dead-letters it; a message that
  * arrives while the request verifies (a redelivery after a crash) runs the verification.
  */
-async function settleStale(deps: PrivacyDeps, current: Versioned, message: ErasureTaskMessage): Promise<TaskOutcome> {
+async function settleStale(deps: PrivacyDeps, current: VersionedRequest, message: ErasureTaskMessage): Promise<TaskOutcome> {
   const doc = current.doc;
   const task = doc.tasks.find((t) => t.store === message.store);
   if (doc.status === 'failed' && task?.status === 'failed' && task.generation === message.generation) {

@@ -3,7 +3,6 @@ import { normaliseWaId } from '../domain/ids';
 import type { Tenant } from '../tenants/tenant';
 import type { PrivacyDeps } from './deps';
 import { StoreError } from './errors';
-import { cachedTenant } from './tenantCache';
 import type { PrivacyRequestDocument } from './privacyRequest';
 import type { SubjectContext } from './registry';
 
@@ -12,7 +11,7 @@ import type { SubjectContext } from './registry';
  * `subjectRef` (bound to the request id). Errors say what is wrong, never who.
  */
 export async function subjectOf(deps: PrivacyDeps, doc: PrivacyRequestDocument, tenant?: Tenant): Promise<SubjectContext> {
-  const found = tenant ?? (await cachedTenant(deps.tenants, doc.tenantId));
+  const found = tenant ?? (await deps.recentTenants.get(doc.tenantId));
   if (!found) throw new StoreError('permanent', 'the tenant no longer exists');
   if (!doc.subjectRef) throw new StoreError('permanent', 'the request has no subject reference left (already completed?)');
   const waId = normaliseWaId(decryptText(await deps.keyring(), doc.subjectRef, doc.id));

@@ -30,20 +30,3 @@ export function markerCheckpoints(markers: MarkerStore): CheckpointStore {
     },
   };
 }
-
-/** In memory, for unit tests and the benchmark. */
-export class InMemoryCheckpoints implements CheckpointStore {
-  readonly saved = new Map<string, CheckpointData>();
-  writes = 0;
-  async get(scope: string, key: string): Promise<CheckpointData | undefined> {
-    const data = this.saved.get(`${scope}|${key}`);
-    return data ? { ...data } : undefined;
-  }
-  async put(scope: string, key: string, data: CheckpointData): Promise<void> {
-    this.writes += 1;
-    this.saved.set(`${scope}|${key}`, { ...data });
-  }
-  async delete(scope: string, key: string): Promise<void> {
-    this.saved.delete(`${scope}|${key}`);
-  }
-}

@@ -1,9 +1,9 @@
 /** Retention: every piece of personal data has an end date (docs/retention.md). */
 export { RETENTION_SETTING_OF, retentionSecondsFor, subjectDocumentLifetime, isPastRetention } from './policy';
 export { timeBudget, type TimeBudget } from './budget';
-export { blobSweepTarget, createdAtOf, CREATED_AT_METADATA, type BlobSweepTarget, type ListedBlob, type BlobListPage } from './blobSweep';
-export { cosmosExpiredDocuments, type ExpiredDocumentSource, type ExpiredDocument } from './expiredDocuments';
-export { markerCheckpoints, InMemoryCheckpoints, type CheckpointStore, type CheckpointData } from './checkpoints';
+export { createdAtOf, CREATED_AT_METADATA, type BlobSweepTarget, type ListedBlob, type BlobListPage } from './blobSweep';
+export { type ExpiredDocumentSource, type ExpiredDocument } from './expiredDocuments';
+export { markerCheckpoints, type CheckpointStore, type CheckpointData } from './checkpoints';
 export {
   runRetentionSweep,
   tenantExportsPrefix,
@@ -16,6 +16,5 @@ export {
   type RetentionSweepResult,
   type RemovedCounts,
 } from './retentionSweep';
-export { watchDeadlines, cosmosRequestDeadlines, watchedRequestSchema, type DeadlineWatchPorts, type DeadlineWatchResult, type RequestDeadlineSource } from './deadlineWatch';
+export { watchDeadlines, watchedRequestSchema, type DeadlineWatchPorts, type DeadlineWatchResult, type RequestDeadlineSource } from './deadlineWatch';
 export { reportDeadLetters } from './deadLetterReport';
-export { retentionSweepPorts, deadlineWatchPorts } from './ports';

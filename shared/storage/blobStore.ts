@@ -33,15 +33,5 @@ export async function ensureBlobContainers(service: BlobServiceClient): Promise<
   return containers;
 }
 
-/** A subject's media is one prefix: erasure and retention work on it without listing anything else. */
-export function mediaPrefixFor(tenantId: string, subjectHash: string): string {
-  return `${tenantId}/${subjectHash}/`;
-}
-
-/**
- * A subject's access exports are one prefix too: an erasure finds, deletes and verifies them by listing
- * it, with no query over the privacy requests.
- */
-export function exportPrefixFor(tenantId: string, subjectHash: string): string {
-  return `${tenantId}/${subjectHash}/`;
-}
+// Where a subject's media and exports live is a naming rule of the core (shared/domain), re-exported here.
+export { mediaPrefixFor, exportPrefixFor } from '../domain/subjectPrefixes';

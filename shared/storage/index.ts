@@ -1,1 +1,6 @@
+/** The Blob Storage adapters: containers and naming, and the privacy registry's media and export stores. */
 export * from './blobStore';
+export * from './mediaDataStore';
+export * from './exportDataStore';
+export * from './mediaBlobs';
+export * from './blobSweepTarget';

@@ -23,15 +23,3 @@ export class JsonLineTelemetry implements Telemetry {
     this.sink(JSON.stringify({ metric: name, value, ...dimensions }));
   }
 }
-
-/** Collects what was emitted: tests assert on it (and sweep it for personal data). */
-export class RecordingTelemetry implements Telemetry {
-  readonly events: { name: string; dimensions: Dimensions }[] = [];
-  readonly metrics: { name: string; value: number; dimensions: Dimensions }[] = [];
-  event(name: string, dimensions: Dimensions = {}): void {
-    this.events.push({ name, dimensions });
-  }
-  metric(name: string, value: number, dimensions: Dimensions = {}): void {
-    this.metrics.push({ name, value, dimensions });
-  }
-}

@@ -121,7 +121,7 @@ async function claimMessage(deps: WebhookDeps, tenantId: TenantId, messageKey: s
     const seen = await deps.markers.get('seen-message', tenantId, messageKey);
     if (seen && seen.ttl !== PROCESSING_LEASE_SECONDS) return 'done';
     if (poll >= LEASE_WAIT_POLLS) throw new MessageInFlightError();
-    await new Promise((resolve) => setTimeout(resolve, LEASE_WAIT_POLL_MS));
+    await deps.sleep(LEASE_WAIT_POLL_MS);
   }
 }
 

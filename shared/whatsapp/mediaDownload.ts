@@ -1,4 +1,3 @@
-import type { ContainerClient } from '@azure/storage-blob';
 import { createHash, randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { hashSubject } from '../crypto/subjectKeys';
@@ -6,9 +5,9 @@ import type { Clock } from '../domain/clock';
 import { normaliseWaId, tenantIdSchema, type SubjectHash, type TenantId } from '../domain/ids';
 import { DeadLetterError, type QueueSender } from '../queue/queuePort';
 import type { SecretProvider } from '../secrets/secretProvider';
-import { mediaPrefixFor } from '../storage/blobStore';
+import { mediaPrefixFor } from '../domain/subjectPrefixes';
 import type { MediaRefDocument } from '../subjects/documents';
-import type { SubjectStore, Versioned } from '../subjects/subjectStore';
+import type { SubjectStore, VersionedDocument } from '../subjects/subjectStore';
 import type { Telemetry } from '../telemetry/telemetry';
 
 /** A `media-downloads` message: ids and the subject's keyed hash only. */
@@ -21,21 +20,10 @@ export const mediaDownloadMessageSchema = z.object({
 });
 export type MediaDownloadMessage = z.infer<typeof mediaDownloadMessageSchema>;
 
-/** Where the bytes go: the media container, under the subject's prefix. */
+/** Where the bytes go: the media container, under the subject's prefix (shared/storage/mediaBlobs.ts in the app). */
 export interface MediaBlobs {
   upload(name: string, bytes: Buffer, contentType: string | undefined): Promise<void>;
   delete(name: string): Promise<void>;
-}
-
-export function mediaBlobsOf(container: ContainerClient): MediaBlobs {
-  return {
-    upload: async (name, bytes, contentType) => {
-      await container.getBlockBlobClient(name).uploadData(bytes, { blobHTTPHeaders: contentType ? { blobContentType: contentType } : {} });
-    },
-    delete: async (name) => {
-      await container.getBlockBlobClient(name).deleteIfExists({ deleteSnapshots: 'include' });
-    },
-  };
 }
 
 export interface MediaDownloadDeps {
@@ -135,7 +123,7 @@ async function download(deps: MediaDownloadDeps, message: MediaDownloadMessage):
   const blobName = `${mediaPrefixFor(message.tenantId, message.subjectHash)}${found.doc.mediaId}`;
   const mimeType = found.doc.mimeType ?? fetched.mimeType;
   await deps.blobs.upload(blobName, fetched.bytes, mimeType);
-  let current: Versioned<MediaRefDocument> | undefined = found;
+  let current: VersionedDocument<MediaRefDocument> | undefined = found;
   for (let i = 0; i < 3 && current; i++) {
     const stored: MediaRefDocument = { ...current.doc, status: 'stored', blobName, ...(mimeType ? { mimeType } : {}) };
     const result = await deps.subjects.replace(stored, current.etag);
@@ -155,7 +143,7 @@ async function checkSubject(secrets: SecretProvider, tenantId: TenantId, doc: Me
   if (expected !== subjectHash) throw new DeadLetterError('SubjectMismatch', 'the message subject hash does not match the media reference');
 }
 
-async function markFailed(deps: MediaDownloadDeps, found: Versioned<MediaRefDocument>): Promise<void> {
+async function markFailed(deps: MediaDownloadDeps, found: VersionedDocument<MediaRefDocument>): Promise<void> {
   const failed: MediaRefDocument = { ...found.doc, status: 'failed' };
   delete failed.blobName;
   await deps.subjects.replace(failed, found.etag);

@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as keygen } from '../../scripts/flowsKeygen';
 import { main as sendFlowCommand } from '../../scripts/sendFlow';
-import { AuditLog } from '../../shared/audit';
 import { localEnvironment } from '../../shared/config';
-import { ManualClock, type TenantId } from '../../shared/domain';
+import { type TenantId } from '../../shared/domain';
 import { CachedFlowKeys, decryptFlowRequest } from '../../shared/flows';
 import { SettingsSecretProvider } from '../../shared/secrets';
 import { adminHeaders } from '../support/principals';
@@ -14,6 +13,8 @@ import { startTestHost, type TestHost } from '../support/testHost';
 import { uniqueTenantId } from '../support/testServices';
 import { encryptFlowRequest, FlowClient, flowKeyPair } from './support/flowClient';
 import { startGraphMessagesFake, type GraphMessagesFake } from './support/graphMessagesFake';
+import { CosmosAuditLog } from '../../shared/cosmos';
+import { ManualClock } from '../doubles';
 
 const projectDir = join(__dirname, '../..');
 const key = flowKeyPair();
@@ -145,7 +146,7 @@ describe('npm run flows:send', () => {
     expect(opened.status).toBe(200);
     expect(opened.decrypted()).toMatchObject({ screen: 'MENU', data: { heading: 'Your data with Acme Lettings' } });
 
-    const events = await new AuditLog(t.services.cosmos.audit, t.services.clock).query(tenantId as TenantId, new Date(0), new Date(Date.now() + 1000), { type: 'flow.sent' });
+    const events = await new CosmosAuditLog(t.services.cosmos.audit, t.services.clock).query(tenantId as TenantId, new Date(0), new Date(Date.now() + 1000), { type: 'flow.sent' });
     expect(events).toEqual([
       expect.objectContaining({ actor: 'cli:ops', subjectHash: expect.stringMatching(/^[0-9a-f]{64}$/), details: expect.objectContaining({ purpose: 'privacy-centre', phoneNumberId }) }),
     ]);

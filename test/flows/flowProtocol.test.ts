@@ -1,10 +1,11 @@
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { keyringFrom } from '../../shared/crypto';
-import { ManualClock, type TenantId, type WaId } from '../../shared/domain';
+import { type TenantId, type WaId } from '../../shared/domain';
 import { CachedFlowKeys, decryptFlowRequest, encryptFlowResponse, FlowDecryptionError, flipIv, flowsKeySecretNames, issueFlowToken, verifyFlowToken } from '../../shared/flows';
 import { SettingsSecretProvider } from '../../shared/secrets';
 import { decryptFlowResponse, encryptFlowRequest, flowKeyPair } from './support/flowClient';
+import { ManualClock } from '../doubles';
 
 const pair = flowKeyPair();
 const privateKey = createPrivateKey(pair.privateKey);

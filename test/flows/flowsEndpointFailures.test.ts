@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { keyringFrom } from '../../shared/crypto';
-import { ManualClock, type TenantId, type WaId } from '../../shared/domain';
+import { type TenantId, type WaId } from '../../shared/domain';
 import { CachedFlowKeys, handleFlowsRequest, issueFlowToken, type FlowsEndpointResult } from '../../shared/flows';
 import { SettingsSecretProvider } from '../../shared/secrets';
-import { RecordingTelemetry } from '../../shared/telemetry';
 import { signBody } from '../../shared/whatsapp/signature';
 import { decryptFlowResponse, encryptFlowRequest, flowKeyPair } from './support/flowClient';
 import { MemoryPrivacy } from './support/memoryPrivacy';
+import { ManualClock, RecordingTelemetry } from '../doubles';
 
 const pair = flowKeyPair();
 const tenantId = 'acme-lettings' as TenantId;

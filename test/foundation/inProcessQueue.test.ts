@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../shared/domain';
 import { DeadLetterError, InProcessQueue, type ReceivedMessage } from '../../shared/queue';
 import { eventually } from '../support/testServices';
+import { ManualClock } from '../doubles';
 
 let queue: InProcessQueue;
 afterEach(async () => {

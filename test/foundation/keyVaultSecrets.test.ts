@@ -1,8 +1,8 @@
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CachedSecretProvider, KeyVaultSecretProvider } from '../../shared/secrets';
-import { ManualClock } from '../../shared/domain';
 import { startKeyVaultFake, type KeyVaultFake } from '../fakes/keyVault';
+import { ManualClock } from '../doubles';
 
 const credential: TokenCredential = {
   getToken: async (): Promise<AccessToken> => ({ token: 'fake-token', expiresOnTimestamp: Date.now() + 3_600_000 }),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../shared/domain';
 import type { TenantId } from '../../shared/domain';
 import { CachedSecretProvider, hubspotTokenSecret, keyVaultNameOf, MissingSecretError, requireSecret, SettingsSecretProvider, type SecretKey, type SecretProvider } from '../../shared/secrets';
+import { ManualClock } from '../doubles';
 
 class RotatingSource implements SecretProvider {
   calls = 0;

@@ -2,15 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../shared/config';
 import type { SubjectHash, TenantId, WaId } from '../../shared/domain';
-import { HubSpotClient, HubSpotContacts, HubSpotConversations, HubSpotError, hubspotClientOf, MAX_BATCH_READ_IDS } from '../../shared/hubspot';
-import { hubspotContactStore } from '../../shared/privacy/stores/hubspotContactStore';
+import { HubSpotClient, HubSpotContacts, HubSpotConversations, HubSpotError, hubspotContactDataStore, MAX_BATCH_READ_IDS } from '../../shared/hubspot';
 import { hubspotTokenSecret, SettingsSecretProvider } from '../../shared/secrets';
 import { tenantSchema } from '../../shared/tenants';
 import { startHubSpotFake, type HubSpotFake } from '../fakes/hubspot';
 import { MINIMAL_SETTINGS, settingsProblemsOf } from '../support/settings';
 import { testServices } from '../support/testServices';
-import { MemoryObjectRegistry } from './memoryObjectRegistry';
+import { MemoryObjectRegistry } from '../doubles';
 import { hubspotFailureOf } from './support';
+import { rootOf } from '../../shared/runtime';
 
 const tenantId = 'acme-lettings' as TenantId;
 const BATCH_READ = '/crm/v3/objects/contacts/batch/read';
@@ -253,7 +253,7 @@ describe('the HubSpot store verifies an erasure with the batch read', () => {
 
   it('counts a contact that still exists as a leftover, and 0 after the GDPR delete, in one call per verification', async () => {
     const { contacts, conversations, token } = contactsWith();
-    const store = hubspotContactStore({ contacts, conversations, registry: new MemoryObjectRegistry() });
+    const store = hubspotContactDataStore({ contacts, conversations, registry: new MemoryObjectRegistry() });
     const waId = '447700960001';
     const ids = [fake.addContact({ phone: '+447700960001' }).id, fake.addContact({ mobilephone: '07700 960001' }).id];
     // A leftover: what the erasure found, not deleted (yet).
@@ -272,7 +272,7 @@ describe('the HubSpot store verifies an erasure with the batch read', () => {
 
   it('concurrent verifications of subjects of one tenant share one batch read', async () => {
     const { contacts, conversations, token } = contactsWith();
-    const store = hubspotContactStore({ contacts, conversations, registry: new MemoryObjectRegistry() });
+    const store = hubspotContactDataStore({ contacts, conversations, registry: new MemoryObjectRegistry() });
     const waIds = Array.from({ length: 8 }, (_, i) => `4477009700${i}0`);
     const refs = waIds.map((w, i) => (i % 2 === 0 ? [fake.addContact({ phone: `+${w}` }).id] : unknown(1, 9_300_000 + i)));
     const leftovers = await Promise.all(waIds.map((w, i) => store.verifyErased(subject(w), 'all', refs[i])));
@@ -305,7 +305,7 @@ describe('HUBSPOT_REQUESTS_PER_TEN_SECONDS', () => {
     try {
       const token = `pat-eu1-${randomBytes(6).toString('hex')}`;
       s.env[hubspotTokenSecret(tenantId)] = token;
-      const contacts = new HubSpotContacts(hubspotClientOf(s));
+      const contacts = new HubSpotContacts(rootOf(s).hubspot);
       // Seven at once: three go now, the next in their turn, and those whose turn lies beyond the wait
       // budget (15 s) are told so at once instead of waiting.
       const started = Date.now();

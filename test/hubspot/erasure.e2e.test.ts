@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubjectHash, TenantId } from '../../shared/domain';
-import { HubSpotClient, HubSpotContacts, hubspotObjectRegistryOf } from '../../shared/hubspot';
+import { HubSpotClient, HubSpotContacts } from '../../shared/hubspot';
+import { rootOf } from '../../shared/runtime';
 import { hubspotTokenSecret, SettingsSecretProvider } from '../../shared/secrets';
-import { privacyDepsOf } from '../../shared/privacy';
+
 import { messages, single } from '../fixtures/whatsapp/payloads';
 import { phoneNeedles, sweepForPii } from '../support/piiSweep';
 import { postWebhook, subjectHashOf } from '../whatsapp/support';
@@ -93,7 +94,7 @@ describe('an erasure finds the subject wherever HubSpot keeps them', () => {
     expect(hubspot.threads.has(aOld.threadId)).toBe(false);
     expect(hubspot.contacts.has(aByHand.id)).toBe(false);
     // Flowkeeper's record of A is gone too.
-    expect(await hubspotObjectRegistryOf(world.t.services).get(tenant.tenantId, (await subjectHashOf(world.t.services, tenant.tenantId, a.waId)) as SubjectHash)).toBeUndefined();
+    expect(await rootOf(world.t.services).hubspotObjects.get(tenant.tenantId, (await subjectHashOf(world.t.services, tenant.tenantId, a.waId)) as SubjectHash)).toBeUndefined();
 
     // The bystander is untouched: contact, open thread, message.
     expect(hubspot.contacts.get(bystander.id)?.properties).toMatchObject({ phone: `+${bystanderWaId}` });
@@ -105,7 +106,7 @@ describe('an erasure finds the subject wherever HubSpot keeps them', () => {
 
   it('429 bursts (waited out or rescheduled) and 502s on every call type end in completed requests, and no window holds more calls than the limit', { timeout: 90_000 }, async () => {
     const { hubspot } = world;
-    const deps = privacyDepsOf(world.t.services);
+    const deps = rootOf(world.t.services).privacy;
     const policy = { ...deps.retry };
     Object.assign(deps.retry, { baseMs: 20, capMs: 40 }); // the same policy, compressed in time
     // The portal's limit, its window shortened to 2 s (the client learns both from the headers).

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../shared/audit';
 import { keyringFrom } from '../../shared/crypto';
 import type { StoredMessage } from '../../shared/messages';
 import { hubspotTokenSecret } from '../../shared/secrets';
@@ -10,6 +9,7 @@ import { eventually } from '../support/testServices';
 import { everyCosmosDocument, postWebhook, subjectDocuments } from '../whatsapp/support';
 import { postRequest, waitForStatus } from '../privacy/support';
 import { channelMessages, createHubSpotTenant, putTenant, startHubSpotWorld, syncIdle, waitForChannel, type HubSpotTenant, type HubSpotWorld } from './support';
+import { CosmosAuditLog } from '../../shared/cosmos';
 
 let world: HubSpotWorld;
 beforeAll(async () => {
@@ -70,7 +70,7 @@ describe('encrypted mode: Cosmos holds ciphertext only, readable through the adm
     expect(read.body.messageStorage).toBe('encrypted');
     expect(bodies(read.body.messages)).toEqual(texts);
     expect(read.body.messages.every((m) => m.state === 'stored' && m.keyId === keyId && m.direction === 'inbound')).toBe(true);
-    const audited = await new AuditLog(world.t.services.cosmos.audit, world.t.services.clock).query(tenant.tenantId, new Date(Date.now() - 60_000), new Date(Date.now() + 1000), { type: 'subject.messages-read' });
+    const audited = await new CosmosAuditLog(world.t.services.cosmos.audit, world.t.services.clock).query(tenant.tenantId, new Date(Date.now() - 60_000), new Date(Date.now() + 1000), { type: 'subject.messages-read' });
     expect(audited).toHaveLength(1);
     expect(audited[0]).toMatchObject({ actor: '11111111-2222-3333-4444-555555555555', details: { messages: 3, pendingSync: 0, unavailable: 0, messageStorage: 'encrypted' } });
     expect(audited[0]!.subjectHash).toMatch(/^[0-9a-f]{64}$/);
@@ -156,7 +156,7 @@ describe('switching a tenant between modes loses no message in flight', () => {
     expect(kept!.ttl).toBeGreaterThan((pending!.ttl as number) - 60);
     expect(bodies((await readMessages(tenant.tenantId, waId)).body.messages)).toEqual([text]);
     expect(channelMessages(world, tenant)).toEqual([]);
-    const switched = await new AuditLog(world.t.services.cosmos.audit, world.t.services.clock).query(tenant.tenantId, new Date(Date.now() - 60_000), new Date(Date.now() + 1000), { type: 'tenant.message-storage-changed' });
+    const switched = await new CosmosAuditLog(world.t.services.cosmos.audit, world.t.services.clock).query(tenant.tenantId, new Date(Date.now() - 60_000), new Date(Date.now() + 1000), { type: 'tenant.message-storage-changed' });
     expect(switched).toEqual([expect.objectContaining({ actor: 'switching-operator', details: { from: 'hubspot', to: 'encrypted' } })]);
   });
 

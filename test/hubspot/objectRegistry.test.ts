@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSubject } from '../../shared/crypto';
 import type { SubjectHash, TenantId, WaId } from '../../shared/domain';
-import { CosmosHubSpotObjectRegistry, HUBSPOT_OBJECTS_KIND } from '../../shared/hubspot';
+import { CosmosHubSpotObjectRegistry } from '../../shared/cosmos';
+import { HUBSPOT_OBJECTS_KIND } from '../../shared/hubspot';
 import { testServices, uniqueTenantId, type TestServices } from '../support/testServices';
 
 let s: TestServices;

@@ -1,18 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptText, hashSubject, keyringFrom } from '../../shared/crypto';
-import { ManualClock, subjectPartitionKey, type SubjectHash, type TenantId, type WaId } from '../../shared/domain';
-import { buildHubSpotSyncDeps, CosmosHubSpotObjectRegistry, HubSpotConversations, hubspotClientOf, hubspotObjectRegistryOf, syncMessageToHubSpot, type HubSpotObjectRegistry, type HubSpotSyncDeps } from '../../shared/hubspot';
-import { CosmosMessageStore, readStoredMessages, recordOutboundMessage } from '../../shared/messages';
+import { subjectPartitionKey, type SubjectHash, type TenantId, type WaId } from '../../shared/domain';
+import { HubSpotConversations, syncMessageToHubSpot, type HubSpotObjectRegistry, type HubSpotSyncDeps } from '../../shared/hubspot';
+import { readStoredMessages, recordOutboundMessage } from '../../shared/messages';
 import { DeadLetterError } from '../../shared/queue';
-import { repositoriesOf } from '../../shared/runtime';
 import { hubspotTokenSecret } from '../../shared/secrets';
 import { lifetime, type MessageDocument } from '../../shared/subjects';
-import { CosmosSubjectStore, type StoredContact } from '../../shared/subjects';
+import { type StoredContact } from '../../shared/subjects';
 import { tenantInputSchema, ttlSeconds, type Tenant } from '../../shared/tenants';
 import { startHubSpotFake, type HubSpotFake } from '../fakes/hubspot';
 import { newWaId, wamid } from '../fixtures/whatsapp/payloads';
 import { testServices, uniqueTenantId, type TestServices } from '../support/testServices';
+import { buildHubSpotSyncDeps, rootOf } from '../../shared/runtime';
+import { CosmosHubSpotObjectRegistry, CosmosMessageStore, CosmosSubjectRepository } from '../../shared/cosmos';
+import { ManualClock } from '../doubles';
 
 const clock = new ManualClock(new Date());
 let s: TestServices;
@@ -41,7 +43,7 @@ async function world(config: { messageStorage?: 'none' | 'hubspot' | 'encrypted'
   const channelAccountId = `acct-${randomBytes(4).toString('hex')}`;
   s.env[hubspotTokenSecret(tenantId)] = token;
   fake.addCustomChannel(channelId, channelAccountId);
-  const { tenant } = await repositoriesOf(s).tenants.put(
+  const { tenant } = await rootOf(s).tenants.put(
     tenantId,
     tenantInputSchema.parse({
       name: 'Acme Lettings',
@@ -55,12 +57,12 @@ async function world(config: { messageStorage?: 'none' | 'hubspot' | 'encrypted'
 
 async function setMode(w: World, messageStorage: 'none' | 'hubspot' | 'encrypted'): Promise<void> {
   const { id: _id, createdAt: _c, updatedAt: _u, cancelledAt: _x, ...input } = w.tenant;
-  await repositoriesOf(s).tenants.put(w.tenant.id, { ...input, messageStorage });
+  await rootOf(s).tenants.put(w.tenant.id, { ...input, messageStorage });
 }
 
 async function contactDoc(w: World, waId: string, change: Partial<StoredContact> = {}): Promise<void> {
   const now = clock.now().toISOString();
-  await new CosmosSubjectStore(s.cosmos.subjects).upsert({
+  await new CosmosSubjectRepository(s.cosmos.subjects).upsert({
     id: 'contact',
     pk: subjectPartitionKey(w.tenant.id, waId as WaId),
     tenantId: w.tenant.id,
@@ -200,7 +202,7 @@ describe('the hubspot-sync use case', () => {
     const w = await world();
     const waId = newWaId();
     const { body } = await pending(w, waId, 'before the erasure', { sentAt: new Date(clock.now().getTime() - 60_000) });
-    await repositoriesOf(s).markers.put('tombstone', w.tenant.id, body.subjectHash, { ttlSeconds: -1, data: { erasedAt: clock.now().toISOString() } });
+    await rootOf(s).markers.put('tombstone', w.tenant.id, body.subjectHash, { ttlSeconds: -1, data: { erasedAt: clock.now().toISOString() } });
     expect(await syncMessageToHubSpot(w.deps, body)).toBe('erased');
     expect(await messageDocs(w, waId)).toEqual([]);
     expect(calls(w)).toBe(0);
@@ -220,7 +222,7 @@ describe('the hubspot-sync use case', () => {
 
     const suppressed = newWaId();
     const { body: supBody } = await pending(w, suppressed, 'suppressed by objection');
-    await repositoriesOf(s).markers.put('suppression', w.tenant.id, supBody.subjectHash, { ttlSeconds: -1 });
+    await rootOf(s).markers.put('suppression', w.tenant.id, supBody.subjectHash, { ttlSeconds: -1 });
     expect(await syncMessageToHubSpot(w.deps, supBody)).toBe('suppressed');
 
     const restricted = newWaId();
@@ -280,7 +282,7 @@ describe('the hubspot-sync use case', () => {
   });
 
   it('an erasure that runs while a message is being published: what was published is GDPR-deleted with the contact', async () => {
-    const real = new HubSpotConversations(hubspotClientOf(s));
+    const real = new HubSpotConversations(rootOf(s).hubspot);
     const w = await world();
     const waId = newWaId();
     await contactDoc(w, waId);
@@ -314,7 +316,7 @@ describe('what the sync records of what it created or used in HubSpot', () => {
     const { body } = await pending(w, waId, 'first');
     expect(await syncMessageToHubSpot(w.deps, body)).toBe('published');
     const [published] = [...fake.conversationMessages.values()].filter((m) => m.channelId === w.channelId);
-    const record = await hubspotObjectRegistryOf(s).get(w.tenant.id, body.subjectHash as SubjectHash);
+    const record = await rootOf(s).hubspotObjects.get(w.tenant.id, body.subjectHash as SubjectHash);
     expect(record).toEqual({
       contacts: [{ id: published!.contactId, origin: 'created', matchedBy: ['phone'], at: expect.any(String) }],
       threads: [{ id: published!.threadId, channelAccountId: w.channelAccountId, at: expect.any(String) }],
@@ -338,7 +340,7 @@ describe('what the sync records of what it created or used in HubSpot', () => {
     const publish = fake.requests.filter((r) => r.token === w.token && r.method === 'POST' && r.path.endsWith('/messages')).at(-1)!;
     expect(publish.body).toMatchObject({ preResolvedContacts: { contacts: [{ contactVid: Number(theirs.id), contactPropertiesLeadingToMatch: ['hs_whatsapp_phone_number'] }] } });
     expect(fake.messagesOfContact(theirs.id)).toHaveLength(1);
-    expect((await hubspotObjectRegistryOf(s).get(w.tenant.id, body.subjectHash as SubjectHash))?.contacts).toEqual([{ id: theirs.id, origin: 'found', matchedBy: ['hs_whatsapp_phone_number'], at: expect.any(String) }]);
+    expect((await rootOf(s).hubspotObjects.get(w.tenant.id, body.subjectHash as SubjectHash))?.contacts).toEqual([{ id: theirs.id, origin: 'found', matchedBy: ['hs_whatsapp_phone_number'], at: expect.any(String) }]);
   });
 
   it('a recorded contact HubSpot no longer has (someone deleted it) is dropped from the record, the subject is looked up again, and the message is published once', async () => {
@@ -351,7 +353,7 @@ describe('what the sync records of what it created or used in HubSpot', () => {
     fake.contacts.delete(gone);
     const { body: second, doc } = await pending(w, waId, 'second');
     expect(await syncMessageToHubSpot(otherProcess(w), second)).toBe('published');
-    const record = await hubspotObjectRegistryOf(s).get(w.tenant.id, body.subjectHash as SubjectHash);
+    const record = await rootOf(s).hubspotObjects.get(w.tenant.id, body.subjectHash as SubjectHash);
     expect(record?.contacts.map((c) => c.id)).not.toContain(gone);
     expect(record?.contacts).toHaveLength(1);
     expect([...fake.conversationMessages.values()].filter((m) => m.integrationIdempotencyId === doc.messageId)).toHaveLength(1);
@@ -361,7 +363,7 @@ describe('what the sync records of what it created or used in HubSpot', () => {
     const w = await world();
     const waId = newWaId();
     await contactDoc(w, waId);
-    const real = hubspotObjectRegistryOf(s);
+    const real = rootOf(s).hubspotObjects;
     let fail = true;
     const registry: HubSpotObjectRegistry = Object.assign(Object.create(real) as HubSpotObjectRegistry, {
       recordThread: async (...args: Parameters<HubSpotObjectRegistry['recordThread']>) => {
@@ -388,7 +390,7 @@ describe('messages Flowkeeper sends', () => {
     const w = await world();
     const waId = newWaId();
     await contactDoc(w, waId);
-    const outDeps = { secrets: s.secrets, messages: new CosmosMessageStore(s.cosmos.subjects), subjects: new CosmosSubjectStore(s.cosmos.subjects), markers: repositoriesOf(s).markers, queue: s.queue, clock };
+    const outDeps = { secrets: s.secrets, messages: new CosmosMessageStore(s.cosmos.subjects), subjects: new CosmosSubjectRepository(s.cosmos.subjects), markers: rootOf(s).markers, queue: s.queue, clock };
     const messageId = wamid(waId);
     const before = (await s.queue.peekMessages('hubspot-sync')).length;
     expect(await recordOutboundMessage(outDeps, w.tenant, waId as WaId, { messageId, content: { type: 'text', text: { body: 'Your viewing is confirmed for Thursday' } }, sentAt: clock.now() })).toBe('queued');
@@ -411,13 +413,13 @@ describe('messages Flowkeeper sends', () => {
   it('encrypted mode stores them (readable as outbound); none keeps nothing; a subject erased at or after the send is not recorded (the erasure confirmation)', async () => {
     const w = await world({ messageStorage: 'encrypted' });
     const waId = newWaId();
-    const outDeps = { secrets: s.secrets, messages: new CosmosMessageStore(s.cosmos.subjects), subjects: new CosmosSubjectStore(s.cosmos.subjects), markers: repositoriesOf(s).markers, queue: s.queue, clock };
+    const outDeps = { secrets: s.secrets, messages: new CosmosMessageStore(s.cosmos.subjects), subjects: new CosmosSubjectRepository(s.cosmos.subjects), markers: rootOf(s).markers, queue: s.queue, clock };
     expect(await recordOutboundMessage(outDeps, w.tenant, waId as WaId, { messageId: wamid(waId), content: { type: 'text', text: { body: 'Thanks, noted' } }, sentAt: clock.now() })).toBe('stored');
     const read = await readStoredMessages({ messages: outDeps.messages, secrets: s.secrets }, w.tenant.id, waId as WaId);
     expect(read).toMatchObject([{ direction: 'outbound', state: 'stored', content: { text: { body: 'Thanks, noted' } } }]);
 
     const erased = newWaId();
-    await repositoriesOf(s).markers.put('tombstone', w.tenant.id, await hashSubject(s.secrets, w.tenant.id, erased as WaId) as SubjectHash, { ttlSeconds: -1, data: { erasedAt: clock.now().toISOString() } });
+    await rootOf(s).markers.put('tombstone', w.tenant.id, await hashSubject(s.secrets, w.tenant.id, erased as WaId) as SubjectHash, { ttlSeconds: -1, data: { erasedAt: clock.now().toISOString() } });
     expect(await recordOutboundMessage(outDeps, w.tenant, erased as WaId, { messageId: wamid(erased), content: { type: 'text', text: { body: 'your data has been erased' } }, sentAt: clock.now() })).toBe('skipped-erased');
     expect(await messageDocs(w, erased)).toEqual([]);
 

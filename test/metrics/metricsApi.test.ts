@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../shared/audit';
-import { ManualClock, type TenantId } from '../../shared/domain';
+import { type TenantId } from '../../shared/domain';
 import { EVENT_NAMES, METRIC_DIMENSIONS, METRIC_NAMES, OPERATIONS_AUDIT_TENANT, type PrivacyMetrics } from '../../shared/metrics';
 import type { PrivacyRequestView } from '../../shared/privacy';
 import { adminHeaders, operatorHeaders } from '../support/principals';
 import { startTestHost, type TestHost } from '../support/testHost';
 import { eventually, uniqueTenantId } from '../support/testServices';
 import { AS_OF, EXPECTED, PLANTED, scriptedHistory, writeHistory, type ScriptedHistory } from './support/history';
+import { CosmosAuditLog } from '../../shared/cosmos';
+import { ManualClock } from '../doubles';
 
 let t: TestHost;
 let history: ScriptedHistory;
@@ -162,7 +163,7 @@ describe('dead letters', () => {
     expect(replay.status).toBe(200);
     // Replayed, it fails again (still no request id) and is dead-lettered once more: the replay itself is what is counted.
     expect((await replay.json()) as Record<string, unknown>).toMatchObject({ queue: 'privacy-requests', replayed: 1 });
-    const events = await new AuditLog(t.services.cosmos.audit, clock).query(OPERATIONS_AUDIT_TENANT, new Date(0), new Date(AS_OF.getTime() + 1000));
+    const events = await new CosmosAuditLog(t.services.cosmos.audit, clock).query(OPERATIONS_AUDIT_TENANT, new Date(0), new Date(AS_OF.getTime() + 1000));
     expect(events).toContainEqual(expect.objectContaining({ type: 'queue.dead-letters.replayed', actor: '00000000-0000-0000-0000-00000000dead', details: { queue: 'privacy-requests', replayed: 1, max: 10 } }));
     expect(t.services.telemetry.events).toContainEqual({ name: EVENT_NAMES.deadLettersReplayed, dimensions: { queue: 'privacy-requests', count: 1 } });
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock, type TenantId } from '../../shared/domain';
+import { type TenantId } from '../../shared/domain';
 import {
   computePrivacyMetrics,
   emitMetricsForTenants,
@@ -12,8 +12,8 @@ import {
   privacyMetricsSchema,
   type MetricsSource,
 } from '../../shared/metrics';
-import { RecordingTelemetry } from '../../shared/telemetry';
 import { AS_OF, EXPECTED, PERIOD, PLANTED, recordsOf, scriptedHistory } from './support/history';
+import { ManualClock, RecordingTelemetry } from '../doubles';
 
 const history = scriptedHistory();
 const metrics = computePrivacyMetrics({ tenantId: history.tenantId, ...PERIOD, asOf: AS_OF }, recordsOf(history));

@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../shared/audit';
 import type { SubjectHash, TenantId } from '../../shared/domain';
-import { hubspotObjectRegistryOf } from '../../shared/hubspot';
-import { MarkerStore } from '../../shared/markers';
 import type { CancellationProgress } from '../../shared/privacy';
+import { rootOf } from '../../shared/runtime';
 import { messages, single } from '../fixtures/whatsapp/payloads';
 import { adminHeaders, operatorHeaders } from '../support/principals';
 import { eventually } from '../support/testServices';
 import { postWebhook, subjectDocuments, subjectHashOf } from '../whatsapp/support';
 import { createPrivacyTenant, newSubject, startPrivacyWorld, type PrivacyWorld } from './support';
+import { CosmosAuditLog, CosmosMarkerStore } from '../../shared/cosmos';
 
 let world: PrivacyWorld;
 beforeAll(async () => {
@@ -30,7 +29,7 @@ describe('account cancellation', () => {
     const contact = hubspot.addContact({ firstname: 'Morwenna', phone: `+${subjects[0]!.waId}` });
     const orphan = t.services.blobs.media.getBlockBlobClient(`${tenant.tenantId}/${'0'.repeat(64)}/left-behind.jpg`);
     // The HubSpot ids Flowkeeper still holds for a subject whose own data already expired.
-    const registry = hubspotObjectRegistryOf(t.services);
+    const registry = rootOf(t.services).hubspotObjects;
     await registry.recordContact(tenant.tenantId, 'e'.repeat(64) as SubjectHash, { id: '424242', origin: 'created', matchedBy: ['phone'] }, 86_400);
     await orphan.uploadData(Buffer.from('media whose reference expired'));
 
@@ -51,12 +50,12 @@ describe('account cancellation', () => {
     expect(await orphan.exists()).toBe(false);
     expect(await registry.get(tenant.tenantId, 'e'.repeat(64) as SubjectHash)).toBeUndefined();
     expect(hubspot.contacts.has(contact.id)).toBe(false);
-    const markers = new MarkerStore(t.services.cosmos.markers, t.services.clock);
+    const markers = new CosmosMarkerStore(t.services.cosmos.markers, t.services.clock);
     for (const s of subjects) {
       const hash = (await subjectHashOf(t.services, tenant.tenantId, s.waId)) as SubjectHash;
       expect(await markers.get('tombstone', tenant.tenantId, hash)).toBeDefined();
     }
-    const events = await new AuditLog(t.services.cosmos.audit, t.services.clock).query(tenant.tenantId as TenantId, new Date(0), new Date(Date.now() + 1000));
+    const events = await new CosmosAuditLog(t.services.cosmos.audit, t.services.clock).query(tenant.tenantId as TenantId, new Date(0), new Date(Date.now() + 1000));
     const types = events.map((e) => e.type);
     expect(types.filter((x) => x === 'privacy.erasure.completed')).toHaveLength(3);
     expect(types).toContain('tenant.cancellation.started');

@@ -1,8 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../shared/audit';
 import type { SubjectHash, TenantId } from '../../shared/domain';
-import { MarkerStore } from '../../shared/markers';
-import { privacyDepsOf, PrivacyRequestRepository } from '../../shared/privacy';
 import { mediaPrefixFor } from '../../shared/storage';
 import { phoneNeedles, sweepForPii } from '../support/piiSweep';
 import { eventually } from '../support/testServices';
@@ -10,6 +7,8 @@ import { messages, single } from '../fixtures/whatsapp/payloads';
 import { adminHeaders } from '../support/principals';
 import { postWebhook, subjectDocuments, subjectHashOf } from '../whatsapp/support';
 import { buildSubjectThroughWebhooks, createPrivacyTenant, getRequest, newSubject, postRequest, startPrivacyWorld, waitForStatus, type PrivacyWorld } from './support';
+import { rootOf } from '../../shared/runtime';
+import { CosmosAuditLog, CosmosMarkerStore, CosmosPrivacyRequestRepository } from '../../shared/cosmos';
 
 let world: PrivacyWorld;
 beforeAll(async () => {
@@ -79,12 +78,12 @@ describe('erasure end to end, over HTTP against the local host', () => {
     expect(hits).toEqual([]);
 
     // The request keeps no subject reference; the tombstone and the audit event hold keyed hashes only.
-    const stored = await new PrivacyRequestRepository(t.services.cosmos.privacyRequests, t.services.clock).get(accepted.id);
+    const stored = await new CosmosPrivacyRequestRepository(t.services.cosmos.privacyRequests, t.services.clock).get(accepted.id);
     expect(stored?.subjectRef).toBeUndefined();
     expect(stored?.ttl).toBeGreaterThan(365 * 86_400);
-    const tombstone = await new MarkerStore(t.services.cosmos.markers, t.services.clock).get('tombstone', tenant.tenantId, subjectHash);
+    const tombstone = await new CosmosMarkerStore(t.services.cosmos.markers, t.services.clock).get('tombstone', tenant.tenantId, subjectHash);
     expect(tombstone?.data).toMatchObject({ requestId: accepted.id, erasedAt: done.completedAt });
-    const events = await new AuditLog(t.services.cosmos.audit, t.services.clock).query(tenant.tenantId, new Date(started - 1000), new Date(Date.now() + 1000), { type: 'privacy.erasure.completed' });
+    const events = await new CosmosAuditLog(t.services.cosmos.audit, t.services.clock).query(tenant.tenantId, new Date(started - 1000), new Date(Date.now() + 1000), { type: 'privacy.erasure.completed' });
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ subjectHash, requestId: accepted.id, details: { type: 'erasure', scope: 'all', 'cosmos.deleted': before.length, 'blob.deleted': 2, 'hubspot.deleted': 1 } });
     expect(typeof events[0]!.details!.totalMs).toBe('number');
@@ -178,7 +177,7 @@ describe('erasure end to end, over HTTP against the local host', () => {
     const { t, hubspot } = world;
     const tenant = await createPrivacyTenant(world, { hubspot: true });
     const subject = newSubject();
-    const deps = privacyDepsOf(t.services);
+    const deps = rootOf(t.services).privacy;
     const policy = { ...deps.retry };
     Object.assign(deps.retry, { baseMs: 20, capMs: 40 }); // the same policy, compressed in time for the test
     try {
@@ -201,7 +200,7 @@ describe('erasure end to end, over HTTP against the local host', () => {
     const [erased, accessed] = [newSubject(), newSubject()];
     await buildSubjectThroughWebhooks(world, tenant, erased);
     await buildSubjectThroughWebhooks(world, tenant, accessed);
-    const deps = privacyDepsOf(t.services);
+    const deps = rootOf(t.services).privacy;
     const policy = { ...deps.retry };
     Object.assign(deps.retry, { baseMs: 20, capMs: 40, maxAttempts: 2, minRateLimitedMs: 20 }); // two failed attempts would fail it
     try {
@@ -220,7 +219,7 @@ describe('erasure end to end, over HTTP against the local host', () => {
       const access = (await (await postRequest(t, { tenantId: tenant.tenantId, type: 'access', subject: { waId: accessed.waId } })).json()) as { id: string };
       const exported = await waitForStatus(t, access.id, ['completed', 'failed']);
       expect(exported.status).toBe('completed');
-      const stored = await new PrivacyRequestRepository(t.services.cosmos.privacyRequests, t.services.clock).get(access.id);
+      const stored = await new CosmosPrivacyRequestRepository(t.services.cosmos.privacyRequests, t.services.clock).get(access.id);
       expect(stored?.attempts).toBe(1); // the five slow-downs spent no attempt
       expect(limited(/search$/) - searchesBefore).toBe(5);
       expect(t.services.telemetry.events.filter((e) => e.name === 'privacy.task.rescheduled' && e.dimensions?.requestId === access.id)).toEqual([]);
@@ -262,7 +261,7 @@ describe('scopes', () => {
 
     await erase('marketing');
     expect(await types()).toEqual(['contact']);
-    const suppression = await new MarkerStore(t.services.cosmos.markers, t.services.clock).get('suppression', tenant.tenantId as TenantId, subjectHash);
+    const suppression = await new CosmosMarkerStore(t.services.cosmos.markers, t.services.clock).get('suppression', tenant.tenantId as TenantId, subjectHash);
     expect(suppression).toBeDefined();
 
     const all = await erase('all');

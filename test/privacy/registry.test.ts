@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { documentTypesFor, ERASURE_SCOPES, STORE_NAMES, SUBJECT_DOCUMENT_POLICIES, TASK_STORES, type PersonalDataStore } from '../../shared/privacy';
-import { buildPrivacyDeps } from '../../shared/privacy';
 import { SUBJECT_DOCUMENT_TYPES } from '../../shared/subjects';
 import { testServices } from '../support/testServices';
+import { buildPrivacyDeps } from '../../shared/runtime';
 
 const RIGHTS = ['exportSubject', 'eraseSubject', 'verifyErased'] as const;
 

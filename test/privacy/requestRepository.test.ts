@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { SubjectHash, TenantId } from '../../shared/domain';
-import { PrivacyRequestRepository, type PrivacyRequestDocument, type PrivacyTask } from '../../shared/privacy';
+import { type PrivacyRequestDocument, type PrivacyTask } from '../../shared/privacy';
 import { testServices, uniqueTenantId, type TestServices } from '../support/testServices';
+import { CosmosPrivacyRequestRepository } from '../../shared/cosmos';
 
 let services: TestServices;
 beforeAll(async () => {
@@ -46,7 +47,7 @@ function finishTask(store: (typeof STORES)[number]) {
   };
 }
 
-function replacesOf(repository: PrivacyRequestRepository): { count: number; failed: number } {
+function replacesOf(repository: CosmosPrivacyRequestRepository): { count: number; failed: number } {
   const container = (repository as unknown as { container: { item: (id: string, pk: string) => { replace: (...args: unknown[]) => Promise<unknown> } } }).container;
   const tally = { count: 0, failed: 0 };
   const item = container.item.bind(container);
@@ -67,7 +68,7 @@ function replacesOf(repository: PrivacyRequestRepository): { count: number; fail
 
 describe('the privacy request repository', () => {
   it("the store tasks of one request finishing at once take turns: every change lands, none is written twice", async () => {
-    const repository = new PrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
+    const repository = new CosmosPrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
     const created = await repository.create(requestDocument());
     const started = await repository.read(created.doc.id); // what each task read when it started
     const replaces = replacesOf(repository);
@@ -84,8 +85,8 @@ describe('the privacy request repository', () => {
   });
 
   it('a version written by another instance meanwhile is not overwritten: the stale copy fails its precondition and the change is re-applied', async () => {
-    const mine = new PrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
-    const other = new PrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
+    const mine = new CosmosPrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
+    const other = new CosmosPrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
     const created = await mine.create(requestDocument());
     await other.mutate(created.doc.id, finishTask('blob')); // the other instance: this one does not know
     const replaces = replacesOf(mine);
@@ -101,8 +102,8 @@ describe('the privacy request repository', () => {
 
   it("the next step of a request reads what this instance wrote a moment ago without a round trip; another instance reads Cosmos", async () => {
     // A minute of "a moment ago": a slow CI machine must not turn the read-back into a round trip.
-    const mine = new PrivacyRequestRepository(services.cosmos.privacyRequests, services.clock, { recentMs: 60_000 });
-    const other = new PrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
+    const mine = new CosmosPrivacyRequestRepository(services.cosmos.privacyRequests, services.clock, { recentMs: 60_000 });
+    const other = new CosmosPrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
     const created = await mine.create(requestDocument());
     const written = await mine.mutate(created.doc.id, finishTask('cosmos'));
     const [mineReads, otherReads] = [vi.spyOn(mine, 'read'), vi.spyOn(other, 'read')];
@@ -119,8 +120,8 @@ describe('the privacy request repository', () => {
   });
 
   it('a change that declines on a copy in hand is decided again on the stored document', async () => {
-    const mine = new PrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
-    const other = new PrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
+    const mine = new CosmosPrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
+    const other = new CosmosPrivacyRequestRepository(services.cosmos.privacyRequests, services.clock);
     const created = await mine.create(requestDocument());
     await mine.mutate(created.doc.id, finishTask('hubspot'));
     // Another instance re-drives the HubSpot task (an admin retry): pending again, next generation.

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubjectHash, TenantId } from '../../shared/domain';
-import { MarkerStore } from '../../shared/markers';
-import { exportBlobName, PrivacyRequestRepository, privacyDepsOf, reconcilePrivacyRequests, sweepExpiredExports, type PrivacyRequestView } from '../../shared/privacy';
+import { exportBlobName, reconcilePrivacyRequests, sweepExpiredExports, type PrivacyRequestView } from '../../shared/privacy';
 import { InProcessQueue, type OutgoingMessage, type QueueName } from '../../shared/queue';
 import { adminHeaders, operatorHeaders } from '../support/principals';
 import { eventually } from '../support/testServices';
 import { subjectDocuments, subjectHashOf } from '../whatsapp/support';
 import { buildSubjectThroughWebhooks, createPrivacyTenant, getRequest, newSubject, postRequest, startPrivacyWorld, waitForStatus, type PrivacyWorld } from './support';
+import { rootOf } from '../../shared/runtime';
+import { CosmosMarkerStore, CosmosPrivacyRequestRepository } from '../../shared/cosmos';
 
 /** A queue whose next sends to `privacy-requests` fail, as Service Bus can between the Cosmos write and the send. */
 class FlakyQueue extends InProcessQueue {
@@ -115,7 +116,7 @@ describe('POST /api/privacy-requests', () => {
     const ids = new Set(await Promise.all(burst.map(async (r) => ((await r.json()) as { id: string }).id)));
     expect(ids.size).toBe(1);
     expect(burst.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 202]);
-    await reconcilePrivacyRequests(privacyDepsOf(t.services), { unsentAfterMs: 0 });
+    await reconcilePrivacyRequests(rootOf(t.services).privacy, { unsentAfterMs: 0 });
     await waitForStatus(t, id, ['completed']);
   });
 
@@ -127,12 +128,12 @@ describe('POST /api/privacy-requests', () => {
     const response = await postRequest(t, { tenantId: tenant.tenantId, type: 'erasure', subject: { waId: subject.waId } });
     expect(response.status).toBe(202); // written first: the request exists even though the send failed
     const { id } = (await response.json()) as { id: string };
-    const stored = await new PrivacyRequestRepository(t.services.cosmos.privacyRequests, t.services.clock).get(id);
+    const stored = await new CosmosPrivacyRequestRepository(t.services.cosmos.privacyRequests, t.services.clock).get(id);
     expect(stored).toMatchObject({ status: 'received' });
     expect(stored?.enqueuedAt).toBeUndefined();
     // Younger than a minute: left alone; older: sent.
-    expect((await reconcilePrivacyRequests(privacyDepsOf(t.services))).enqueued).toBe(0);
-    const report = await reconcilePrivacyRequests(privacyDepsOf(t.services), { unsentAfterMs: 0 });
+    expect((await reconcilePrivacyRequests(rootOf(t.services).privacy)).enqueued).toBe(0);
+    const report = await reconcilePrivacyRequests(rootOf(t.services).privacy, { unsentAfterMs: 0 });
     expect(report.enqueued).toBeGreaterThanOrEqual(1);
     expect((await waitForStatus(t, id, ['completed', 'failed'])).status).toBe('completed');
     expect(t.host.registrations.find((r) => r.name === 'privacyReconciler')?.trigger.schedule).toBe('%RECONCILER_SCHEDULE%');
@@ -175,12 +176,12 @@ describe('access, rectification, restriction, objection', () => {
     expect(JSON.stringify(events)).not.toContain(subject.waId);
 
     // Past its expiry the route answers 410, and the retention sweep deletes the blob.
-    const repository = new PrivacyRequestRepository(t.services.cosmos.privacyRequests, t.services.clock);
+    const repository = new CosmosPrivacyRequestRepository(t.services.cosmos.privacyRequests, t.services.clock);
     await repository.mutate(id, (d) => ({ ...d, export: { ...d.export!, expiresAt: new Date(Date.now() - 1000).toISOString() } }));
     expect((await fetch(`${t.url}${done.export!.href}`, { headers: adminHeaders() })).status).toBe(410);
     const exportBlob = t.services.blobs.exports.getBlobClient(exportBlobName(tenant.tenantId, await subjectHashOf(t.services, tenant.tenantId, subject.waId), id));
     expect(await exportBlob.exists()).toBe(true);
-    expect(await sweepExpiredExports(privacyDepsOf(t.services))).toBeGreaterThanOrEqual(1);
+    expect(await sweepExpiredExports(rootOf(t.services).privacy)).toBeGreaterThanOrEqual(1);
     expect(await exportBlob.exists()).toBe(false);
   });
 
@@ -225,7 +226,7 @@ describe('access, rectification, restriction, objection', () => {
     expect(docs.find((d) => d.type === 'contact')).toMatchObject({ profileName: newName, restricted: true, rectifiedAt: expect.any(String) });
     expect(docs.find((d) => d.type === 'consent')).toMatchObject({ purpose: 'marketing', granted: false, ttl: expect.any(Number) });
     const subjectHash = (await subjectHashOf(t.services, tenant.tenantId, subject.waId)) as SubjectHash;
-    expect(await new MarkerStore(t.services.cosmos.markers, t.services.clock).get('suppression', tenant.tenantId as TenantId, subjectHash)).toBeDefined();
+    expect(await new CosmosMarkerStore(t.services.cosmos.markers, t.services.clock).get('suppression', tenant.tenantId as TenantId, subjectHash)).toBeDefined();
 
     const audit = await fetch(`${t.url}/api/audit?tenantId=${tenant.tenantId}`, { headers: adminHeaders() });
     const events = ((await audit.json()) as { events: { type: string; subjectHash?: string }[] }).events;
@@ -235,7 +236,7 @@ describe('access, rectification, restriction, objection', () => {
     const text = JSON.stringify(events);
     for (const value of [newName, subject.name, subject.waId]) expect(text).not.toContain(value);
     // The corrected name was held encrypted while the request ran, and is gone from the record now.
-    const record = await new PrivacyRequestRepository(t.services.cosmos.privacyRequests, t.services.clock).get(rectified.id);
+    const record = await new CosmosPrivacyRequestRepository(t.services.cosmos.privacyRequests, t.services.clock).get(rectified.id);
     expect(record?.rectificationRef).toBeUndefined();
     expect(JSON.stringify(record)).not.toContain(newName);
   });

@@ -2,32 +2,17 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { OperationResponse } from '@azure/cosmos';
-import { AuditLog } from '../../shared/audit';
 import { hashSubject } from '../../shared/crypto';
-import { ManualClock, subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
-import {
-  backoffDelayMs,
-  rateLimitedDelayMs,
-  buildPrivacyDeps,
-  createPrivacyRequest,
-  DEFAULT_RETRY_POLICY,
-  dueDateOf,
-  processPrivacyRequest,
-  reconcilePrivacyRequests,
-  retryPrivacyRequest,
-  runErasureTask,
-  StoreRegistry,
-  viewOf,
-  type PersonalDataStore,
-  type PrivacyDeps,
-  type PrivacyRequestView,
-} from '../../shared/privacy';
+import { subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
+import { backoffDelayMs, rateLimitedDelayMs, createPrivacyRequest, DEFAULT_RETRY_POLICY, dueDateOf, processPrivacyRequest, reconcilePrivacyRequests, retryPrivacyRequest, runErasureTask, StoreRegistry, viewOf, type PersonalDataStore, type PrivacyDeps, type PrivacyRequestView } from '../../shared/privacy';
 import { InProcessQueue } from '../../shared/queue';
 import { mediaPrefixFor } from '../../shared/storage';
 import { lifetime } from '../../shared/subjects';
 import { tenantInputSchema } from '../../shared/tenants';
-import { repositoriesOf } from '../../shared/runtime';
 import { eventually, testServices, uniqueTenantId, type TestServices } from '../support/testServices';
+import { CosmosAuditLog } from '../../shared/cosmos';
+import { buildPrivacyDeps, rootOf } from '../../shared/runtime';
+import { ManualClock } from '../doubles';
 
 let services: TestServices;
 beforeAll(async () => {
@@ -39,7 +24,7 @@ afterAll(async () => {
 
 async function tenant(config: Partial<Record<string, unknown>> = {}): Promise<TenantId> {
   const id = uniqueTenantId('uc') as TenantId;
-  await repositoriesOf(services).tenants.put(id, tenantInputSchema.parse({ name: 'Acme Lettings', phoneNumberIds: [String(Date.now()).slice(-12)], messageStorage: 'encrypted', ...config }));
+  await rootOf(services).tenants.put(id, tenantInputSchema.parse({ name: 'Acme Lettings', phoneNumberIds: [String(Date.now()).slice(-12)], messageStorage: 'encrypted', ...config }));
   return id;
 }
 
@@ -226,7 +211,7 @@ describe('verification', () => {
       expect(retried.kind).toBe('retried');
       const done = await waitFor(deps, created.request.id, ['completed', 'failed']);
       expect(done.status).toBe('completed');
-      const events = await new AuditLog(services.cosmos.audit, services.clock).query(tenantId, new Date(0), new Date(Date.now() + 1000));
+      const events = await new CosmosAuditLog(services.cosmos.audit, services.clock).query(tenantId, new Date(0), new Date(Date.now() + 1000));
       expect(events.map((e) => e.type)).toEqual(['privacy.request.received', 'privacy.request.failed', 'privacy.request.retried', 'privacy.erasure.completed']);
       expect(events.find((e) => e.type === 'privacy.request.retried')?.actor).toBe('operator-1');
     } finally {
@@ -258,7 +243,7 @@ describe('completion', () => {
     expect(await processPrivacyRequest(one, { requestId })).toBe('ignored'); // within a moment of its own last write
 
     expect((await other.requests.get(requestId))!.status).toBe('failed');
-    const events = await new AuditLog(services.cosmos.audit, services.clock).query(tenantId, new Date(0), new Date(Date.now() + 1000));
+    const events = await new CosmosAuditLog(services.cosmos.audit, services.clock).query(tenantId, new Date(0), new Date(Date.now() + 1000));
     expect(events.filter((e) => e.type === 'privacy.erasure.completed')).toEqual([]);
     expect(await one.markers.get('tombstone', tenantId, (await one.requests.get(requestId))!.subjectHash)).toBeUndefined();
   });
@@ -271,7 +256,7 @@ describe('completion', () => {
 
     expect(outcomes.filter((o) => o === 'verified')).toHaveLength(1);
     expect((await other.requests.get(requestId))!.status).toBe('completed');
-    const events = await new AuditLog(services.cosmos.audit, services.clock).query(tenantId, new Date(0), new Date(Date.now() + 1000));
+    const events = await new CosmosAuditLog(services.cosmos.audit, services.clock).query(tenantId, new Date(0), new Date(Date.now() + 1000));
     expect(events.filter((e) => e.type === 'privacy.erasure.completed' && e.requestId === requestId)).toHaveLength(1);
   });
 
@@ -298,7 +283,7 @@ describe('completion', () => {
       if (created.kind === 'unknown-tenant') throw new Error('tenant missing');
       expect((await waitFor(deps, created.request.id, ['completed', 'failed'])).status).toBe('completed');
       expect(received).toEqual([{ path: `/v23.0/${phoneNumberId}/messages`, body: expect.objectContaining({ to: waId, type: 'text', messaging_product: 'whatsapp' }) }]);
-      const [event] = await new AuditLog(services.cosmos.audit, services.clock).query(tenantId, new Date(0), new Date(Date.now() + 1000), { type: 'privacy.erasure.completed' });
+      const [event] = await new CosmosAuditLog(services.cosmos.audit, services.clock).query(tenantId, new Date(0), new Date(Date.now() + 1000), { type: 'privacy.erasure.completed' });
       expect(event?.details).toMatchObject({ confirmationSent: true, channel: 'message' });
     } finally {
       await stop();

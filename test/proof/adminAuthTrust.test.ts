@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { useServices } from '../../shared/runtime';
 import { adminHeaders } from '../support/principals';
 import { startTestHost, type TestHost } from '../support/testHost';
 
@@ -39,10 +40,16 @@ describe('who may set x-ms-client-principal', () => {
     }
   });
 
-  it('behind App Service Authentication (WEBSITE_AUTH_ENABLED=True) the header it sets is read: the same admin gets in', async () => {
-    process.env.WEBSITE_AUTH_ENABLED = 'True';
-    expect((await fetch(`${t.url}/api/tenants`, { headers: adminHeaders() })).status).toBe(200);
-    delete process.env.WEBSITE_AUTH_ENABLED;
+  it('behind App Service Authentication (WEBSITE_AUTH_ENABLED=True, an app setting App Service sets) the header it sets is read: the same admin gets in', async () => {
+    // The setting is read once at start-up with the others (shared/config/settings.ts): a host of its own.
+    const behindAuth = await startTestHost({ LOCAL_DEV_AUTH: 'false', WEBSITE_AUTH_ENABLED: 'True' });
+    try {
+      expect((await fetch(`${behindAuth.url}/api/tenants`, { headers: adminHeaders() })).status).toBe(200);
+    } finally {
+      await behindAuth.close();
+      delete process.env.WEBSITE_AUTH_ENABLED; // startTestHost copies its settings into the environment
+      useServices(t.services); // the process's services are the first host's again
+    }
     expect((await fetch(`${t.url}/api/tenants`, { headers: adminHeaders() })).status).toBe(401);
   });
 });

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Registration } from '../../local/functionsCore';
-import { AuditLog } from '../../shared/audit';
 import type { TenantId } from '../../shared/domain';
 import { encodePrincipal } from '../../shared/http';
 import { OPERATIONS_AUDIT_TENANT } from '../../shared/metrics';
@@ -9,6 +8,7 @@ import { newPhoneNumberId } from '../fixtures/whatsapp/payloads';
 import { adminHeaders, operatorHeaders } from '../support/principals';
 import { eventually, uniqueTenantId } from '../support/testServices';
 import { createProofTenant, startProofWorld, type ProofTenant, type ProofWorld } from './support/world';
+import { CosmosAuditLog } from '../../shared/cosmos';
 
 /**
  * The admin API's security, route by route, for every HTTP function the app registers (read from the
@@ -193,7 +193,7 @@ describe('admin API security, for every registered HTTP function', () => {
     expect((await fetch(`${world.t.url}/api/tenants/${b.tenantId}/cancellation`, { headers: adminHeaders(ADMIN) })).status).toBe(404);
     const bTenant = (await (await fetch(`${world.t.url}/api/tenants/${b.tenantId}`, { headers: adminHeaders(ADMIN) })).json()) as { phoneNumberIds: string[] };
     expect(bTenant.phoneNumberIds).toEqual([b.phoneNumberId]);
-    const bAudit = await new AuditLog(world.t.services.cosmos.audit, world.t.services.clock).query(b.tenantId, new Date(0), new Date(Date.now() + 60_000));
+    const bAudit = await new CosmosAuditLog(world.t.services.cosmos.audit, world.t.services.clock).query(b.tenantId, new Date(0), new Date(Date.now() + 60_000));
     expect(bAudit.filter((e) => e.actor === OPERATOR_A)).toEqual([]);
   });
 
@@ -209,7 +209,7 @@ describe('admin API security, for every registered HTTP function', () => {
   });
 
   it('every admin action (PUT tenant, POST privacy request, retry, replay, cancel, reading a subject’s messages) is audited with the caller’s object id', async () => {
-    const audit = new AuditLog(world.t.services.cosmos.audit, world.t.services.clock);
+    const audit = new CosmosAuditLog(world.t.services.cosmos.audit, world.t.services.clock);
     const since = new Date();
     const eventsOf = async (tenantId: TenantId, type: string) => (await audit.query(tenantId, since, new Date(Date.now() + 60_000), { type })).filter((e) => e.at >= since.toISOString());
     const asA = operatorHeaders([a.tenantId], OPERATOR_A);

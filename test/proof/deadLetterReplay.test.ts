@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog, type AuditEventInput } from '../../shared/audit';
+import { type AuditEventInput } from '../../shared/audit';
 import { EVENT_NAMES, OPERATIONS_AUDIT_TENANT, replayDeadLetters, type ReplayPorts } from '../../shared/metrics';
 import { DeadLetterError, InProcessQueue, type DeadLetterStore, type MessageHandler, type QueueName } from '../../shared/queue';
-import { RecordingTelemetry } from '../../shared/telemetry';
 import { adminHeaders } from '../support/principals';
 import { eventually } from '../support/testServices';
 import { startProofWorld, type ProofWorld } from './support/world';
+import { CosmosAuditLog } from '../../shared/cosmos';
+import { RecordingTelemetry } from '../doubles';
 
 /**
  * A dead-letter replay is an operator action on every tenant's messages: it is audited before anything
@@ -57,7 +58,7 @@ function replay(actor: string, max?: number): Promise<Response> {
 }
 
 async function eventsBy(actor: string) {
-  const audit = new AuditLog(world.t.services.cosmos.audit, world.t.services.clock);
+  const audit = new CosmosAuditLog(world.t.services.cosmos.audit, world.t.services.clock);
   return (await audit.query(OPERATIONS_AUDIT_TENANT, new Date(Date.now() - 3_600_000), new Date(Date.now() + 60_000))).filter((e) => e.actor === actor);
 }
 

@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../shared/audit';
-import { MarkerStore } from '../../shared/markers';
 import type { SubjectHash } from '../../shared/domain';
 import { change, delivery, messages, status, unixSeconds } from '../fixtures/whatsapp/payloads';
 import { phoneNeedles } from '../support/piiSweep';
@@ -11,6 +9,7 @@ import { queuesDrained } from './support/proof';
 import { documentCensus, newProofSubject, ONCE, trafficFor, type ProofSubject } from './support/subjects';
 import { captureConsole, sweep, type ConsoleCapture } from './support/sweep';
 import { createProofTenant, startProofWorld, type ProofWorld } from './support/world';
+import { CosmosAuditLog, CosmosMarkerStore } from '../../shared/cosmos';
 
 /** Meta delivers at least once and in no particular order: duplicates and reordering change nothing. */
 let world: ProofWorld;
@@ -89,8 +88,8 @@ describe('duplicate and reordered deliveries', () => {
     const [contact] = (await subjectDocuments(world.t.services, tenant.tenantId, subject.waId)).filter((d) => d.type === 'contact');
     expect(contact).toMatchObject({ optIn: 'opted_out', optInEventAt: new Date(Number(unixSeconds(new Date(t0 + 30_000))) * 1000).toISOString() });
     const hash = (await subjectHashOf(world.t.services, tenant.tenantId, subject.waId)) as SubjectHash;
-    expect(await new MarkerStore(world.t.services.cosmos.markers, world.t.services.clock).get('suppression', tenant.tenantId, hash)).toBeDefined();
-    const events = await new AuditLog(world.t.services.cosmos.audit, world.t.services.clock).query(tenant.tenantId, new Date(0), new Date(Date.now() + 1000));
+    expect(await new CosmosMarkerStore(world.t.services.cosmos.markers, world.t.services.clock).get('suppression', tenant.tenantId, hash)).toBeDefined();
+    const events = await new CosmosAuditLog(world.t.services.cosmos.audit, world.t.services.clock).query(tenant.tenantId, new Date(0), new Date(Date.now() + 1000));
     expect(events.filter((e) => e.type.startsWith('subject.opted')).map((e) => e.type)).toEqual(['subject.opted-out']);
     expect(await leaks([subject])).toEqual([]);
   });

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantId } from '../../shared/domain';
-import { AuditLog } from '../../shared/audit';
 import { mediaPrefixFor } from '../../shared/storage';
 import { PROCESSING_LEASE_SECONDS } from '../../shared/whatsapp';
 import { phoneNeedles } from '../support/piiSweep';
@@ -11,6 +10,7 @@ import { deliverLikeMeta, OffsetClock, queuesDrained } from './support/proof';
 import { documentCensus, newProofSubject, ONCE, trafficFor, type ProofSubject } from './support/subjects';
 import { captureConsole, sweep, type ConsoleCapture } from './support/sweep';
 import { createProofTenant, startProofWorld, type ProofTenant, type ProofWorld } from './support/world';
+import { CosmosAuditLog } from '../../shared/cosmos';
 
 /**
  * Cosmos DB throttling, unavailability and dropped connections, injected by a loopback proxy in front of
@@ -142,7 +142,7 @@ describe('Cosmos DB under fire (fault proxy in front of the emulator)', () => {
     expect(deadLetters.flat()).toEqual([]);
 
     expect((await documentCensus(world.t.services, tenant.tenantId, subject.waId)).byType).toEqual({});
-    const events = await new AuditLog(world.t.services.cosmos.audit, world.t.services.clock).query(tenant.tenantId, new Date(0), new Date(clock.now().getTime() + 60_000), { type: 'privacy.erasure.completed' });
+    const events = await new CosmosAuditLog(world.t.services.cosmos.audit, world.t.services.clock).query(tenant.tenantId, new Date(0), new Date(clock.now().getTime() + 60_000), { type: 'privacy.erasure.completed' });
     expect(events.filter((e) => e.requestId === id)).toHaveLength(1);
     const needles = [...phoneNeedles(subject.waId), ...subject.needles];
     const { t, hubspot } = world;

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { privacyDepsOf } from '../../shared/privacy';
 import { mediaPrefixFor } from '../../shared/storage';
 import { phoneNeedles } from '../support/piiSweep';
 import { adminHeaders } from '../support/principals';
@@ -10,6 +9,7 @@ import { deliverLikeMeta, OffsetClock, queuesDrained } from './support/proof';
 import { documentCensus, newProofSubject, ONCE, trafficFor, type ProofSubject } from './support/subjects';
 import { captureConsole, sweep, type ConsoleCapture } from './support/sweep';
 import { createProofTenant, startProofWorld, type ProofTenant, type ProofWorld } from './support/world';
+import { rootOf } from '../../shared/runtime';
 
 /**
  * Blob Storage failures (a fault proxy in front of Azurite), HubSpot faults (the fake's switches) and
@@ -143,7 +143,7 @@ describe('HubSpot faults (the fake answers 429, 5xx, or never)', () => {
     await untilMediaStored(tenant, subject);
     const contact = hubspot.addContact({ firstname: subject.name.split(' ')[0]!, phone: `+${subject.waId}`, mobilephone: `0${subject.waId.slice(2)}` });
 
-    const deps = privacyDepsOf(world.t.services);
+    const deps = rootOf(world.t.services).privacy;
     const policy = { ...deps.retry };
     Object.assign(deps.retry, { baseMs: 50, capMs: 100 }); // the same policy, compressed in time
     try {

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../shared/audit';
 import { InProcessQueue } from '../../shared/queue';
 import { useServices } from '../../shared/runtime';
 import { hubspotTokenSecret } from '../../shared/secrets';
@@ -15,6 +14,7 @@ import { documentCensus, newProofSubject, ONCE, trafficFor } from './support/sub
 import { sweep } from './support/sweep';
 import { createProofTenant, GRAPH_TOKEN, startProofWorld, type ProofTenant, type ProofWorld } from './support/world';
 import { inject } from 'vitest';
+import { CosmosAuditLog } from '../../shared/cosmos';
 
 /**
  * A worker (a Functions instance) dies in the middle of a task: its host is closed without its in-flight
@@ -77,7 +77,7 @@ async function expectErasedOnce(t: TestHost, world: ProofWorld, tenant: ProofTen
   const left: string[] = [];
   for await (const item of t.services.blobs.media.listBlobsFlat({ prefix, includeSnapshots: true })) left.push(item.name);
   expect(left).toEqual([]);
-  const events = await new AuditLog(t.services.cosmos.audit, t.services.clock).query(tenant.tenantId, new Date(0), new Date(t.services.clock.now().getTime() + 60_000), { type: 'privacy.erasure.completed' });
+  const events = await new CosmosAuditLog(t.services.cosmos.audit, t.services.clock).query(tenant.tenantId, new Date(0), new Date(t.services.clock.now().getTime() + 60_000), { type: 'privacy.erasure.completed' });
   expect(events.filter((e) => e.requestId === id)).toHaveLength(1);
   const needles = [...phoneNeedles(subject.waId), ...subject.needles];
   const hits = await sweep(needles, {

@@ -4,7 +4,8 @@ import { pathToFileURL } from 'node:url';
 import serverlessChromium from '@sparticuz/chromium';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computePrivacyMetrics, renderReportHtml } from '../../shared/metrics';
+import { renderReportHtml } from '../../cli/reportHtml';
+import { computePrivacyMetrics } from '../../shared/metrics';
 import { AS_OF, PERIOD, PLANTED, recordsOf, scriptedHistory } from '../metrics/support/history';
 
 /** Screenshots and the rendered files land here (git-ignored), for a person to look at. */

@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../shared/domain';
-import {
-  createdAtOf,
-  InMemoryCheckpoints,
-  runRetentionSweep,
-  timeBudget,
-  type BlobSweepTarget,
-  type ExpiredDocumentSource,
-  type ListedBlob,
-} from '../../shared/retention';
-import { RecordingTelemetry } from '../../shared/telemetry';
+import { createdAtOf, runRetentionSweep, timeBudget, type BlobSweepTarget, type ExpiredDocumentSource, type ListedBlob } from '../../shared/retention';
 import { tenantWith } from './support';
+import { InMemoryCheckpoints, ManualClock, RecordingTelemetry } from '../doubles';
 
 /**
  * A store that pages the way Azure does: an opaque position, so a blob's snapshots and versions continue

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../shared/audit';
-import { ManualClock, type TenantId } from '../../shared/domain';
-import { MarkerStore } from '../../shared/markers';
+import { type TenantId } from '../../shared/domain';
 import { DeadLetterError, InProcessQueue, QUEUE_NAMES } from '../../shared/queue';
-import { deadlineWatchPorts, reportDeadLetters, watchDeadlines, type DeadlineWatchPorts } from '../../shared/retention';
-import { RecordingTelemetry } from '../../shared/telemetry';
+import { reportDeadLetters, watchDeadlines, type DeadlineWatchPorts } from '../../shared/retention';
 import { eventually, testServices, uniqueTenantId, type TestServices } from '../support/testServices';
 import { DAY_MS } from './support';
+import { CosmosAuditLog, CosmosMarkerStore, cosmosRequestDeadlines } from '../../shared/cosmos';
+import { ManualClock, RecordingTelemetry } from '../doubles';
 
 let s: TestServices;
 const clock = new ManualClock(new Date('2026-04-10T09:00:00Z'));
@@ -37,14 +36,14 @@ async function request(tenantId: string, status: string, dueInDays: number, type
 }
 
 function portsFor(telemetry: RecordingTelemetry, tenants: string[]): DeadlineWatchPorts {
-  return deadlineWatchPorts({
-    cosmos: s.cosmos,
+  return {
+    requests: cosmosRequestDeadlines(s.cosmos.privacyRequests),
     tenants: { list: async () => tenants.map((id) => ({ id: id as TenantId })) },
-    audit: new AuditLog(s.cosmos.audit, clock),
-    markerStore: new MarkerStore(s.cosmos.markers, clock),
+    audit: new CosmosAuditLog(s.cosmos.audit, clock),
+    markers: new CosmosMarkerStore(s.cosmos.markers, clock),
     telemetry,
     clock,
-  });
+  };
 }
 
 describe('deadline watch', () => {
@@ -66,7 +65,7 @@ describe('deadline watch', () => {
     });
     expect(telemetry.metrics).toContainEqual({ name: 'privacy.requests.at_risk', value: 1, dimensions: { tenantId } });
     expect(telemetry.metrics).toContainEqual({ name: 'privacy.requests.at_risk', value: 0, dimensions: { tenantId: quiet } });
-    const audit = await new AuditLog(s.cosmos.audit, clock).query(tenantId as TenantId, new Date(0), new Date(clock.now().getTime() + DAY_MS));
+    const audit = await new CosmosAuditLog(s.cosmos.audit, clock).query(tenantId as TenantId, new Date(0), new Date(clock.now().getTime() + DAY_MS));
     expect(audit).toEqual([
       expect.objectContaining({ type: 'privacy.request.deadline-at-risk', requestId: atRisk, actor: 'system', details: expect.objectContaining({ daysLeft: 5, alertDays: 7 }) }),
     ]);
@@ -89,7 +88,7 @@ describe('deadline watch', () => {
       const daysLeft = runs.map((t) => t.events.find((e) => e.dimensions.requestId === id)?.dimensions.daysLeft);
       expect(daysLeft).toEqual([3, 2, -1, -2]);
       expect(runs[3]?.metrics).toContainEqual({ name: 'privacy.requests.past_due', value: 1, dimensions: { tenantId } });
-      const audit = await new AuditLog(s.cosmos.audit, clock).query(tenantId as TenantId, new Date(0), new Date(clock.now().getTime() + DAY_MS));
+      const audit = await new CosmosAuditLog(s.cosmos.audit, clock).query(tenantId as TenantId, new Date(0), new Date(clock.now().getTime() + DAY_MS));
       expect(audit.map((e) => e.type)).toEqual(['privacy.request.deadline-at-risk', 'privacy.request.deadline-missed']);
     } finally {
       clock.set(start);

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
-import { MarkerStore } from '../../shared/markers';
-import { cosmosExpiredDocuments, retentionSecondsFor, runRetentionSweep, subjectDocumentLifetime, timeBudget } from '../../shared/retention';
+import { subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
+import { retentionSecondsFor, runRetentionSweep, subjectDocumentLifetime, timeBudget } from '../../shared/retention';
 import { SUBJECT_DOCUMENT_TYPES, type SubjectDocumentType } from '../../shared/subjects';
 import { testServices, uniqueTenantId, type TestServices } from '../support/testServices';
 import { auditEvents, DAY_MS, sweepPorts, tenantWith } from './support';
+import { CosmosMarkerStore, cosmosExpiredDocuments } from '../../shared/cosmos';
+import { ManualClock } from '../doubles';
 
 let s: TestServices;
 const clock = new ManualClock(new Date('2026-03-01T12:00:00Z'));
@@ -68,7 +69,7 @@ describe('retention sweep of Cosmos documents (cosmosdb-server ignores TTL)', ()
 
   it('removes expired idempotency keys but keeps tombstones, suppressions and unexpired markers', async () => {
     const tenantId = uniqueTenantId('ret') as TenantId;
-    const markers = new MarkerStore(s.cosmos.markers, clock);
+    const markers = new CosmosMarkerStore(s.cosmos.markers, clock);
     const start = clock.now();
     await markers.claim('seen-message', tenantId, 'wamid.short', 86_400);
     await markers.claim('seen-message', tenantId, 'wamid.long', 30 * 86_400);

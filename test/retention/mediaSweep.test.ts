@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../shared/domain';
-import { blobSweepTarget, runRetentionSweep, timeBudget, TENANT_CHECKPOINT_KEY, RUN_CHECKPOINT_KEY } from '../../shared/retention';
-import { MarkerStore } from '../../shared/markers';
+import { runRetentionSweep, timeBudget, TENANT_CHECKPOINT_KEY, RUN_CHECKPOINT_KEY } from '../../shared/retention';
 import type { TenantId } from '../../shared/domain';
 import { testServices, uniqueTenantId, type TestServices } from '../support/testServices';
 import { auditEvents, crashingAfter, daysAgo, entriesUnder, putBlob, snapshot, sweepPorts, tenantWith } from './support';
+import { CosmosMarkerStore } from '../../shared/cosmos';
+import { blobSweepTarget } from '../../shared/storage';
+import { ManualClock } from '../doubles';
 
 let s: TestServices;
 const clock = new ManualClock(new Date());
@@ -101,7 +102,7 @@ describe('retention sweep of media blobs (Azurite)', () => {
     expect(afterCrash.length).toBeLessThan(before.length);
     for (const entry of keep) expect(afterCrash).toContain(entry);
     // The checkpoint says where it was.
-    const markers = new MarkerStore(s.cosmos.markers, clock);
+    const markers = new CosmosMarkerStore(s.cosmos.markers, clock);
     expect((await markers.get('checkpoint', tenant as TenantId, TENANT_CHECKPOINT_KEY))?.data).toMatchObject({ phase: 'media' });
 
     const real = blobSweepTarget(s.blobs.media);
@@ -147,7 +148,7 @@ describe('retention sweep of media blobs (Azurite)', () => {
     const events = await auditEvents(s, tenant, 'retention.sweep.completed');
     expect(events).toHaveLength(1);
     expect(events[0]?.details).toMatchObject({ mediaBlobs: 7, mediaSnapshots: 6 });
-    expect(await new MarkerStore(s.cosmos.markers, clock).get('checkpoint', 'system' as TenantId, RUN_CHECKPOINT_KEY)).toBeUndefined();
+    expect(await new CosmosMarkerStore(s.cosmos.markers, clock).get('checkpoint', 'system' as TenantId, RUN_CHECKPOINT_KEY)).toBeUndefined();
   });
 
   it('deletes access exports older than the tenant exportDays and keeps the recent ones', async () => {

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { AuditLog } from '../../shared/audit';
-import { ManualClock, type TenantId } from '../../shared/domain';
+import { type TenantId } from '../../shared/domain';
 import { DeadLetterError, InProcessQueue, QUEUE_NAMES } from '../../shared/queue';
 import { retentionSchema } from '../../shared/tenants';
 import { adminHeaders } from '../support/principals';
 import { startTestHost, type TestHost } from '../support/testHost';
 import { eventually, uniqueTenantId } from '../support/testServices';
 import { daysAgo, entriesUnder, putBlob } from './support';
+import { CosmosAuditLog } from '../../shared/cosmos';
+import { ManualClock } from '../doubles';
 
 let t: TestHost;
 const clock = new ManualClock(new Date());
@@ -76,7 +77,7 @@ describe('per-tenant retention settings through PUT /api/tenants', () => {
     const changed = await put(tenantId, { ...body, retention: { contactDays: 180, mediaDays: 14 } }, adminHeaders('00000000-0000-0000-0000-0000000000c3'));
     expect(changed.status).toBe(200);
     expect((await put(tenantId, { ...body, retention: { contactDays: 180, mediaDays: 14 } })).status).toBe(200);
-    const events = await new AuditLog(t.services.cosmos.audit, clock).query(tenantId as TenantId, new Date(0), new Date(clock.now().getTime() + 60_000), {
+    const events = await new CosmosAuditLog(t.services.cosmos.audit, clock).query(tenantId as TenantId, new Date(0), new Date(clock.now().getTime() + 60_000), {
       type: 'tenant.retention-changed',
     });
     expect(events).toEqual([
@@ -103,7 +104,7 @@ describe('the retention timers under the local host', () => {
     await t.host.runTimer('retentionSweep');
     expect(await entriesUnder(t.services.blobs.media, `${tenantId}/`)).toEqual([`${tenantId}/subject/six-days.jpg`]);
     expect(await entriesUnder(t.services.blobs.exports, `${tenantId}/`)).toEqual([]);
-    const events = await new AuditLog(t.services.cosmos.audit, clock).query(tenantId as TenantId, new Date(0), new Date(clock.now().getTime() + 60_000), {
+    const events = await new CosmosAuditLog(t.services.cosmos.audit, clock).query(tenantId as TenantId, new Date(0), new Date(clock.now().getTime() + 60_000), {
       type: 'retention.sweep.completed',
     });
     expect(events).toEqual([expect.objectContaining({ actor: 'system', details: expect.objectContaining({ mediaBlobs: 1, exports: 1 }) })]);

@@ -1,10 +1,11 @@
 import type { ContainerClient } from '@azure/storage-blob';
-import { AuditLog } from '../../shared/audit';
-import type { ManualClock, TenantId } from '../../shared/domain';
-import { MarkerStore } from '../../shared/markers';
-import { retentionSweepPorts, type BlobSweepTarget, type RetentionSweepPorts } from '../../shared/retention';
+import type { TenantId } from '../../shared/domain';
+import type { BlobSweepTarget, RetentionSweepPorts } from '../../shared/retention';
+import { rootOf } from '../../shared/runtime';
+import { CosmosAuditLog } from '../../shared/cosmos';
 import { retentionSchema, type Retention } from '../../shared/tenants';
 import type { TestServices } from '../support/testServices';
+import { type ManualClock } from '../doubles';
 
 export const DAY_MS = 86_400_000;
 
@@ -47,15 +48,8 @@ export function sweepPorts(
   override: Partial<RetentionSweepPorts> = {},
 ): RetentionSweepPorts {
   return {
-    ...retentionSweepPorts({
-      cosmos: s.cosmos,
-      blobs: s.blobs,
-      tenants: { list: async () => tenants },
-      audit: new AuditLog(s.cosmos.audit, s.clock),
-      markerStore: new MarkerStore(s.cosmos.markers, s.clock),
-      telemetry: s.telemetry,
-      clock: s.clock,
-    }),
+    ...rootOf(s).retentionSweep,
+    tenants: { list: async () => tenants },
     ...override,
   };
 }
@@ -75,5 +69,5 @@ export function crashingAfter(target: BlobSweepTarget, limit: number): BlobSweep
 }
 
 export async function auditEvents(s: TestServices, tenantId: string, type: string) {
-  return new AuditLog(s.cosmos.audit, s.clock).query(tenantId as TenantId, new Date(0), new Date(s.clock.now().getTime() + DAY_MS), { type });
+  return new CosmosAuditLog(s.cosmos.audit, s.clock).query(tenantId as TenantId, new Date(0), new Date(s.clock.now().getTime() + DAY_MS), { type });
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, type TenantId } from '../../shared/domain';
-import { privacyDepsOf, TASK_STORES, type TaskStore } from '../../shared/privacy';
+import { type TenantId } from '../../shared/domain';
+import { TASK_STORES, type TaskStore } from '../../shared/privacy';
 import { RETENTION_SETTING_OF, retentionSecondsFor, runRetentionSweep, timeBudget } from '../../shared/retention';
 import { SUBJECT_DOCUMENT_TYPES, type SubjectDocumentType } from '../../shared/subjects';
 import { retentionSchema } from '../../shared/tenants';
@@ -9,6 +9,8 @@ import { startTestHost, type TestHost } from '../support/testHost';
 import { eventually } from '../support/testServices';
 import { CLOSED_PORT_URL, createTenant, postWebhook, subjectDocuments, type TestTenant } from '../whatsapp/support';
 import { DAY_MS, sweepPorts } from './support';
+import { rootOf } from '../../shared/runtime';
+import { ManualClock } from '../doubles';
 
 let t: TestHost;
 const clock = new ManualClock(new Date('2026-05-04T08:00:00Z'));
@@ -111,7 +113,7 @@ describe('every subject document carries the TTL of its retention setting', () =
   });
 
   it('every store in the privacy registry has a retention mechanism: TTL, the sweep, or the tenant-owned system', () => {
-    const registry = privacyDepsOf(t.services).registry;
+    const registry = rootOf(t.services).privacy.registry;
     const names = registry.stores.map((s) => s.name).sort();
     expect(names).toEqual([...TASK_STORES].sort());
     // How each store's data ends; a new store fails here until someone decides.

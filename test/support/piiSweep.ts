@@ -3,8 +3,8 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { normaliseWaId } from '../../shared/domain';
 import { phoneVariants } from '../../shared/hubspot';
 import { QUEUE_NAMES, type InProcessQueue } from '../../shared/queue';
-import type { RecordingTelemetry } from '../../shared/telemetry';
 import type { HubSpotFake } from '../fakes/hubspot';
+import { type RecordingTelemetry } from '../doubles';
 
 /**
  * Searches everywhere Flowkeeper could have left personal data for the given needles (phone numbers in

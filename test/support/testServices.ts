@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { InProcessQueue } from '../../shared/queue';
 import { createServices, type ServiceOverrides, type Services } from '../../shared/runtime';
-import { RecordingTelemetry } from '../../shared/telemetry';
+import { RecordingTelemetry } from '../doubles';
 
 /** Settings for a test: the real emulators from the global setup, a database of its own. */
 export function testEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {

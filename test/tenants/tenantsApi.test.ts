@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../shared/audit';
 import type { TenantId } from '../../shared/domain';
 import { adminHeaders, operatorHeaders } from '../support/principals';
 import { startTestHost, type TestHost } from '../support/testHost';
 import { uniqueTenantId } from '../support/testServices';
+import { CosmosAuditLog } from '../../shared/cosmos';
 
 let t: TestHost;
 beforeAll(async () => {
@@ -29,7 +29,7 @@ describe('tenant configuration API', () => {
     expect(read.status).toBe(200);
     const tenant = (await read.json()) as Record<string, unknown>;
     expect(tenant).toMatchObject({ id, name: 'Acme Lettings', messageStorage: 'none', jurisdiction: 'gdpr', retention: { contactDays: 365, exportDays: 7 } });
-    const events = await new AuditLog(t.services.cosmos.audit, t.services.clock).query(id as TenantId, new Date(0), new Date(Date.now() + 1000));
+    const events = await new CosmosAuditLog(t.services.cosmos.audit, t.services.clock).query(id as TenantId, new Date(0), new Date(Date.now() + 1000));
     expect(events).toEqual([expect.objectContaining({ type: 'tenant.created', actor: '00000000-0000-0000-0000-0000000000a1' })]);
   });
 

@@ -1,26 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { hashSubject } from '../../shared/crypto';
-import { ManualClock, type TenantId } from '../../shared/domain';
+import { type TenantId } from '../../shared/domain';
 import { SettingsSecretProvider } from '../../shared/secrets';
-import { InMemorySubjectStore } from '../../shared/subjects';
-import { RecordingTelemetry } from '../../shared/telemetry';
 import { tenantSchema, type Tenant } from '../../shared/tenants';
-import {
-  InMemoryAudit,
-  InMemoryMarkers,
-  InMemoryTenants,
-  parseFlowCompletion,
-  parseMessage,
-  PROCESSING_LEASE_SECONDS,
-  receiveWebhook,
-  RecordingQueue,
-  signBody,
-  verifySignature,
-  type PrivacyRequestCall,
-  type WebhookDeps,
-} from '../../shared/whatsapp';
+import { parseFlowCompletion, parseMessage, PROCESSING_LEASE_SECONDS, receiveWebhook, signBody, verifySignature, type PrivacyRequestCall, type WebhookDeps } from '../../shared/whatsapp';
 import { change, delivery, messages, newMediaId, newPhoneNumberId, newWaId, single, unixSeconds } from '../fixtures/whatsapp/payloads';
+import { InMemoryAudit, InMemoryMarkers, InMemorySubjectStore, InMemoryTenants, RecordingQueue, ManualClock, RecordingTelemetry } from '../doubles';
 
 const SECRET = 'unit-app-secret';
 
@@ -45,6 +31,11 @@ function world(messageStorage: Tenant['messageStorage'] = 'encrypted') {
     audit: new InMemoryAudit(clock),
     queue: new RecordingQueue(),
     clock,
+    // Waiting for another delivery's lease: the manual clock moves on, and the other delivery gets its turn.
+    sleep: async (ms: number) => {
+      clock.advance(ms);
+      await new Promise((resolve) => setImmediate(resolve));
+    },
     telemetry: new RecordingTelemetry(),
     requestPrivacy: async (input: PrivacyRequestCall) => {
       privacyCalls.push(input);

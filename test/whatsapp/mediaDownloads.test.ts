@@ -1,14 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantId, WaId } from '../../shared/domain';
-import { mediaPrefixFor } from '../../shared/storage';
-import { CosmosSubjectStore, lifetime, type MediaRefDocument } from '../../shared/subjects';
-import { downloadMedia, mediaBlobsOf, mediaDownloadDepsOf, sameDigest, type MediaDownloadDeps } from '../../shared/whatsapp';
+import { mediaPrefixFor, mediaBlobsOf } from '../../shared/storage';
+import { lifetime, type MediaRefDocument } from '../../shared/subjects';
+import { downloadMedia, sameDigest, type MediaDownloadDeps } from '../../shared/whatsapp';
 import { startGraphApiFake, type GraphApiFake } from '../fakes/graphApi';
 import { messages, newMediaId, newWaId, single } from '../fixtures/whatsapp/payloads';
 import { startTestHost, type TestHost } from '../support/testHost';
 import { eventually, uniqueTenantId } from '../support/testServices';
 import { createTenant, postWebhook, RecordingInProcessQueue, subjectDocuments, subjectHashOf } from './support';
+import { rootOf } from '../../shared/runtime';
+import { CosmosSubjectRepository } from '../../shared/cosmos';
 
 let graph: GraphApiFake;
 let t: TestHost;
@@ -120,7 +122,7 @@ describe('media download worker against the Graph fake (called directly)', () =>
 
   function deps(overrides: Partial<MediaDownloadDeps> = {}): MediaDownloadDeps & { queue: RecordingInProcessQueue } {
     const own = new RecordingInProcessQueue();
-    return { ...mediaDownloadDepsOf(t.services), queue: own, timeoutMs: 300, backoffMs: (n) => n * 1000, ...overrides } as MediaDownloadDeps & { queue: RecordingInProcessQueue };
+    return { ...rootOf(t.services).mediaDownload, queue: own, timeoutMs: 300, backoffMs: (n) => n * 1000, ...overrides } as MediaDownloadDeps & { queue: RecordingInProcessQueue };
   }
 
   it('transient failures (429, 5xx, timeouts) complete the message and schedule a new one with backoff', async () => {
@@ -141,7 +143,7 @@ describe('media download worker against the Graph fake (called directly)', () =>
     expect(sent[1]!.scheduledAt!.getTime() - started).toBeLessThan(7000);
     const metrics = t.services.telemetry.metrics.filter((m) => m.name === 'media.download' && m.dimensions.outcome === 'rescheduled').map((m) => m.dimensions.reason);
     expect(metrics).toEqual(expect.arrayContaining(['metadata-429', 'metadata-503', 'file-timeout']));
-    expect((await new CosmosSubjectStore(t.services.cosmos.subjects).findById(tenantId, 'mediaRef', doc.id))?.doc.status).toBe('queued');
+    expect((await new CosmosSubjectRepository(t.services.cosmos.subjects).findById(tenantId, 'mediaRef', doc.id))?.doc.status).toBe('queued');
     // The fourth attempt finds the media available.
     expect(await downloadMedia(d, { ...message, attempt: 3 })).toBe('stored');
   });
@@ -152,7 +154,7 @@ describe('media download worker against the Graph fake (called directly)', () =>
     const d = deps({ maxAttempts: 3 });
     expect(await downloadMedia(d, { ...message, attempt: 2 })).toBe('gave-up');
     expect(d.queue.sent).toEqual([]);
-    expect((await new CosmosSubjectStore(t.services.cosmos.subjects).findById(tenantId, 'mediaRef', doc.id))?.doc.status).toBe('failed');
+    expect((await new CosmosSubjectRepository(t.services.cosmos.subjects).findById(tenantId, 'mediaRef', doc.id))?.doc.status).toBe('failed');
   });
 
   it('a media id Graph does not know (404) fails at once, without a retry', async () => {

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/emulators';
-import { getPrivacyRequest, privacyDepsOf } from '../../shared/privacy';
+import { getPrivacyRequest } from '../../shared/privacy';
 import { simulate } from '../../scripts/simulate';
 import { newPhoneNumberId, newWaId } from '../fixtures/whatsapp/payloads';
 import { startTestHost, type TestHost } from '../support/testHost';
 import { uniqueTenantId } from '../support/testServices';
 import { mediaPrefixFor } from '../../shared/storage';
 import { subjectDocuments, subjectHashOf } from './support';
+import { rootOf } from '../../shared/runtime';
 
 let t: TestHost;
 let graphBaseUrl: string;
@@ -52,7 +53,7 @@ describe('npm run simulate', () => {
     expect(report.steps.find((s) => s.step === 'status updates')?.detail).toMatch(/statuses 3/);
     expect(report.media.fetched).toBe(true);
     expect(report.privacyRequest?.id).toBeDefined();
-    const request = await getPrivacyRequest(privacyDepsOf(t.services), report.privacyRequest!.id);
+    const request = await getPrivacyRequest(rootOf(t.services).privacy, report.privacyRequest!.id);
     expect(request).toMatchObject({ tenantId, type: 'erasure', scope: 'all', channel: 'flow' });
     // The erasure the flow asked for ran through the privacy pipeline: nothing of the subject is left.
     expect(report.privacyRequest?.status).toBe('completed');

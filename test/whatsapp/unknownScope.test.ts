@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../shared/audit';
 import type { TenantId } from '../../shared/domain';
-import { ERASURE_SCOPES, getPrivacyRequest, privacyDepsOf } from '../../shared/privacy';
+import { ERASURE_SCOPES, getPrivacyRequest } from '../../shared/privacy';
 import { parseFlowCompletion } from '../../shared/whatsapp';
 import { change, delivery, messages, newWaId } from '../fixtures/whatsapp/payloads';
 import { startTestHost, type TestHost } from '../support/testHost';
 import { eventually } from '../support/testServices';
 import { CLOSED_PORT_URL, createTenant, json, postWebhook, RecordingInProcessQueue, subjectDocuments, subjectHashOf, telemetryText, type TestTenant } from './support';
+import { rootOf } from '../../shared/runtime';
+import { CosmosAuditLog } from '../../shared/cosmos';
 
 /**
  * An erasure asked for in a WhatsApp Flow with a `scope` we do not know is not guessed as `all` (that
@@ -80,7 +81,7 @@ describe('an erasure flow completion with an unknown scope', () => {
     const [mediaRequestId] = (await json<Received>(narrow)).received.privacyRequestIds;
     expect(mediaRequestId).toBeDefined();
     const done = await eventually(async () => {
-      const request = await getPrivacyRequest(privacyDepsOf(t.services), mediaRequestId!);
+      const request = await getPrivacyRequest(rootOf(t.services).privacy, mediaRequestId!);
       return request?.status === 'completed' || request?.status === 'failed' ? request : undefined;
     }, 20_000, 'the media erasure to finish');
     expect(done).toMatchObject({ type: 'erasure', scope: 'media', status: 'completed' });
@@ -108,7 +109,7 @@ describe('an erasure flow completion with an unknown scope', () => {
     expect(await requestsOf(tenant.tenantId)).toEqual([]);
     expect(unreadableScopeMetrics(tenant.tenantId).map((m) => m.dimensions)).toEqual([{ tenantId: tenant.tenantId, reason: 'unknown-scope', field: 'scope' }]);
     // The person asked for erasure and nothing started: the audit trail says so (keyed hash, no answers).
-    const audit = await new AuditLog(t.services.cosmos.audit, t.services.clock).query(tenant.tenantId as TenantId, new Date(0), new Date(Date.now() + 1000));
+    const audit = await new CosmosAuditLog(t.services.cosmos.audit, t.services.clock).query(tenant.tenantId as TenantId, new Date(0), new Date(Date.now() + 1000));
     const refused = audit.filter((e) => e.type === 'privacy.request.refused');
     expect(refused).toHaveLength(1);
     expect(refused[0]).toMatchObject({ subjectHash: await subjectHashOf(t.services, tenant.tenantId as TenantId, waId), details: { type: 'erasure', channel: 'flow', reason: 'unknown-scope', field: 'scope' } });
@@ -160,7 +161,7 @@ describe('scopes that are known, or not sent at all, map as before', () => {
       const missing = await json<Received>(await post(tenant, b, messages.flowCompletion(b, { action: 'data_deletion_request', screen: 'PRIVACY' })));
       expect(known.received.privacyRequests).toBe(1);
       expect(missing.received.privacyRequests).toBe(1);
-      const deps = privacyDepsOf(t.services);
+      const deps = rootOf(t.services).privacy;
       expect(await getPrivacyRequest(deps, known.received.privacyRequestIds[0]!)).toMatchObject({ type: 'erasure', scope: 'flow_responses', channel: 'flow', screen: 'PRIVACY' });
       expect(await getPrivacyRequest(deps, missing.received.privacyRequestIds[0]!)).toMatchObject({ type: 'erasure', scope: 'all', channel: 'flow' });
       expect(unreadableScopeMetrics(tenant.tenantId)).toEqual([]);

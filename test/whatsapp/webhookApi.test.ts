@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../shared/audit';
 import { decryptText, keyringFrom } from '../../shared/crypto';
 import type { TenantId } from '../../shared/domain';
-import { MarkerStore } from '../../shared/markers';
-import { getPrivacyRequest, privacyDepsOf } from '../../shared/privacy';
+import { getPrivacyRequest } from '../../shared/privacy';
 import { signBody } from '../../shared/whatsapp';
 import { change, delivery, messages, newMediaId, newPhoneNumberId, newWaId, single, status, wamid } from '../fixtures/whatsapp/payloads';
 import { startTestHost, type TestHost } from '../support/testHost';
 import { eventually } from '../support/testServices';
 import { CLOSED_PORT_URL, createTenant, everyCosmosDocument, json, postWebhook, RecordingInProcessQueue, subjectDocuments, subjectHashOf, telemetryText } from './support';
+import { rootOf } from '../../shared/runtime';
+import { CosmosAuditLog, CosmosMarkerStore } from '../../shared/cosmos';
 
 const PREVIOUS_SECRET = 'test-app-secret-before-rotation';
 let t: TestHost;
@@ -22,8 +22,8 @@ afterAll(async () => {
 });
 
 type Summary = { received: Record<string, number> };
-const audit = () => new AuditLog(t.services.cosmos.audit, t.services.clock);
-const markers = () => new MarkerStore(t.services.cosmos.markers, t.services.clock);
+const audit = () => new CosmosAuditLog(t.services.cosmos.audit, t.services.clock);
+const markers = () => new CosmosMarkerStore(t.services.cosmos.markers, t.services.clock);
 const keyring = () => keyringFrom(t.services.env.DATA_ENCRYPTION_KEY!);
 
 describe('verification handshake', () => {
@@ -365,7 +365,7 @@ describe('flow completions asking for a data right', () => {
     expect(response.status).toBe(200);
     const { received } = await json<{ received: { privacyRequests: number; privacyRequestIds: string[] } }>(response);
     expect(received.privacyRequests).toBe(1);
-    const request = await getPrivacyRequest(privacyDepsOf(t.services), received.privacyRequestIds[0]!);
+    const request = await getPrivacyRequest(rootOf(t.services).privacy, received.privacyRequestIds[0]!);
     expect(request).toMatchObject({ tenantId: tenant.tenantId, type: 'erasure', scope: 'all', channel: 'flow', screen: 'PRIVACY_CENTRE' });
     expect(['received', 'in_progress', 'verifying', 'completed']).toContain(request!.status);
     // A double tap (Meta redelivers the same completion, or the person submits again) does not start a second erasure.
@@ -374,7 +374,7 @@ describe('flow completions asking for a data right', () => {
     expect(second.received.privacyRequestIds).toEqual(received.privacyRequestIds);
     await queue.release('privacy-requests');
     expect((await eventually(async () => {
-      const done = await getPrivacyRequest(privacyDepsOf(t.services), received.privacyRequestIds[0]!);
+      const done = await getPrivacyRequest(rootOf(t.services).privacy, received.privacyRequestIds[0]!);
       return done?.status === 'completed' ? done : undefined;
     }))?.status).toBe('completed');
     expect((await subjectDocuments(t.services, tenant.tenantId, waId)).filter((d) => d.type === 'flowResponse')).toEqual([]);

@@ -1,9 +1,11 @@
-import type { WaId } from '../../domain/ids';
-import type { CallOrder, HubSpotContacts, SubjectIdentifiers } from '../../hubspot/contacts';
-import type { HubSpotConversations } from '../../hubspot/conversations';
-import type { HubSpotObjectRegistry } from '../../hubspot/objectRegistry';
-import { step } from '../errors';
-import type { PersonalDataStore, SubjectContext } from '../registry';
+import type { WaId } from '../domain/ids';
+import type { CrmContacts } from '../privacy/ports';
+import { step } from '../privacy/errors';
+import type { PersonalDataStore, SubjectContext } from '../privacy/registry';
+import { pushRectifiedName } from './contactDirectory';
+import type { CallOrder, HubSpotContacts, SubjectIdentifiers } from './contacts';
+import type { HubSpotConversations } from './conversations';
+import type { HubSpotObjectRegistry } from './objectRegistry';
 
 /**
  * The subject in the tenant's HubSpot portal (only when the tenant syncs to HubSpot): its contacts, and
@@ -63,7 +65,7 @@ function orderOf(subject: Pick<SubjectContext, 'requestedAt'>): CallOrder {
   return Number.isFinite(at) ? { order: at } : {};
 }
 
-export function hubspotContactStore(deps: HubSpotStoreDeps): PersonalDataStore {
+export function hubspotContactDataStore(deps: HubSpotStoreDeps): PersonalDataStore {
   const { contacts, conversations, registry } = deps;
 
   /**
@@ -152,4 +154,9 @@ export function hubspotContactStore(deps: HubSpotStoreDeps): PersonalDataStore {
       return left + more > 0 ? left + more : 1;
     },
   };
+}
+
+/** The privacy core's CRM port on HubSpot: a rectified name pushed to every contact of the subject's number. */
+export function hubspotCrmContacts(contacts: HubSpotContacts): CrmContacts {
+  return { renameSubject: (subject, profileName) => pushRectifiedName(contacts, subject.tenantId, subject.waId, profileName) };
 }

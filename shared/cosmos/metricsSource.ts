@@ -1,5 +1,5 @@
 import type { Container } from '@azure/cosmos';
-import type { TenantId } from '../domain/ids';
+import type { MetricsSource } from '../metrics/metricsSource';
 import {
   AUDIT_TYPES,
   auditRecordSchema,
@@ -7,17 +7,11 @@ import {
   SCREEN_LOOKBACK_DAYS,
   tombstoneRecordSchema,
   type AuditRecord,
-  type MetricsRecords,
   type RequestRecord,
   type TombstoneRecord,
-} from './privacyMetrics';
+} from '../metrics/privacyMetrics';
 
 const DAY_MS = 86_400_000;
-
-/** Where the figures' records come from: a port, so tests can pass a scripted history. */
-export interface MetricsSource {
-  load(tenantId: TenantId, from: Date, to: Date): Promise<MetricsRecords>;
-}
 
 /**
  * The records of one tenant and period from Cosmos, three queries, each naming the tenant in its WHERE

@@ -1,7 +1,7 @@
 import type { SubjectHash, TenantId } from '../../shared/domain';
 import type { HubSpotObjectRegistry, RecordedContact, RecordedObjects } from '../../shared/hubspot';
 
-/** An in-memory `HubSpotObjectRegistry` for unit tests (the Cosmos adapter is tested on the emulator). */
+/** An in-memory `HubSpotObjectRegistry` (the HubSpot object record) for unit tests; the Cosmos adapter is tested on the emulator. */
 export class MemoryObjectRegistry implements HubSpotObjectRegistry {
   readonly records = new Map<string, RecordedObjects>();
 

@@ -1,5 +1,4 @@
-import { duration, percent, ratio } from './format';
-import type { PrivacyMetrics } from './privacyMetrics';
+import { duration, percent, ratio, type PrivacyMetrics } from '../shared/metrics';
 
 /**
  * The DPO's report: one self-contained HTML file (inline CSS, charts as server-drawn inline SVG, no

@@ -1,7 +1,7 @@
 import type { BlobItem, ContainerClient } from '@azure/storage-blob';
-import { mediaPrefixFor } from '../../storage/blobStore';
-import { step } from '../errors';
-import type { PersonalDataStore, SubjectContext } from '../registry';
+import { mediaPrefixFor } from '../domain/subjectPrefixes';
+import { step } from '../privacy/errors';
+import type { PersonalDataStore, SubjectContext } from '../privacy/registry';
 
 /** Media at most this large is embedded in an access export (base64); larger files are listed. */
 const MAX_EMBEDDED_BYTES = 5 * 1024 * 1024;
@@ -11,7 +11,7 @@ const MAX_EMBEDDED_BYTES = 5 * 1024 * 1024;
  * container. Listing includes snapshots and versions (a versioned account keeps earlier versions
  * after a delete), and each kind is deleted by its own handle; "not found" counts as done.
  */
-export function blobMediaStore(deps: { media: ContainerClient }): PersonalDataStore {
+export function blobMediaDataStore(deps: { media: ContainerClient }): PersonalDataStore {
   const { media } = deps;
 
   async function list(subject: SubjectContext): Promise<BlobItem[]> {

@@ -1,5 +1,5 @@
 import type { Container } from '@azure/cosmos';
-import { isConflict, isNotFound, isPreconditionFailed } from '../cosmos/cosmosStore';
+import { isConflict, isNotFound, isPreconditionFailed } from './cosmosStore';
 import type { Clock } from '../domain/clock';
 import type { SubjectHash, TenantId } from '../domain/ids';
 import {
@@ -8,7 +8,8 @@ import {
   type PrivacyRequestDocument,
   type PrivacyRequestStatus,
   type PrivacyRequestType,
-} from './privacyRequest';
+} from '../privacy/privacyRequest';
+import type { PrivacyRequestRepository, VersionedRequest as Versioned } from '../privacy/ports';
 
 /** An open-request lock: one per (tenant, subject, type, scope) while a request for it runs. */
 interface OpenLock {
@@ -19,12 +20,6 @@ interface OpenLock {
 }
 
 const MAX_MUTATE_ATTEMPTS = 20;
-
-/** A request document with the etag it was read or written at. */
-export interface Versioned {
-  doc: PrivacyRequestDocument;
-  etag: string;
-}
 
 export class ConcurrentUpdateError extends Error {
   constructor(requestId: string) {
@@ -38,7 +33,7 @@ export class ConcurrentUpdateError extends Error {
  * read-modify-replace guarded by the document's etag, so task completions that land at the same time
  * (one per store) never overwrite each other: the loser reads again and re-applies its change.
  */
-export class PrivacyRequestRepository {
+export class CosmosPrivacyRequestRepository implements PrivacyRequestRepository {
   /**
    * The last version of each request this process wrote, and the write in flight per request. The store
    * tasks of one request finish within milliseconds of each other; without these, each would replace

@@ -1,0 +1,101 @@
+import type { BlobItem, ContainerClient } from '@azure/storage-blob';
+import type { TenantId } from '../domain/ids';
+import { exportPrefixFor } from '../domain/subjectPrefixes';
+import { step } from '../privacy/errors';
+import type { ExportStore, PrivacyRequestRepository, TenantFiles } from '../privacy/ports';
+import type { PersonalDataStore, SubjectContext } from '../privacy/registry';
+
+/**
+ * Access exports (Art. 15/20) in the Blob `exports` container: a full copy of what every store held, so
+ * they expire (tenant.retention.exportDays) and an erasure removes the subject's exports too. A
+ * subject's exports are one prefix (keyed hash): finding, deleting and verifying them is one listing,
+ * with snapshots, and no query over the privacy requests.
+ */
+export function accessExportDataStore(deps: { exports: ContainerClient; requests: PrivacyRequestRepository }): PersonalDataStore {
+  async function list(subject: Pick<SubjectContext, 'tenantId' | 'subjectHash'>): Promise<BlobItem[]> {
+    const items: BlobItem[] = [];
+    for await (const item of deps.exports.listBlobsFlat({ prefix: exportPrefixFor(subject.tenantId, subject.subjectHash), includeSnapshots: true })) items.push(item);
+    return items;
+  }
+
+  return {
+    name: 'exports',
+    description: 'Access exports of the subject, in the Blob `exports` container',
+    holds: ['access-export'],
+    retention: 'tenant.retention.exportDays (7 by default): GET .../export answers 410 after that and the retention sweep deletes the blob',
+    scopes: ['all'],
+    notApplicable: () => undefined,
+
+    async holdsNothing(subject) {
+      return (await step('Blob Storage', 'export listing', () => list(subject))).length === 0;
+    },
+
+    async exportSubject(subject) {
+      // The exports are copies of the data this export already holds: list them, do not nest them.
+      const requests = await step('Cosmos DB', 'access request query', () => deps.requests.listForSubject(subject.tenantId, subject.subjectHash, { type: 'access', limit: 1000 }));
+      const earlier = requests.filter((r) => r.export).map((r) => ({ requestId: r.id, expiresAt: r.export!.expiresAt }));
+      return { records: earlier.length, data: earlier };
+    },
+
+    async eraseSubject(subject) {
+      const items = await step('Blob Storage', 'export listing', () => list(subject));
+      const names = [...new Set(items.map((i) => i.name))];
+      let deleted = 0;
+      await step('Blob Storage', 'export delete', async () => {
+        for (const name of names) {
+          // The base blob with its snapshots; "not found" is done (another run or the retention sweep).
+          if (await deleteIfThere(deps.exports, name)) deleted += 1;
+        }
+      });
+      return { found: names.length, deleted };
+    },
+
+    async verifyErased(subject) {
+      return (await step('Blob Storage', 'export verification listing', () => list(subject))).length;
+    },
+  };
+}
+
+/** A blob with its snapshots; false when it was not there ("not found" is done: another run or the sweep). */
+async function deleteIfThere(container: ContainerClient, name: string): Promise<boolean> {
+  const response = await container.deleteBlob(name, { deleteSnapshots: 'include' }).catch((error: unknown) => {
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+    throw error;
+  });
+  return response !== undefined;
+}
+
+/** The privacy core's export files on the Blob `exports` container. */
+export function blobExportStore(exports: ContainerClient): ExportStore {
+  return {
+    async write(name, content) {
+      await exports.getBlockBlobClient(name).uploadData(content, { blobHTTPHeaders: { blobContentType: 'application/json' } });
+    },
+    async read(name) {
+      try {
+        return await exports.getBlobClient(name).downloadToBuffer();
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+        throw error;
+      }
+    },
+    delete: (name) => deleteIfThere(exports, name),
+  };
+}
+
+/** Everything under a tenant's prefix in the media and exports containers, snapshots and versions included. */
+export function blobTenantFiles(containers: { media: ContainerClient; exports: ContainerClient }): TenantFiles {
+  return {
+    async deleteAll(tenantId: TenantId) {
+      let deleted = 0;
+      for (const container of [containers.media, containers.exports]) {
+        for await (const item of container.listBlobsFlat({ prefix: `${tenantId}/`, includeSnapshots: true, includeVersions: true })) {
+          const client = item.snapshot ? container.getBlobClient(item.name).withSnapshot(item.snapshot) : item.versionId && item.isCurrentVersion === false ? container.getBlobClient(item.name).withVersion(item.versionId) : container.getBlobClient(item.name);
+          const response = await client.deleteIfExists(item.snapshot || item.versionId ? {} : { deleteSnapshots: 'include' });
+          if (response.succeeded) deleted += 1;
+        }
+      }
+      return deleted;
+    },
+  };
+}

@@ -1,0 +1,134 @@
+import { subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
+import type { SubjectDocumentStore, SubjectDocumentSummary, SubjectRef } from '../../shared/privacy';
+import type { AnySubjectDocument, ConsentDocument, DocumentOf, ReplaceOutcome, StoredContact, SubjectDocumentType, SubjectStore, VersionedDocument } from '../../shared/subjects';
+
+/**
+ * A subject's documents in memory: the webhook's `SubjectStore` and the privacy core's
+ * `SubjectDocumentStore`, with the Cosmos adapter's semantics (documents copied in and out, etags,
+ * "already gone" counts as deleted). Used by the unit tests and by bench/webhook.ts.
+ */
+export class InMemorySubjectStore implements SubjectStore, SubjectDocumentStore {
+  private readonly docs = new Map<string, { doc: AnySubjectDocument; etag: string }>();
+  private version = 0;
+
+  /** Every document, for assertions. */
+  all(): AnySubjectDocument[] {
+    return [...this.docs.values()].map((v) => copyDoc(v.doc));
+  }
+
+  /** Deletes a subject's partition, as an erasure would. */
+  erasePartition(pk: string): number {
+    let removed = 0;
+    for (const [key, value] of this.docs) {
+      if (value.doc.pk === pk) {
+        this.docs.delete(key);
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
+  async getContact(tenantId: TenantId, waId: WaId): Promise<StoredContact | undefined> {
+    const found = this.docs.get(key(subjectPartitionKey(tenantId, waId), 'contact'));
+    return found ? (copyDoc(found.doc) as StoredContact) : undefined;
+  }
+
+  async updateContact(
+    tenantId: TenantId,
+    waId: WaId,
+    change: (current: StoredContact | undefined) => StoredContact | undefined,
+  ): Promise<{ contact: StoredContact | undefined; created: boolean }> {
+    const current = await this.getContact(tenantId, waId);
+    const next = change(current);
+    if (next === undefined) return { contact: current, created: false };
+    this.write(next);
+    return { contact: copyDoc(next), created: current === undefined };
+  }
+
+  async upsert(doc: AnySubjectDocument): Promise<void> {
+    this.write(doc);
+  }
+
+  async createIfAbsent<T extends AnySubjectDocument>(doc: T): Promise<{ created: true } | { created: false; existing: T }> {
+    const found = this.docs.get(key(doc.pk, doc.id));
+    if (found) return { created: false, existing: copyDoc(found.doc) as T };
+    this.write(doc);
+    return { created: true };
+  }
+
+  async findById<T extends SubjectDocumentType>(tenantId: TenantId, type: T, id: string): Promise<VersionedDocument<DocumentOf<T>> | undefined> {
+    for (const value of this.docs.values()) {
+      if (value.doc.id === id && value.doc.tenantId === tenantId && value.doc.type === type) {
+        return { doc: copyDoc(value.doc) as DocumentOf<T>, etag: value.etag };
+      }
+    }
+    return undefined;
+  }
+
+  async replace(doc: AnySubjectDocument, etag: string): Promise<ReplaceOutcome> {
+    const found = this.docs.get(key(doc.pk, doc.id));
+    if (!found) return 'gone';
+    if (found.etag !== etag) return 'changed';
+    this.write(doc);
+    return 'replaced';
+  }
+
+  async list(subject: SubjectRef, types?: readonly SubjectDocumentType[]): Promise<{ id: string; type: SubjectDocumentType }[]> {
+    return this.inPartition(subject)
+      .filter((d) => !types || types.includes(d.type))
+      .map((d) => ({ id: d.id, type: d.type }));
+  }
+
+  async delete(subject: SubjectRef, ids: readonly string[]): Promise<number> {
+    const pk = subjectPartitionKey(subject.tenantId, subject.waId);
+    return ids.filter((id) => this.docs.delete(key(pk, id))).length;
+  }
+
+  async readAll(subject: SubjectRef): Promise<Record<string, unknown>[]> {
+    return this.inPartition(subject).map((d) => copyDoc(d) as unknown as Record<string, unknown>);
+  }
+
+  async summary(subject: SubjectRef): Promise<SubjectDocumentSummary[]> {
+    return this.inPartition(subject).map((d) => {
+      const r = d as Record<string, unknown>;
+      return { type: d.type, ...pick(r, ['firstSeenAt', 'lastSeenAt', 'profileName', 'optIn']), ...(typeof r.restricted === 'boolean' ? { restricted: r.restricted } : {}), ...(typeof r.granted === 'boolean' ? { granted: r.granted } : {}) };
+    });
+  }
+
+  async consents(subject: SubjectRef): Promise<ConsentDocument[]> {
+    return this.inPartition(subject).filter((d): d is ConsentDocument => d.type === 'consent').map((d) => copyDoc(d));
+  }
+
+  async subjectsWithData(tenantId: TenantId, max: number): Promise<WaId[]> {
+    const waIds = new Set<WaId>();
+    for (const { doc } of this.docs.values()) if (doc.tenantId === tenantId && waIds.size < max) waIds.add(doc.pk.slice(tenantId.length + 1) as WaId);
+    return [...waIds];
+  }
+
+  async countSubjects(tenantId: TenantId): Promise<number> {
+    return new Set([...this.docs.values()].filter(({ doc }) => doc.tenantId === tenantId && doc.type === 'contact').map(({ doc }) => doc.pk)).size;
+  }
+
+  private inPartition(subject: SubjectRef): AnySubjectDocument[] {
+    const pk = subjectPartitionKey(subject.tenantId, subject.waId);
+    return [...this.docs.values()].filter((v) => v.doc.pk === pk).map((v) => v.doc);
+  }
+
+  private write(doc: AnySubjectDocument): void {
+    this.version += 1;
+    this.docs.set(key(doc.pk, doc.id), { doc: copyDoc(doc), etag: `"${this.version}"` });
+  }
+}
+
+/** Only flow responses nest (their answers); the other documents are flat, so a shallow copy is a copy. */
+function copyDoc<T extends AnySubjectDocument>(doc: T): T {
+  return doc.type === 'flowResponse' ? structuredClone(doc) : { ...doc };
+}
+
+function key(pk: string, id: string): string {
+  return `${pk}\u0000${id}`;
+}
+
+function pick(record: Record<string, unknown>, fields: string[]): Record<string, string> {
+  return Object.fromEntries(fields.filter((f) => typeof record[f] === 'string').map((f) => [f, record[f] as string]));
+}
