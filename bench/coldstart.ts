@@ -8,9 +8,9 @@ import { join, resolve } from 'node:path';
  *
  * - `library`: `require('@azure/functions')` and nothing else: the floor every v4 app pays;
  * - `app`: the local host's stand-in for `@azure/functions-core` installed (dist/local/functionsCore.js,
- *   as the worker supplies the real one), then `require('dist/functions/index.js')` with the settings
- *   present, so the settings are validated and every `app.*` registration really happens (the count of
- *   registrations is checked in each run).
+ *   as the worker supplies the real one), then `require` of every file package.json `main` names
+ *   (`dist/functions/*.js`, found as the worker finds them) with the settings present, so the settings are
+ *   validated and every `app.*` registration really happens (the count of registrations is checked in each run).
  *
  * - `eager`: the same, plus the SDKs the entry point loaded at import before they were made lazy
  *   (Service Bus, Key Vault, identity): the "before" of that change, in the same run.
@@ -58,8 +58,9 @@ let registrations = 0;
 if (${JSON.stringify(kind)} !== 'library') {
   const core = require(${JSON.stringify(join(DIST, 'local', 'functionsCore.js'))});
   const list = core.installFunctionsCore();
+  const { functionFiles } = require(${JSON.stringify(join(DIST, 'local', 'functionFiles.js'))});
   const t0 = performance.now();
-  require(${JSON.stringify(join(DIST, 'functions', 'index.js'))});
+  for (const file of functionFiles()) require(file);
   if (${JSON.stringify(kind)} === 'eager') for (const sdk of ${JSON.stringify(EAGER_SDKS)}) require(sdk);
   const ms = performance.now() - t0;
   registrations = list.length;
@@ -120,7 +121,7 @@ function main(): void {
   const appMs = median(app.map((r) => r.ms));
   const eagerMs = median(eager.map((r) => r.ms));
   console.log(`@azure/functions alone      median ${libraryMs.toFixed(1)} ms  (${library[0]!.modules} modules)`);
-  console.log(`dist/functions/index.js     median ${appMs.toFixed(1)} ms  (${app[0]!.modules} modules, ${app[0]!.registrations} registrations)`);
+  console.log(`dist/functions/*.js         median ${appMs.toFixed(1)} ms  (${app[0]!.modules} modules, ${app[0]!.registrations} registrations)`);
   console.log(`with the SDKs once loaded at import  median ${eagerMs.toFixed(1)} ms  (${eager[0]!.modules} modules: ${EAGER_SDKS.join(', ')} on top)`);
   console.log(`Azure SDK packages loaded by the entry point: ${app[0]!.packages.join(', ')}`);
   console.log(

@@ -11,6 +11,7 @@ import { createServices, useServices, rootOf } from '../shared/runtime';
 import type { Dimensions, Telemetry } from '../shared/telemetry';
 import { tenantInputSchema } from '../shared/tenants';
 import type { TenantId } from '../shared/domain';
+import { inboundMessage, messageIdFor, messagesChange, unixSeconds, webhookDelivery } from '../shared/whatsapp/envelope';
 import { startGraphApiFake } from '../test/fakes/graphApi';
 
 /**
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
   const services = await createServices(env, { queue, telemetry });
   useServices(services);
   let hostLogLines = 0;
-  const host = await startLocalHost({ services, port: 0, runTimers: false, loadFunctions: () => import('../functions/index.js'), log: () => void (hostLogLines += 1) });
+  const host = await startLocalHost({ services, port: 0, runTimers: false, log: () => void (hostLogLines += 1) });
   try {
     await rootOf(services).tenants.put('bench-load' as TenantId, tenantInputSchema.parse({ name: 'Load Lettings', phoneNumberIds: [PHONE_NUMBER_ID], messageStorage: storage }));
     // Unique media ids, as Meta's are (a media id is also the download's duplicate-detection key).
@@ -272,34 +273,36 @@ function waIdOf(n: number, subjects: number): string {
   return `4477009${String((n * 7919) % subjects).padStart(5, '0')}`;
 }
 
+/** Shaped like Meta's ids (base64 that contains the number), distinct per request and repeatable per run. */
 function wamid(waId: string, seed: string, n: number): string {
-  return `wamid.${Buffer.from(`\u001c\u0018\u000c${waId}\u0015\u0002\u0000\u0012\u0018\u0014${seed}${n.toString(16).padStart(12, '0')}`).toString('base64')}`;
+  return messageIdFor(waId, `${seed}${n.toString(16).padStart(12, '0')}`);
 }
 
 function delivery(job: ClientJob, n: number, mediaCursor: { next: number }): { kind: Kind; body: string } {
   let kind = pick(n);
   if (kind === 'image' && mediaCursor.next >= job.media.length) kind = 'text';
   const waId = waIdOf(n, job.subjects);
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const base = { from: waId, id: wamid(waId, job.seed, n), timestamp };
-  const value: Record<string, unknown> = { messaging_product: 'whatsapp', metadata: { display_phone_number: '447700900000', phone_number_id: PHONE_NUMBER_ID } };
+  const timestamp = unixSeconds();
+  const sender = { waId, name: `Subject ${waId.slice(-5)}` };
+  const id = wamid(waId, job.seed, n);
+  let change;
   if (kind === 'status') {
     const count = 1 + (n % 3);
-    value.statuses = Array.from({ length: count }, (_, i) => ({ id: wamid('447700900000', job.seed, n * 4 + i), status: ['sent', 'delivered', 'read'][i], timestamp, recipient_id: waId }));
+    const statuses = Array.from({ length: count }, (_, i) => ({ id: wamid('447700900000', job.seed, n * 4 + i), status: ['sent', 'delivered', 'read'][i]!, timestamp, recipient_id: waId }));
+    change = messagesChange({ phoneNumberId: PHONE_NUMBER_ID, statuses });
   } else {
-    value.contacts = [{ profile: { name: `Subject ${waId.slice(-5)}` }, wa_id: waId }];
-    let message: Record<string, unknown>;
-    if (kind === 'text') message = { ...base, type: 'text', text: { body: `Is the flat on Lemon Street still free? (${n})` } };
+    let message;
+    if (kind === 'text') message = inboundMessage(sender, { type: 'text', id, text: { body: `Is the flat on Lemon Street still free? (${n})` } });
     else if (kind === 'image') {
       const media = job.media[mediaCursor.next++]!;
-      message = { ...base, type: 'image', image: { mime_type: 'image/jpeg', sha256: media.sha256, id: media.id, caption: 'the boiler' } };
+      message = inboundMessage(sender, { type: 'image', id, image: { mime_type: 'image/jpeg', sha256: media.sha256, id: media.id, caption: 'the boiler' } });
     } else {
       const response = kind === 'erasure' ? { action: 'data_deletion_request', scope: 'all' } : { flow_token: `lead-${n}`, screen: 'LEAD', full_name: `Subject ${waId.slice(-5)}`, move_in: '2026-03-01', budget: 900 + (n % 700) };
-      message = { ...base, type: 'interactive', context: { from: '447700900000', id: wamid('447700900000', job.seed, n) }, interactive: { type: 'nfm_reply', nfm_reply: { response_json: JSON.stringify(response), body: 'Sent', name: 'flow' } } };
+      message = inboundMessage(sender, { type: 'interactive', id, context: { from: '447700900000', id: wamid('447700900000', job.seed, n) }, interactive: { type: 'nfm_reply', nfm_reply: { response_json: JSON.stringify(response), body: 'Sent', name: 'flow' } } });
     }
-    value.messages = [message];
+    change = messagesChange({ phoneNumberId: PHONE_NUMBER_ID, contacts: [sender], messages: [message] });
   }
-  return { kind, body: JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '102290129340398', changes: [{ field: 'messages', value }] }] }) };
+  return { kind, body: JSON.stringify(webhookDelivery([[change]])) };
 }
 
 async function client(job: ClientJob): Promise<ClientResult> {

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ApiClient, CliError, EXIT, isLoopback, usageError, type Auth } from './api';
+import { parseCommandLine, UsageError, type OptionSpecs } from './args';
 import { metricsCommands } from './commands/metrics';
 import { operationsCommands } from './commands/operations';
 import { requestCommands } from './commands/requests';
@@ -17,7 +17,7 @@ export const COMMANDS: Command[] = [...tenantCommands, ...requestCommands, ...op
 
 const GLOBAL_OPTIONS = ['url', 'client-id', 'auth', 'json', 'help'];
 
-const OPTIONS: NonNullable<ParseArgsConfig['options']> = {
+const OPTIONS = {
   url: { type: 'string' },
   'client-id': { type: 'string' },
   auth: { type: 'string' },
@@ -38,7 +38,7 @@ const OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   yes: { type: 'boolean' },
   timeout: { type: 'string' },
   interval: { type: 'string' },
-};
+} satisfies OptionSpecs;
 
 /**
  * `flowkeeper <command> [options]`: the operator CLI over the admin API. Returns the exit code
@@ -50,9 +50,10 @@ export async function main(argv: readonly string[], io: CliIo = nodeIo()): Promi
   try {
     let parsed: { values: Values; positionals: string[] };
     try {
-      parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true }) as { values: Values; positionals: string[] };
+      parsed = parseCommandLine(argv, OPTIONS, { positionals: true });
     } catch (error) {
-      throw usageError(error instanceof Error ? error.message.split('\n')[0]! : 'bad arguments');
+      if (error instanceof UsageError) throw usageError(error.message, error.flag);
+      throw error;
     }
     const { values, positionals } = parsed;
     const command = COMMANDS.find((c) => c.words.every((w, i) => positionals[i] === w));

@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { tenantIdSchema } from '../shared/domain';

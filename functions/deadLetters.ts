@@ -1,11 +1,13 @@
+import './startupCheck';
 import { app, type HttpResponseInit } from '@azure/functions';
 import { ADMIN_ROLE, adminRoute, validationError, type AdminCall } from '../shared/http';
-import { countDeadLetters, deadLetterQuerySchema, queueNameSchema, replayDeadLetters, showDeadLetters } from '../shared/metrics';
+import { deadLetterQuerySchema, queueNameSchema, replayDeadLetters } from '../shared/metrics';
+import { readDeadLetterCounts, readDeadLetters } from '../shared/queue/deadLetterReader';
 import { compositionRoot, type CompositionRoot } from '../shared/runtime';
 
 /** GET /api/dead-letters: dead-lettered messages per queue (admins and operators; counts say nothing about a tenant). */
 export async function getDeadLetterCounts({ root }: AdminCall<CompositionRoot>): Promise<HttpResponseInit> {
-  return { status: 200, jsonBody: await countDeadLetters(root.queue) };
+  return { status: 200, jsonBody: await readDeadLetterCounts(root.queue) };
 }
 
 /** GET /api/dead-letters/{queue}?max=: reasons, descriptions, ids and bodies (ids only). Admins: the messages span tenants. */
@@ -14,7 +16,7 @@ export async function getDeadLetters({ request, root }: AdminCall<CompositionRoo
   if (!queue.success) return validationError(queue.error, 'queue');
   const query = deadLetterQuerySchema.safeParse(Object.fromEntries(request.query.entries()));
   if (!query.success) return validationError(query.error);
-  return { status: 200, jsonBody: await showDeadLetters(root.queue, queue.data, query.data.max) };
+  return { status: 200, jsonBody: await readDeadLetters(root.queue, queue.data, query.data.max) };
 }
 
 /** POST /api/dead-letters/{queue}/replay?max=: back to the queue with a fresh delivery count; admins only, audited. */

@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { reportDeadLetters, watchDeadlines } from '../shared/retention';
 import { compositionRoot } from '../shared/runtime';

@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type InvocationContext } from '@azure/functions';
 import { runErasureTask } from '../shared/privacy';
 import { compositionRoot } from '../shared/runtime';

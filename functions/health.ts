@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { checkHealth } from '../shared/health';
 import { compositionRoot } from '../shared/runtime';

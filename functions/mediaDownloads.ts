@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type InvocationContext } from '@azure/functions';
 import { compositionRoot } from '../shared/runtime';
 import { downloadMedia } from '../shared/whatsapp';

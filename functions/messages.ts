@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type HttpResponseInit } from '@azure/functions';
 import { waIdSchema } from '../shared/domain';
 import { errorResponse, tenantRoute, validationError, type TenantCall } from '../shared/http';

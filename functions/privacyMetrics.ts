@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type HttpResponseInit, type InvocationContext, type Timer } from '@azure/functions';
 import { tenantIdSchema } from '../shared/domain';
 import { adminRoute, errorResponse, validationError, type AdminCall } from '../shared/http';

@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { reconcilePrivacyRequests } from '../shared/privacy';
 import { compositionRoot } from '../shared/runtime';

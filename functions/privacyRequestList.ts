@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type HttpResponseInit } from '@azure/functions';
 import { adminRoute, validationError, type AdminCall } from '../shared/http';
 import { listPrivacyRequests, requestListQuerySchema } from '../shared/metrics';

@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type HttpResponseInit } from '@azure/functions';
 import { adminRoute, errorResponse, readJson, tenantRoute, validationError, type AdminCall, type TenantCall } from '../shared/http';
 import { compositionRoot, type CompositionRoot } from '../shared/runtime';

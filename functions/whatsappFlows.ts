@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { handleFlowsRequest } from '../shared/flows';
 import { errorResponse } from '../shared/http';

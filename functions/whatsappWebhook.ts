@@ -1,3 +1,4 @@
+import './startupCheck';
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { errorResponse } from '../shared/http';
 import { compositionRoot } from '../shared/runtime';

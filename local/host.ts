@@ -6,14 +6,15 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { QUEUE_NAMES, type QueueName } from '../shared/queue/queuePort';
 import type { Services } from '../shared/runtime';
+import { loadFunctionFiles } from './functionFiles';
 import { installFunctionsCore, type Registration } from './functionsCore';
-import { parseSchedule, resolveSettingReference } from './ncrontab';
+import { parseNcrontab } from '../shared/config';
 
 export interface LocalHostOptions {
   services: Services;
   port?: number;
   host?: string;
-  /** Loads the function files (which register themselves). Default: the compiled entry point. */
+  /** Loads the function files (which register themselves). Default: the files package.json `main` names. */
   loadFunctions?: () => Promise<unknown>;
   /** Run timer triggers on their schedules (tests drive timers themselves). Default true. */
   runTimers?: boolean;
@@ -34,7 +35,7 @@ export interface LocalHost {
  */
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const registrations = installFunctionsCore();
-  await (options.loadFunctions ?? (() => import('../functions/index.js')))();
+  await (options.loadFunctions ?? loadFunctionFiles)();
   const log = options.log ?? ((line: string) => console.log(line));
   const { services } = options;
 
@@ -88,10 +89,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     };
     timers.set(registration.name, run);
     if (options.runTimers === false) continue;
-    const next = parseSchedule(resolveSettingReference(String(registration.trigger.schedule), settingValues));
+    // The schedule as the Functions host reads it (the same reading as the settings check's).
+    const schedule = parseNcrontab(resolveSettingReference(String(registration.trigger.schedule), settingValues));
     const arm = (): void => {
       if (closing) return;
-      const delay = Math.min(next(services.clock.now()).getTime() - services.clock.now().getTime(), 2 ** 31 - 1);
+      const delay = Math.min(schedule.next(services.clock.now()).getTime() - services.clock.now().getTime(), 2 ** 31 - 1);
       const handle = setTimeout(() => {
         void run()
           .catch((error: unknown) => log(`[${registration.name}] timer failed: ${errorName(error)}`))
@@ -121,6 +123,15 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       await Promise.all(unsubscribes.map((u) => u()));
     },
   };
+}
+
+/** `%NAME%` in a binding is an app-setting reference, as in function.json and the v4 model. */
+export function resolveSettingReference(value: string, env: Record<string, string | undefined>): string {
+  return value.replace(/%([A-Za-z0-9_]+)%/g, (_, name: string) => {
+    const resolved = env[name];
+    if (resolved === undefined || resolved === '') throw new Error(`app setting ${name} is referenced but not set`);
+    return resolved;
+  });
 }
 
 type HttpFunction = Registration & { match: (method: string, path: string) => Record<string, string> | undefined };

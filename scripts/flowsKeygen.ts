@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { scriptArguments } from '../cli/args';
 import { tenantIdSchema } from '../shared/domain/ids';
 import { flowsKeySecretNames } from '../shared/flows/flowKeys';
 import { keyVaultNameOf } from '../shared/secrets/keyVaultSecretProvider';
@@ -28,28 +28,14 @@ export interface KeygenIo {
 }
 
 export async function main(argv: string[], io: KeygenIo): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        tenant: { type: 'string' },
-        passphrase: { type: 'string' },
-        'key-vault': { type: 'string' },
-        settings: { type: 'string' },
-        upload: { type: 'string' },
-        help: { type: 'boolean' },
-      },
-      strict: true,
-    }).values;
-  } catch (error) {
-    io.err(`${error instanceof Error ? error.message : 'bad arguments'}\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    io.out(USAGE);
-    return 0;
-  }
+  const parsed = scriptArguments(
+    argv,
+    { tenant: { type: 'string' }, passphrase: { type: 'string' }, 'key-vault': { type: 'string' }, settings: { type: 'string' }, upload: { type: 'string' } },
+    USAGE,
+    io,
+  );
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const args = parsed.values;
   const tenant = args.tenant === undefined ? undefined : tenantIdSchema.safeParse(args.tenant);
   if (tenant && !tenant.success) {
     io.err('--tenant must be 1-63 lowercase letters, digits or dashes');

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { scriptArguments } from '../cli/args';
 import { localEnvironment } from '../shared/config/localSettings';
 import { cosmosClientFor, cosmosContainers } from '../shared/cosmos/cosmosStore';
 import { dataKeyring } from '../shared/crypto/subjectKeys';
@@ -34,29 +34,14 @@ const USAGE =
   'usage: npm run flows:send -- --tenant <id> --to <+447700900123> [--flow-id <id>] [--phone-number-id <id>] [--ttl-hours 72] [--draft]';
 
 export async function main(argv: string[], io: SendIo): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        tenant: { type: 'string' },
-        to: { type: 'string' },
-        'flow-id': { type: 'string' },
-        'phone-number-id': { type: 'string' },
-        'ttl-hours': { type: 'string' },
-        draft: { type: 'boolean' },
-        help: { type: 'boolean' },
-      },
-      strict: true,
-    }).values;
-  } catch (error) {
-    io.err(`${error instanceof Error ? error.message : 'bad arguments'}\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    io.out(USAGE);
-    return 0;
-  }
+  const parsed = scriptArguments(
+    argv,
+    { tenant: { type: 'string' }, to: { type: 'string' }, 'flow-id': { type: 'string' }, 'phone-number-id': { type: 'string' }, 'ttl-hours': { type: 'string' }, draft: { type: 'boolean' } },
+    USAGE,
+    io,
+  );
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const args = parsed.values;
   const env = localEnvironment(io.cwd, io.env).values;
   const problems: string[] = [];
   const tenantId = tenantIdSchema.safeParse(args.tenant);

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { scriptArguments } from '../cli/args';
 import { localEnvironment } from '../shared/config';
 import { encodePrincipal } from '../shared/http';
-import { signBody } from '../shared/whatsapp';
+import { inboundMessage, messageIdFor, messagesChange, signBody, unixSeconds, webhookDelivery, type Sender } from '../shared/whatsapp';
 import { startGraphApiFake, type GraphApiFake } from '../test/fakes/graphApi';
 
 /**
@@ -61,6 +62,7 @@ async function play(options: SimulateOptions, graph: GraphApiFake, log: (line: s
   const tenantId = options.tenantId ?? 'simulated-lettings';
   const phoneNumberId = options.phoneNumberId ?? '106540352242922';
   const waId = options.waId ?? '447700900123';
+  const sender: Sender = { waId, name: 'Jo Bloggs' };
   const steps: SimulationStep[] = [];
   const record = (step: string, status: number, detail: string) => {
     steps.push({ step, status, detail });
@@ -83,25 +85,9 @@ async function play(options: SimulateOptions, graph: GraphApiFake, log: (line: s
   if (!tenant.ok) throw new Error(`could not configure the tenant (${tenant.status}); is LOCAL_DEV_AUTH=true?`);
 
   const deliver = async (step: string, messages: Record<string, unknown>[], extra: { statuses?: Record<string, unknown>[]; secret?: string } = {}) => {
-    const payload = {
-      object: 'whatsapp_business_account',
-      entry: [
-        {
-          id: '102290129340398',
-          changes: [
-            {
-              field: 'messages',
-              value: {
-                messaging_product: 'whatsapp',
-                metadata: { display_phone_number: '447700900000', phone_number_id: phoneNumberId },
-                ...(messages.length ? { contacts: [{ profile: { name: 'Jo Bloggs' }, wa_id: waId }], messages } : {}),
-                ...(extra.statuses ? { statuses: extra.statuses } : {}),
-              },
-            },
-          ],
-        },
-      ],
-    };
+    const payload = webhookDelivery([
+      [messagesChange({ phoneNumberId, ...(messages.length ? { contacts: [sender], messages } : {}), ...(extra.statuses ? { statuses: extra.statuses } : {}) })],
+    ]);
     const body = JSON.stringify(payload);
     const r = await api('whatsapp/webhook', {
       method: 'POST',
@@ -119,12 +105,12 @@ async function play(options: SimulateOptions, graph: GraphApiFake, log: (line: s
     return answer.received;
   };
 
-  const now = () => String(Math.floor(Date.now() / 1000));
-  const message = (type: string, content: Record<string, unknown>) => ({ from: waId, id: fakeWamid(waId), timestamp: now(), type, ...content });
+  const now = () => unixSeconds();
+  const message = (type: string, content: Record<string, unknown>) => inboundMessage(sender, { type, ...content });
 
   const hello = message('text', { text: { body: 'Hi, is the flat on Elm Road still available?' } });
   await deliver('text message', [hello]);
-  await deliver('status updates', [], { statuses: ['sent', 'delivered', 'read'].map((status) => ({ id: fakeWamid('447700900000'), status, timestamp: now(), recipient_id: waId })) });
+  await deliver('status updates', [], { statuses: ['sent', 'delivered', 'read'].map((status) => ({ id: messageIdFor('447700900000'), status, timestamp: now(), recipient_id: waId })) });
 
   const mediaId = String(1_000_000_000_000_000 + Math.floor(Math.random() * 1e12));
   const photo = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(4096)]);
@@ -177,17 +163,24 @@ async function waitFor(seconds: number, probe: () => boolean | Promise<boolean>)
 }
 
 /** A message id shaped like Meta's (base64 that contains the number). */
-function fakeWamid(waId: string): string {
-  const inner = Buffer.concat([Buffer.from([0x1c, 0x18, waId.length]), Buffer.from(waId), Buffer.from([0x15, 0x02, 0x00, 0x12, 0x18, 0x14]), Buffer.from(randomBytes(10).toString('hex').toUpperCase()), Buffer.from([0x00])]);
-  return `wamid.${inner.toString('base64')}`;
-}
-
-function argument(name: string): string | undefined {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1] : undefined;
-}
+const USAGE = 'usage: npm run simulate -- [--url http://127.0.0.1:7071] [--storage none|encrypted|hubspot] [--wait 20]';
 
 async function main(): Promise<void> {
+  const io = { out: (line: string) => console.log(line), err: (line: string) => console.error(line) };
+  const parsed = scriptArguments(process.argv.slice(2), { url: { type: 'string' }, storage: { type: 'string' }, wait: { type: 'string' } }, USAGE, io);
+  if ('exitCode' in parsed) {
+    process.exitCode = parsed.exitCode;
+    return;
+  }
+  const args = parsed.values;
+  const storage = args.storage ?? 'encrypted';
+  const waitSeconds = Number(args.wait ?? 20);
+  const problem = !['none', 'encrypted', 'hubspot'].includes(storage) ? '--storage must be none, encrypted or hubspot' : !Number.isInteger(waitSeconds) || waitSeconds < 1 ? '--wait must be a whole number of seconds' : undefined;
+  if (problem) {
+    io.err(`${problem}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
   const projectDir = resolve(__dirname, '..', '..');
   const { values, source } = localEnvironment(projectDir);
   const required = (name: string) => {
@@ -195,9 +188,7 @@ async function main(): Promise<void> {
     if (!value) throw new Error(`${name} is not set in ${source} or the environment`);
     return value;
   };
-  const url = argument('url') ?? `http://127.0.0.1:${values.PORT ?? 7071}`;
-  const storage = argument('storage') ?? 'encrypted';
-  if (!['none', 'encrypted', 'hubspot'].includes(storage)) throw new Error('--storage must be none, encrypted or hubspot');
+  const url = args.url ?? `http://127.0.0.1:${values.PORT ?? 7071}`;
   console.log(`Simulating Meta against ${url} (settings from ${source})`);
   const report = await simulate({
     url,
@@ -206,7 +197,7 @@ async function main(): Promise<void> {
     accessToken: required('WHATSAPP_ACCESS_TOKEN'),
     graphBaseUrl: values.GRAPH_API_BASE_URL?.trim() || 'http://127.0.0.1:7072/v23.0',
     messageStorage: storage as 'none' | 'encrypted' | 'hubspot',
-    waitSeconds: Number(argument('wait') ?? 20),
+    waitSeconds,
   });
   const failed = report.steps.filter((s) => s.status >= 500 || s.status === 0);
   if (failed.length > 0) process.exitCode = 1;

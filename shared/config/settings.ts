@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ncrontabProblem } from './ncrontab';
 
 /**
  * Every app setting Flowkeeper reads, validated once at start-up. The names are part of the external
@@ -44,13 +45,16 @@ const bool = optionalText.pipe(
   z.union([z.undefined(), z.enum(['true', 'false'], { error: 'must be "true" or "false"' })]),
 );
 
-/** Six-field NCRONTAB (seconds first), as the Functions timer trigger expects. */
+/** Six-field NCRONTAB (seconds first, UTC), read as the Functions host reads it (./ncrontab.ts). */
 const ncrontab = (fallback: string) =>
   optionalText
     .pipe(
       z.union([
         z.undefined(),
-        z.string().regex(/^\S+( \S+){5}$/, 'must be a six-field NCRONTAB expression (seconds first, UTC)'),
+        z.string().superRefine((value, ctx) => {
+          const problem = ncrontabProblem(value);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
       ]),
     )
     .transform((value) => value ?? fallback);

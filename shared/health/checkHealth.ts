@@ -1,4 +1,5 @@
-import { QUEUE_NAMES, type DeadLetterStore, type QueueName } from '../queue/queuePort';
+import { readDeadLetterCounts } from '../queue/deadLetterReader';
+import type { DeadLetterStore, QueueName } from '../queue/queuePort';
 import type { SecretProvider } from '../secrets/secretProvider';
 
 export interface DependencyStatus {
@@ -43,17 +44,21 @@ function describe(error: unknown): string {
 export async function checkHealth(deps: {
   /** One cheap read of each store (the composition root points them at a container each). */
   probes: { cosmos: () => Promise<unknown>; blob: () => Promise<unknown> };
-  queue: DeadLetterStore;
+  queue: Pick<DeadLetterStore, 'countDeadLetters'>;
   secrets: SecretProvider;
   timeoutMs?: number;
 }): Promise<HealthReport> {
   const timeout = deps.timeoutMs ?? 5000;
-  const deadLetters: Partial<Record<QueueName, number>> = {};
+  let deadLetters: Partial<Record<QueueName, number>> = {};
   const [cosmos, blob, queue, secrets] = await Promise.all([
     probe(deps.probes.cosmos, timeout),
     probe(deps.probes.blob, timeout),
     probe(async () => {
-      for (const name of QUEUE_NAMES) deadLetters[name] = await deps.queue.countDeadLetters(name);
+      // The queue is up when every dead-letter count can be read; the first failure says why it is not.
+      const failures: unknown[] = [];
+      const counts = await readDeadLetterCounts(deps.queue, (_queue, error) => failures.push(error));
+      deadLetters = counts.queues;
+      if (failures.length > 0) throw failures[0];
     }, timeout),
     probe(() => deps.secrets.get('SUBJECT_HASH_KEY').then((v) => {
       if (v === undefined) throw new Error('SUBJECT_HASH_KEY is not set');

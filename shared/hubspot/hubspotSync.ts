@@ -6,6 +6,7 @@ import { normaliseWaId, tenantIdSchema, toE164, type SubjectHash, type TenantId,
 import type { Marker, MarkerStore } from '../markers/markerStore';
 import { waIdOfPartition, type MessageStore } from '../messages/messageStore';
 import { DeadLetterError, type QueueSender } from '../queue/queuePort';
+import { retryDelayMs, throttledDelayMs, type Backoff } from '../retry';
 import type { SecretProvider } from '../secrets/secretProvider';
 import type { MessageDocument } from '../subjects/documents';
 import type { StoredContact, SubjectStore, VersionedDocument } from '../subjects/subjectStore';
@@ -29,17 +30,16 @@ export const hubspotSyncMessageSchema = z.object({
 });
 export type HubSpotSyncMessage = z.infer<typeof hubspotSyncMessageSchema>;
 
-/** Backoff by rescheduling the queue message, never by sleeping in the handler. */
-export interface SyncRetryPolicy {
-  baseMs: number;
-  capMs: number;
+/** The sync's backoff (shared/retry): by rescheduling the queue message, never by sleeping in the handler. */
+export interface SyncRetryPolicy extends Backoff {
   /** Transient failures (5xx, timeouts) before the message is dead-lettered (its document stays pending). */
   maxAttempts: number;
   /** 429s honoured before the message is dead-lettered anyway. */
   maxRateLimited: number;
 }
 
-export const DEFAULT_SYNC_RETRY: SyncRetryPolicy = { baseMs: 2000, capMs: 5 * 60_000, maxAttempts: 10, maxRateLimited: 50 };
+/** 2-2.2 s after the first failure, doubling, at most 5-5.5 min; after a 429 its Retry-After (10 s if none) plus up to a tenth. */
+export const DEFAULT_SYNC_RETRY: SyncRetryPolicy = { baseMs: 2000, capMs: 5 * 60_000, jitter: 0.1, throttledMs: 10_000, minRetryAfterMs: 0, maxAttempts: 10, maxRateLimited: 50 };
 
 export interface HubSpotSyncDeps {
   tenants: { get(id: TenantId): Promise<Tenant | undefined> };
@@ -277,13 +277,11 @@ async function reschedule(deps: HubSpotSyncDeps, message: HubSpotSyncMessage, er
   if (attempt >= deps.retry.maxAttempts || rateLimited >= deps.retry.maxRateLimited) {
     throw new DeadLetterError('HubSpotUnavailable', `${error.message} (gave up after ${attempt} failures and ${rateLimited} rate limits; the message waits encrypted until replayed or expired)`);
   }
-  const delay = limited
-    ? (error.retryAfterMs ?? 10_000) + Math.floor(deps.random() * Math.min(2000, Math.max(250, error.retryAfterMs ?? 1000)))
-    : Math.min(deps.retry.baseMs * 2 ** (attempt - 1), deps.retry.capMs) * (1 + deps.random() / 10);
+  const delay = limited ? throttledDelayMs(deps.retry, error.retryAfterMs, deps.random) : retryDelayMs(deps.retry, { failures: attempt, retryAfterMs: error.retryAfterMs, random: deps.random });
   await deps.queue.send('hubspot-sync', {
     messageId: `${message.messageDocId}:retry${attempt + rateLimited}`,
     body: { ...message, attempt, rateLimited },
-    scheduledAt: new Date(deps.clock.now().getTime() + Math.round(delay)),
+    scheduledAt: new Date(deps.clock.now().getTime() + delay),
   });
   return { outcome: 'rescheduled', reason: limited ? `rate-limited${error.policy ? `:${error.policy}` : ''}` : error.status ? `http-${error.status}` : 'unreachable' };
 }

@@ -1,5 +1,5 @@
 import type { AuditEventInput } from '../audit/auditLog';
-import { backoffDelayMs, rateLimitedDelayMs } from './backoff';
+import { retryDelayMs, throttledDelayMs } from '../retry';
 import { advanceCancellation } from './cancellation';
 import type { PrivacyDeps } from './deps';
 import { describeFailure } from './errors';
@@ -61,10 +61,12 @@ export async function verifyAndComplete(
 async function retryVerification(deps: PrivacyDeps, doc: PrivacyRequestDocument, error: unknown, attempt: number, rateLimited: number): Promise<'failed' | 'rescheduled'> {
   const requestId = doc.id;
   const failure = describeFailure(error, 'Flowkeeper', 'verification');
-  const slowDown = failure.kind === 'rate-limited' && rateLimited < deps.retry.maxRateLimited;
+  const slowDown = failure.kind === 'throttled' && rateLimited < deps.retry.maxRateLimited;
   if (slowDown || (failure.kind !== 'permanent' && attempt < deps.retry.maxAttempts)) {
     const next = slowDown ? { attempt, rateLimited: rateLimited + 1 } : { attempt: attempt + 1, rateLimited };
-    const delay = slowDown ? rateLimitedDelayMs(deps.retry, failure.retryAfterMs, deps.random) : (failure.retryAfterMs ?? backoffDelayMs(deps.retry, attempt, deps.random));
+    const delay = slowDown
+      ? throttledDelayMs(deps.retry, failure.retryAfterMs, deps.random)
+      : retryDelayMs(deps.retry, { failures: attempt, retryAfterMs: failure.retryAfterMs, random: deps.random });
     await deps.queue.send('privacy-requests', {
       messageId: `${requestId}:verify:${doc.tasks.reduce((n, t) => n + t.generation, 0)}:retry${next.attempt}${slowDown ? `:rl${next.rateLimited}` : ''}`,
       body: { requestId, ...next },

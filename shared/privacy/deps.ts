@@ -1,5 +1,6 @@
 import type { Clock } from '../domain/clock';
 import type { QueueSender } from '../queue/queuePort';
+import type { Backoff } from '../retry';
 import type { SecretProvider } from '../secrets/secretProvider';
 import type { Telemetry } from '../telemetry/telemetry';
 import type {
@@ -18,20 +19,19 @@ import type {
 import type { StoreRegistry } from './registry';
 import type { RecentTenants } from './recentTenants';
 
-/** Exponential backoff with jitter, by rescheduling the queue message (never by sleeping in a handler). */
-export interface RetryPolicy {
-  /** First delay; each further attempt doubles it, up to `capMs`. */
-  baseMs: number;
-  capMs: number;
+/** The backoff of the privacy workers (shared/retry), and how long they keep trying. */
+export interface RetryPolicy extends Backoff {
   /** Attempts (transient failures) before the task fails and its message goes to the dead-letter queue. */
   maxAttempts: number;
   /** 429 answers honoured with Retry-After before the task fails anyway. */
   maxRateLimited: number;
-  /** The shortest wait after a 429, whatever Retry-After says (`0` would spend the 429 budget at once). */
-  minRateLimitedMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseMs: 2000, capMs: 5 * 60_000, maxAttempts: 8, maxRateLimited: 50, minRateLimitedMs: 1000 };
+/**
+ * 1.6-2 s after the first failure, doubling, at most 4-5 min; after a 429 what the store asked for (10 s
+ * when it named nothing, never under 1 s) plus up to a quarter.
+ */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseMs: 1600, capMs: 4 * 60_000, jitter: 0.25, throttledMs: 10_000, minRetryAfterMs: 1000, maxAttempts: 8, maxRateLimited: 50 };
 
 /**
  * Everything the privacy use cases need, as ports (./ports.ts). The composition root

@@ -18,5 +18,4 @@ export { retryPrivacyRequest, type RetryResult } from './retryRequest';
 export { reconcilePrivacyRequests, type ReconcileOptions, type ReconcileReport } from './reconcile';
 export { cancelTenant, advanceCancellation, cancellationProgress, type CancellationProgress, type CancelResult } from './cancellation';
 export { readAccessExport, sweepExpiredExports, type ExportResult } from './accessExports';
-export { backoffDelayMs, rateLimitedDelayMs } from './backoff';
 export { exportBlobName } from './exportNames';

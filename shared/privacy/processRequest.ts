@@ -1,5 +1,5 @@
 import { DeadLetterError } from '../queue/queuePort';
-import { backoffDelayMs, rateLimitedDelayMs } from './backoff';
+import { retryDelayMs, throttledDelayMs } from '../retry';
 import { failRequest, verifyAndComplete } from './completion';
 import type { PrivacyDeps } from './deps';
 import { carryOutDirectRequest } from './directRequests';
@@ -33,7 +33,7 @@ export async function processPrivacyRequest(deps: PrivacyDeps, body: unknown): P
       // must not take the new message for the old one.
       messageId: `${requestId}:outage:${attempt + 1}:${deps.clock.now().getTime()}`,
       body: { requestId, attempt: attempt + 1, rateLimited },
-      scheduledAt: new Date(deps.clock.now().getTime() + backoffDelayMs(deps.retry, attempt, deps.random)),
+      scheduledAt: new Date(deps.clock.now().getTime() + retryDelayMs(deps.retry, { failures: attempt, random: deps.random })),
     });
     deps.telemetry.event('privacy.request.rescheduled', { requestId, attempt, reason: error instanceof Error ? error.name : 'error' });
     return 'rescheduled';
@@ -119,19 +119,19 @@ async function direct(deps: PrivacyDeps, doc: PrivacyRequestDocument, attempt: n
     const failure = describeFailure(error, 'Flowkeeper', doc.type);
     // Message ids name this claim (its write time): after an admin retry the attempts count from 1 again.
     const run = Date.parse(claimed.doc.updatedAt);
-    if (failure.kind === 'rate-limited' && rateLimited < deps.retry.maxRateLimited) {
+    if (failure.kind === 'throttled' && rateLimited < deps.retry.maxRateLimited) {
       // The store asked us to slow down: not a failed attempt (as for a store task), so no attempt is spent.
       await deps.requests.mutate(doc.id, (d) => (d.status === 'received' ? { ...d, attempts: Math.max(0, d.attempts - 1) } : undefined), claimed);
       await deps.queue.send('privacy-requests', {
         messageId: `${doc.id}:${run}:${attempt}:rl${rateLimited + 1}`,
         body: { requestId: doc.id, attempt, rateLimited: rateLimited + 1 },
-        scheduledAt: new Date(deps.clock.now().getTime() + rateLimitedDelayMs(deps.retry, failure.retryAfterMs, deps.random)),
+        scheduledAt: new Date(deps.clock.now().getTime() + throttledDelayMs(deps.retry, failure.retryAfterMs, deps.random)),
       });
       return 'rescheduled';
     }
     const attempts = claimed.doc.attempts;
     if (failure.kind !== 'permanent' && attempts < deps.retry.maxAttempts) {
-      const delay = failure.retryAfterMs ?? backoffDelayMs(deps.retry, attempts, deps.random);
+      const delay = retryDelayMs(deps.retry, { failures: attempts, retryAfterMs: failure.retryAfterMs, random: deps.random });
       await deps.queue.send('privacy-requests', {
         messageId: `${doc.id}:${run}:${attempt + 1}`,
         body: { requestId: doc.id, attempt: attempt + 1, rateLimited },
@@ -139,15 +139,7 @@ async function direct(deps: PrivacyDeps, doc: PrivacyRequestDocument, attempt: n
       });
       return 'rescheduled';
     }
-    await failRequest(deps, doc.id, storeOf(failure.reason), failure.reason);
+    await failRequest(deps, doc.id, failure.store ?? 'request', failure.reason);
     throw new DeadLetterError('RequestFailed', `${doc.type}: ${failure.reason}`);
   }
-}
-
-/** Which system a failure reason names, for the `failure.store` of a direct request. */
-function storeOf(reason: string): string {
-  if (reason.startsWith('HubSpot')) return 'hubspot';
-  if (reason.startsWith('Blob')) return 'blob';
-  if (reason.startsWith('Cosmos')) return 'cosmos';
-  return 'request';
 }

@@ -1,5 +1,5 @@
 import { DeadLetterError } from '../queue/queuePort';
-import { backoffDelayMs, rateLimitedDelayMs } from './backoff';
+import { retryDelayMs, throttledDelayMs } from '../retry';
 import { failRequest, verifyAndComplete } from './completion';
 import type { PrivacyDeps } from './deps';
 import { describeFailure, type Failure } from './errors';
@@ -143,13 +143,13 @@ async function handleFailure(deps: PrivacyDeps, message: ErasureTaskMessage, fai
     if (claimed ? task.status !== 'running' : task.status === 'done' || task.status === 'failed') return undefined;
     if (!claimed) startAttempt(doc, task, startedAt);
     task.lastError = failure.reason;
-    if (failure.kind === 'rate-limited' && task.rateLimited < policy.maxRateLimited) {
+    if (failure.kind === 'throttled' && task.rateLimited < policy.maxRateLimited) {
       // The store asked us to slow down: that is not a failed attempt.
       task.attempts = Math.max(0, task.attempts - 1);
       task.rateLimited += 1;
-      next = { delayMs: rateLimitedDelayMs(deps.retry, failure.retryAfterMs, deps.random), attempt: message.attempt, suffix: `:rl${task.rateLimited}` };
+      next = { delayMs: throttledDelayMs(policy, failure.retryAfterMs, deps.random), attempt: message.attempt, suffix: `:rl${task.rateLimited}` };
     } else if (failure.kind !== 'permanent' && task.attempts < policy.maxAttempts) {
-      next = { delayMs: backoffDelayMs(policy, task.attempts, deps.random), attempt: task.attempts + 1, suffix: '' };
+      next = { delayMs: retryDelayMs(policy, { failures: task.attempts, retryAfterMs: failure.retryAfterMs, random: deps.random }), attempt: task.attempts + 1, suffix: '' };
     }
     if (!next) {
       final = true; // recorded by failRequest below

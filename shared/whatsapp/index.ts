@@ -1,4 +1,5 @@
 export * from './payload';
+export * from './envelope';
 export * from './signature';
 export * from './ports';
 export * from './flowCompletion';

@@ -1,9 +1,10 @@
-import { createHash, randomInt } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { hashSubject } from '../crypto/subjectKeys';
 import type { Clock } from '../domain/clock';
 import { normaliseWaId, tenantIdSchema, type SubjectHash, type TenantId } from '../domain/ids';
 import { DeadLetterError, type QueueSender } from '../queue/queuePort';
+import { retryDelayMs, retryAfterMsOf, type Backoff } from '../retry';
 import type { SecretProvider } from '../secrets/secretProvider';
 import { mediaPrefixFor } from '../domain/subjectPrefixes';
 import type { MediaRefDocument } from '../subjects/documents';
@@ -42,8 +43,8 @@ export interface MediaDownloadDeps {
   maxAttempts?: number;
   /** Largest file accepted (WhatsApp documents go up to 100 MB). */
   maxBytes?: number;
-  /** Delay before attempt `n` (1-based) after a transient failure; default exponential from 2 s, capped at 1 h, with jitter. */
-  backoffMs?: (attempt: number) => number;
+  /** The backoff after a transient failure (shared/retry); default MEDIA_BACKOFF. */
+  backoff?: Backoff;
 }
 
 export type MediaDownloadOutcome = 'stored' | 'gone' | 'already-done' | 'failed' | 'rescheduled' | 'gave-up';
@@ -61,10 +62,11 @@ const graphMediaSchema = z.object({
   id: z.string().optional(),
 });
 
-export function defaultBackoffMs(attempt: number): number {
-  const base = Math.min(2000 * 2 ** (attempt - 1), 3_600_000);
-  return base + randomInt(0, Math.max(1, Math.floor(base / 10)));
-}
+/**
+ * 2-2.2 s after the first failure, doubling, at most 1-1.1 h (12 attempts span about two hours). A 429
+ * counts as an attempt here (Graph's media limits are per app, not per message), its Retry-After a floor.
+ */
+export const MEDIA_BACKOFF: Backoff = { baseMs: 2000, capMs: 3_600_000, jitter: 0.1, throttledMs: 10_000, minRetryAfterMs: 0 };
 
 /**
  * A `media-downloads` message: fetch the media URL from the Graph API, download the file with the bearer
@@ -100,7 +102,7 @@ async function download(deps: MediaDownloadDeps, message: MediaDownloadMessage):
       await markFailed(deps, found);
       return { outcome: 'gave-up', reason: fetched.reason };
     }
-    const delay = Math.max(fetched.retryAfterMs ?? 0, (deps.backoffMs ?? defaultBackoffMs)(attempt));
+    const delay = retryDelayMs(deps.backoff ?? MEDIA_BACKOFF, { failures: attempt, retryAfterMs: fetched.retryAfterMs });
     await deps.queue.send('media-downloads', {
       messageId: `${found.doc.mediaId}:${attempt}`,
       body: { ...message, attempt },
@@ -205,20 +207,14 @@ async function call(deps: MediaDownloadDeps, url: string, token: string, step: '
   }
   if (response.ok) return { kind: 'ok', response };
   await response.body?.cancel().catch(() => undefined);
-  if (response.status === 429) return { kind: 'transient', reason: `${step}-429`, ...retryAfter(response) };
+  if (response.status === 429) {
+    const retryAfterMs = retryAfterMsOf(response.headers);
+    return { kind: 'transient', reason: `${step}-429`, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  }
   if (response.status >= 500) return { kind: 'transient', reason: `${step}-${response.status}` };
   if (step === 'file') return { kind: 'transient', reason: `file-${response.status}` };
   if (response.status === 401 || response.status === 403) return { kind: 'transient', reason: `metadata-${response.status}` };
   return { kind: 'permanent', reason: `metadata-${response.status}` };
-}
-
-function retryAfter(response: Response): { retryAfterMs?: number } {
-  const header = response.headers.get('retry-after');
-  if (!header) return {};
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return { retryAfterMs: Math.max(0, seconds * 1000) };
-  const at = Date.parse(header);
-  return Number.isFinite(at) ? { retryAfterMs: Math.max(0, at - Date.now()) } : {};
 }
 
 /** The bearer token goes only to https URLs, or to the Graph base's own host (a loopback fake in tests). */

@@ -1,6 +1,7 @@
 import { normaliseWaId, type WaId } from '../domain/ids';
-import type { SecretProvider } from '../secrets/secretProvider';
-import { ingestMessage, type MessageOutcome } from './ingestMessage';
+import { classifyFailure } from '../failures';
+import { MissingSecretError, type SecretProvider } from '../secrets/secretProvider';
+import { ingestMessage, MessageInFlightError, type MessageOutcome } from './ingestMessage';
 import { parseStatuses, parseWebhook, type KnownMessage, type MessagesValue } from './payload';
 import type { WebhookDeps } from './ports';
 import { sameText, verifySignature } from './signature';
@@ -139,15 +140,17 @@ function profileNames(value: MessagesValue): Map<WaId, string> {
   return names;
 }
 
-/** Which outside system an error came from, by its shape (no message text: it might quote input). */
+/**
+ * What failed, for the 503 and its telemetry: the webhook's own steps (the message lease, a secret), else
+ * the store the failure classifier (shared/failures) names, else `network` for a connection that failed
+ * or timed out without saying where, else `unknown`. Any failure answers 503: Meta retries the delivery,
+ * and what was done is skipped on the retry.
+ */
 function dependencyOf(error: unknown): string {
-  const e = error as { code?: unknown; statusCode?: unknown; name?: unknown };
-  if (e.name === 'MessageInFlightError') return 'message-lease';
-  if (typeof e.name === 'string' && e.name.startsWith('ServiceBus')) return 'queue';
-  if (typeof e.statusCode === 'number' || typeof e.code === 'number') return 'cosmos';
-  if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return 'network';
-  if (e.name === 'MissingSecretError') return 'secrets';
-  return 'unknown';
+  if (error instanceof MessageInFlightError) return 'message-lease';
+  if (error instanceof MissingSecretError) return 'secrets';
+  const failure = classifyFailure(error);
+  return failure.store ?? (failure.unanswered ? 'network' : 'unknown');
 }
 
 function unavailable(deps: WebhookDeps, dependency: string, error: unknown, summary: DeliverySummary): WebhookResult {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalHost } from '../../local/host';
-import { parseSchedule } from '../../local/ncrontab';
+import { parseNcrontab } from '../../shared/config/ncrontab';
 import { startTestHost, type TestHost } from '../support/testHost';
 
 let testHost: TestHost;
@@ -37,11 +37,11 @@ describe('local host', () => {
 
 describe('NCRONTAB schedules (UTC)', () => {
   it('finds the next nightly run and the next minute', () => {
-    const nightly = parseSchedule('0 30 2 * * *');
-    expect(nightly(new Date('2026-06-01T02:30:00Z')).toISOString()).toBe('2026-06-02T02:30:00.000Z');
-    expect(nightly(new Date('2026-06-01T01:00:00Z')).toISOString()).toBe('2026-06-01T02:30:00.000Z');
-    const everyMinute = parseSchedule('0 */1 * * * *');
-    expect(everyMinute(new Date('2026-06-01T10:00:05Z')).toISOString()).toBe('2026-06-01T10:01:00.000Z');
-    expect(parseSchedule('*/15 * * * * 1-5')(new Date('2026-06-06T10:00:05Z')).toISOString()).toBe('2026-06-08T00:00:00.000Z');
+    const nightly = parseNcrontab('0 30 2 * * *');
+    expect(nightly.next(new Date('2026-06-01T02:30:00Z')).toISOString()).toBe('2026-06-02T02:30:00.000Z');
+    expect(nightly.next(new Date('2026-06-01T01:00:00Z')).toISOString()).toBe('2026-06-01T02:30:00.000Z');
+    const everyMinute = parseNcrontab('0 */1 * * * *');
+    expect(everyMinute.next(new Date('2026-06-01T10:00:05Z')).toISOString()).toBe('2026-06-01T10:01:00.000Z');
+    expect(parseNcrontab('*/15 * * * * 1-5').next(new Date('2026-06-06T10:00:05Z')).toISOString()).toBe('2026-06-08T00:00:00.000Z');
   });
 });

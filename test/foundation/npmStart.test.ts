@@ -45,7 +45,8 @@ function portOpen(port: number): Promise<boolean> {
 describe('npm start (the local host as a developer runs it)', () => {
   it('starts its own emulators, answers GET /api/health with every dependency up within 60 s, and Ctrl-C stops everything', async () => {
     const port = await freePort();
-    const run = start({ PORT: String(port) });
+    // A schedule with day names, as Azure reads it, arms the retention timer like any other.
+    const run = start({ PORT: String(port), RETENTION_SCHEDULE: '0 30 2 * * MON-FRI' });
     const started = Date.now();
     let health: Response | undefined;
     while (Date.now() - started < 60_000) {
@@ -65,12 +66,13 @@ describe('npm start (the local host as a developer runs it)', () => {
     for (const p of [port, ...emulatorPorts]) expect(await portOpen(p)).toBe(false);
   }, 90_000);
 
-  it('a missing setting stops start-up with a message naming it, and leaves no emulator running', async () => {
-    const run = start({ PORT: String(await freePort()), WHATSAPP_APP_SECRET: '', DATA_ENCRYPTION_KEY: 'too-short' });
+  it('a missing or invalid setting stops start-up with a message naming it, and leaves no emulator running', async () => {
+    const run = start({ PORT: String(await freePort()), WHATSAPP_APP_SECRET: '', DATA_ENCRYPTION_KEY: 'too-short', RETENTION_SCHEDULE: '0 99 * * * *' });
     const code = await new Promise<number | null>((resolve) => run.child.once('exit', resolve));
     expect(code).toBe(78);
     expect(run.output()).toMatch(/WHATSAPP_APP_SECRET is required/);
     expect(run.output()).toMatch(/DATA_ENCRYPTION_KEY must be 32 random bytes/);
+    expect(run.output()).toMatch(/RETENTION_SCHEDULE must be a valid NCRONTAB expression: its minute field is not/);
     const emulatorPorts = [...run.output().matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
     for (const p of emulatorPorts) expect(await portOpen(p)).toBe(false);
   }, 60_000);

@@ -202,7 +202,7 @@ describe('erasure end to end, over HTTP against the local host', () => {
     await buildSubjectThroughWebhooks(world, tenant, accessed);
     const deps = rootOf(t.services).privacy;
     const policy = { ...deps.retry };
-    Object.assign(deps.retry, { baseMs: 20, capMs: 40, maxAttempts: 2, minRateLimitedMs: 20 }); // two failed attempts would fail it
+    Object.assign(deps.retry, { baseMs: 20, capMs: 40, maxAttempts: 2, minRetryAfterMs: 20 }); // two failed attempts would fail it
     try {
       const limited = (path: RegExp) => hubspot.requests.filter((r) => path.test(r.path) && r.status === 429).length;
       const [readsBefore, searchesBefore] = [limited(/batch\/read$/), limited(/search$/)];

@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { OperationResponse } from '@azure/cosmos';
 import { hashSubject } from '../../shared/crypto';
 import { subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
-import { backoffDelayMs, rateLimitedDelayMs, createPrivacyRequest, DEFAULT_RETRY_POLICY, dueDateOf, processPrivacyRequest, reconcilePrivacyRequests, retryPrivacyRequest, runErasureTask, StoreRegistry, viewOf, type PersonalDataStore, type PrivacyDeps, type PrivacyRequestView } from '../../shared/privacy';
+import { createPrivacyRequest, DEFAULT_RETRY_POLICY, dueDateOf, processPrivacyRequest, reconcilePrivacyRequests, retryPrivacyRequest, runErasureTask, StoreRegistry, viewOf, type PersonalDataStore, type PrivacyDeps, type PrivacyRequestView } from '../../shared/privacy';
 import { InProcessQueue } from '../../shared/queue';
+import { retryDelayMs, throttledDelayMs } from '../../shared/retry';
 import { mediaPrefixFor } from '../../shared/storage';
 import { lifetime } from '../../shared/subjects';
 import { tenantInputSchema } from '../../shared/tenants';
@@ -67,23 +68,24 @@ describe('domain rules', () => {
     expect(dueDateOf(new Date('2026-01-01T00:00:00Z'), 'ccpa').toISOString()).toBe('2026-02-15T00:00:00.000Z');
   });
 
-  it('backoff doubles from 2 s up to 5 minutes, with jitter between half and all of it', () => {
+  it('a privacy task backs off within 2 s after its first failure, doubling up to 5 minutes, never sooner than 80 % of that', () => {
     const policy = DEFAULT_RETRY_POLICY;
-    expect([1, 2, 3, 4].map((n) => backoffDelayMs(policy, n, () => 1))).toEqual([2000, 4000, 8000, 16000]);
-    expect(backoffDelayMs(policy, 1, () => 0)).toBe(1000);
-    expect(backoffDelayMs(policy, 20, () => 1)).toBe(5 * 60_000);
-    const spread = new Set(Array.from({ length: 50 }, () => backoffDelayMs(policy, 3)));
+    const delay = (failures: number, r: number) => retryDelayMs(policy, { failures, random: () => r });
+    expect([1, 2, 3, 4].map((n) => delay(n, 1))).toEqual([2000, 4000, 8000, 16000]);
+    expect(delay(1, 0)).toBe(1600);
+    expect(delay(20, 1)).toBe(5 * 60_000);
+    const spread = new Set(Array.from({ length: 50 }, () => retryDelayMs(policy, { failures: 3 })));
     expect(spread.size).toBeGreaterThan(10);
-    for (const d of spread) expect(d).toBeGreaterThanOrEqual(4000);
+    for (const d of spread) expect(d).toBeGreaterThanOrEqual(6400);
   });
 
   it('after a 429 the wait is never shorter than Retry-After, and spread by up to a quarter so a burst does not come back at once', () => {
     const policy = DEFAULT_RETRY_POLICY;
-    expect(rateLimitedDelayMs(policy, 3000, () => 0)).toBe(3000);
-    expect(rateLimitedDelayMs(policy, 3000, () => 1)).toBe(3750);
-    expect(rateLimitedDelayMs(policy, undefined, () => 0)).toBe(10_000); // no Retry-After: 10 s
-    expect(rateLimitedDelayMs(policy, 0, () => 0)).toBe(1000); // "come back now" would spend the budget at once
-    const spread = new Set(Array.from({ length: 50 }, () => rateLimitedDelayMs(policy, 2000)));
+    expect(throttledDelayMs(policy, 3000, () => 0)).toBe(3000);
+    expect(throttledDelayMs(policy, 3000, () => 1)).toBe(3750);
+    expect(throttledDelayMs(policy, undefined, () => 0)).toBe(10_000); // no Retry-After: 10 s
+    expect(throttledDelayMs(policy, 0, () => 0)).toBe(1000); // "come back now" would spend the budget at once
+    const spread = new Set(Array.from({ length: 50 }, () => throttledDelayMs(policy, 2000)));
     expect(spread.size).toBeGreaterThan(10);
     for (const d of spread) expect(d).toBeGreaterThanOrEqual(2000);
   });

@@ -220,7 +220,8 @@ describe('an erasure', () => {
     w.blob.failures.push(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), new StoreError('transient', 'Blob Storage answered 503 on media delete'));
     expect(await runErasureTask(w.deps, { requestId: id, store: 'blob', attempt: 1, generation: 0 })).toBe('rescheduled');
     const retry = w.sent('erasure-tasks').at(-1)!;
-    expect(retry).toMatchObject({ body: { store: 'blob', attempt: 2 }, scheduledAt: new Date(w.clock.now().getTime() + 1000) });
+    // The first backoff's shortest wait (jitter pinned at 0): 1.6 s (shared/retry, DEFAULT_RETRY_POLICY).
+    expect(retry).toMatchObject({ body: { store: 'blob', attempt: 2 }, scheduledAt: new Date(w.clock.now().getTime() + 1600) });
     await expect(runErasureTask(w.deps, retry.body)).rejects.toThrow(DeadLetterError);
     expect(await w.requests.get(id)).toMatchObject({ status: 'failed', failure: { store: 'blob', reason: 'Blob Storage answered 503 on media delete' } });
     expect((await w.requests.get(id))!.tasks.find((t) => t.store === 'blob')).toMatchObject({ status: 'failed', attempts: 2 });

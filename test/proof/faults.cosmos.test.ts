@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantId } from '../../shared/domain';
 import { mediaPrefixFor } from '../../shared/storage';
-import { PROCESSING_LEASE_SECONDS } from '../../shared/whatsapp';
+import { PROCESSING_LEASE_SECONDS, webhookDelivery } from '../../shared/whatsapp';
 import { phoneNeedles } from '../support/piiSweep';
 import { adminHeaders } from '../support/principals';
 import { eventually } from '../support/testServices';
@@ -82,7 +82,7 @@ describe('Cosmos DB under fire (fault proxy in front of the emulator)', () => {
     const payloads = subjects.flatMap((s) => trafficFor(tenant.phoneNumberId, s, world.graph).payloads);
     // Warm the tenant lookup, then take down the subjects container and the markers' deletes: the
     // delivery fails after claiming its lease, and releasing the lease fails too.
-    await deliverLikeMeta(world.t.url, { object: 'whatsapp_business_account', entry: [] });
+    await deliverLikeMeta(world.t.url, webhookDelivery([]));
     proxy().failUntilCleared({ kind: 'status', status: 503 }, { path: /\/colls\/subjects\// });
     proxy().failUntilCleared({ kind: 'status', status: 503 }, { path: /\/colls\/markers\//, method: 'DELETE' });
     // Meta delivers everything during the outage: each answered 503.

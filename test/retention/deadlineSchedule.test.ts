@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../shared/config';
 import { MINIMAL_SETTINGS, settingsProblemsOf } from '../support/settings';
 import { useServices } from '../../shared/runtime';
-import { startLocalHost, type LocalHost } from '../../local/host';
-import { parseSchedule, resolveSettingReference } from '../../local/ncrontab';
+import { resolveSettingReference, startLocalHost, type LocalHost } from '../../local/host';
+import { parseNcrontab } from '../../shared/config/ncrontab';
 import { eventually, testServices, type TestServices } from '../support/testServices';
 
 /** The settings a start-up needs besides the schedule under test. */
@@ -13,7 +13,7 @@ const problemsOf = settingsProblemsOf;
 /** When the schedule a setting names fires next, as the local host computes it. */
 function nextRun(settingValue: string, after: string): string {
   const expression = resolveSettingReference('%DEADLINE_WATCH_SCHEDULE%', { DEADLINE_WATCH_SCHEDULE: settingValue });
-  return parseSchedule(expression)(new Date(after)).toISOString();
+  return parseNcrontab(expression).next(new Date(after)).toISOString();
 }
 
 describe('DEADLINE_WATCH_SCHEDULE', () => {

@@ -27,7 +27,6 @@ export async function startTestHost(
   const host = await startLocalHost({
     services,
     port: 0,
-    loadFunctions: () => import('../../functions/index.js'),
     runTimers: false,
     log: (line) => logs.push(line),
   });

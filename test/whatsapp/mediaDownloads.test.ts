@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantId, WaId } from '../../shared/domain';
 import { mediaPrefixFor, mediaBlobsOf } from '../../shared/storage';
 import { lifetime, type MediaRefDocument } from '../../shared/subjects';
-import { downloadMedia, sameDigest, type MediaDownloadDeps } from '../../shared/whatsapp';
+import { downloadMedia, MEDIA_BACKOFF, sameDigest, type MediaDownloadDeps } from '../../shared/whatsapp';
 import { startGraphApiFake, type GraphApiFake } from '../fakes/graphApi';
 import { messages, newMediaId, newWaId, single } from '../fixtures/whatsapp/payloads';
 import { startTestHost, type TestHost } from '../support/testHost';
@@ -122,7 +122,7 @@ describe('media download worker against the Graph fake (called directly)', () =>
 
   function deps(overrides: Partial<MediaDownloadDeps> = {}): MediaDownloadDeps & { queue: RecordingInProcessQueue } {
     const own = new RecordingInProcessQueue();
-    return { ...rootOf(t.services).mediaDownload, queue: own, timeoutMs: 300, backoffMs: (n) => n * 1000, ...overrides } as MediaDownloadDeps & { queue: RecordingInProcessQueue };
+    return { ...rootOf(t.services).mediaDownload, queue: own, timeoutMs: 300, backoff: { ...MEDIA_BACKOFF, baseMs: 1000, jitter: 0 }, ...overrides } as MediaDownloadDeps & { queue: RecordingInProcessQueue };
   }
 
   it('transient failures (429, 5xx, timeouts) complete the message and schedule a new one with backoff', async () => {
@@ -137,7 +137,7 @@ describe('media download worker against the Graph fake (called directly)', () =>
     const sent = d.queue.sentTo('media-downloads');
     expect(sent.map((m) => m.messageId)).toEqual([`${doc.mediaId}:1`, `${doc.mediaId}:2`, `${doc.mediaId}:3`]);
     expect(sent.map((m) => (m.body as { attempt: number }).attempt)).toEqual([1, 2, 3]);
-    // Retry-After (7 s) wins over the 1 s backoff; then the backoff itself (2 s, 3 s).
+    // Retry-After (7 s) wins over the 1 s backoff; then the backoff itself (2 s, 4 s).
     expect(sent[0]!.scheduledAt!.getTime() - started).toBeGreaterThanOrEqual(7000);
     expect(sent[1]!.scheduledAt!.getTime() - started).toBeGreaterThanOrEqual(2000);
     expect(sent[1]!.scheduledAt!.getTime() - started).toBeLessThan(7000);
