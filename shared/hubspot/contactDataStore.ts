@@ -105,10 +105,9 @@ export function hubspotContactDataStore(deps: HubSpotStoreDeps): PersonalDataSto
       const order = orderOf(subject);
       // What Flowkeeper recorded goes at once, while the search for what others made runs beside it.
       const searching = contacts.findContacts(subject.tenantId, hubspotIdentifiersOf(subject), order);
-      const recorded = await step('Cosmos', 'HubSpot object record read', () => registry.get(subject.tenantId, subject.subjectHash)).catch(async (error: unknown) => {
-        await searching.catch(() => undefined);
-        throw error;
-      });
+      // Awaited below; a failure before then is not an unhandled rejection meanwhile.
+      searching.catch(() => undefined);
+      const recorded = await step('Cosmos', 'HubSpot object record read', () => registry.get(subject.tenantId, subject.subjectHash));
       const recordedContacts = [...new Set((recorded?.contacts ?? []).map((c) => c.id))];
       const recordedThreads = [...new Set((recorded?.threads ?? []).map((t) => t.id))];
       const [known, found] = await Promise.all([eraseObjects(subject, recordedThreads, recordedContacts, order), searching]);
