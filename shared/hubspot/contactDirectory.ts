@@ -1,3 +1,9 @@
+/*
+ * HubSpot reference (read 2026-12-04): contacts OpenAPI, https://github.com/HubSpot/HubSpot-public-api-spec-collection/blob/main/PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json
+ * (2026-06-23: create with `properties` and `associations`, update, search); custom channels OpenAPI
+ * (2026-08-18: `contactPropertiesLeadingToMatch` names contact properties such as `phone`). See
+ * docs/hubspot.md "Sources".
+ */
 import type { SubjectHash, TenantId, WaId } from '../domain/ids';
 import { toE164 } from '../domain/ids';
 import type { HubSpotContact, HubSpotContacts } from './contacts';

@@ -1,3 +1,10 @@
+/*
+ * HubSpot reference (read 2026-12-04): custom channels OpenAPI, https://github.com/HubSpot/HubSpot-public-api-spec-collection/blob/main/PublicApiSpecs/Conversations/Custom%20Channels/Rollouts/160898/v3/customChannels.json
+ * (2026-08-18: publish body, `preResolvedContacts`, 201 with `conversationsThreadId`); custom channels guide,
+ * https://developers.hubspot.com/docs/api-reference/conversations-custom-channels-v3/guide (undated:
+ * `associateWithContactId` is legacy); conversations OpenAPI, .../Conversations/Conversations/Rollouts/54902/v3/conversations.json
+ * (2026-08-14: thread archive). See docs/hubspot.md "Sources".
+ */
 import { z } from 'zod';
 import { decryptText } from '../crypto/dataEncryption';
 import { dataKeyring, hashSubject } from '../crypto/subjectKeys';

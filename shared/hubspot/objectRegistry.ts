@@ -1,3 +1,9 @@
+/*
+ * HubSpot reference (read 2026-12-04): the ids it records are those of the contacts OpenAPI
+ * (https://github.com/HubSpot/HubSpot-public-api-spec-collection/blob/main/PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json, 2026-06-23: `hs_object_id`)
+ * and the conversations OpenAPI (.../Conversations/Conversations/Rollouts/54902/v3/conversations.json,
+ * 2026-08-14: thread `id`, `originalChannelAccountId`). See docs/hubspot.md "Sources".
+ */
 import type { SubjectHash, TenantId } from '../domain/ids';
 
 /**
