@@ -13,3 +13,4 @@ export * from './expiredDocuments';
 export * from './requestDeadlines';
 export * from './metricsSource';
 export * from './requestList';
+export * from './hubspotObjectRecords';

@@ -1,9 +1,20 @@
+/*
+ * HubSpot reference (read 2026-12-04): contacts OpenAPI, https://github.com/HubSpot/HubSpot-public-api-spec-collection/blob/main/PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json
+ * (2026-06-23: create with `properties` and `associations`, update, search); custom channels OpenAPI
+ * (2026-08-18: `contactPropertiesLeadingToMatch` names contact properties such as `phone`). See
+ * docs/hubspot.md "Sources".
+ */
 import type { SubjectHash, TenantId, WaId } from '../domain/ids';
 import { toE164 } from '../domain/ids';
 import type { HubSpotContact, HubSpotContacts } from './contacts';
+import type { HubSpotObjectRegistry } from './objectRegistry';
 
 interface DirectoryEntry {
   contactId: string;
+  /** The contact properties that identify the subject (`preResolvedContacts`). */
+  matchedBy: string[];
+  /** From the subject's HubSpot object record: HubSpot may have dropped it since (then looked up again). */
+  recorded?: boolean;
   at: number;
   /** The rectification (its `rectifiedAt`) whose name HubSpot has. */
   nameOf?: string;
@@ -17,11 +28,14 @@ export interface ContactLookup {
   rectifiedAt?: string;
   /** An entry cached before this time (the subject's erasure) is not used. */
   notBefore?: number;
+  /** How long the subject's HubSpot object record lives (seconds). */
+  ttlSeconds?: number;
 }
 
 /**
- * The HubSpot contact of each subject, found by phone number or created with the E.164 number and the
- * WhatsApp profile name. Look-up-then-create runs once at a time per subject (HubSpot does not
+ * The HubSpot contact of each subject: the one its HubSpot object record names (no search), else one found
+ * by phone number, else one created with the E.164 number and the WhatsApp profile name; a contact found
+ * or created is recorded under the subject's keyed hash before it is used. Look-up-then-create runs once at a time per subject (HubSpot does not
  * deduplicate contacts by phone, and its search index lags a create by seconds), and the answer is
  * cached for a while by keyed hash, so a conversation costs one search, not one per message. Several
  * Flowkeeper instances can still race to create the same person: docs/hubspot.md says what then.
@@ -35,15 +49,18 @@ export class ContactDirectory {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
 
+  private readonly registry: HubSpotObjectRegistry | undefined;
+
   constructor(
     private readonly contacts: HubSpotContacts,
-    options: { ttlMs?: number; maxEntries?: number } = {},
+    options: { ttlMs?: number; maxEntries?: number; registry?: HubSpotObjectRegistry } = {},
   ) {
     this.ttlMs = options.ttlMs ?? 10 * 60_000;
     this.maxEntries = options.maxEntries ?? 10_000;
+    this.registry = options.registry;
   }
 
-  async contactFor(lookup: ContactLookup): Promise<{ contactId: string; cached: boolean }> {
+  async contactFor(lookup: ContactLookup): Promise<{ contactId: string; cached: boolean; matchedBy: string[] }> {
     const key = `${lookup.tenantId}|${lookup.subjectHash}`;
     const hit = this.cache.get(key);
     if (hit && hit.at + this.ttlMs > Date.now() && (lookup.notBefore === undefined || hit.at > lookup.notBefore)) {
@@ -54,7 +71,7 @@ export class ContactDirectory {
         }
         hit.nameOf = lookup.rectifiedAt;
       }
-      return { contactId: hit.contactId, cached: true };
+      return { contactId: hit.contactId, cached: true, matchedBy: hit.matchedBy };
     }
     let flight = this.inflight.get(key);
     if (!flight) {
@@ -65,25 +82,36 @@ export class ContactDirectory {
     this.cache.delete(key);
     this.cache.set(key, entry);
     while (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
-    return { contactId: entry.contactId, cached: false };
+    return { contactId: entry.contactId, cached: entry.recorded === true, matchedBy: entry.matchedBy };
   }
 
   forget(tenantId: TenantId, subjectHash: SubjectHash): void {
     this.cache.delete(`${tenantId}|${subjectHash}`);
   }
 
+  /** The recorded contact first (no search), then a search, then a create; what is found or created is recorded. */
   private async lookUpOrCreate(lookup: ContactLookup): Promise<DirectoryEntry> {
     const at = Date.now();
+    const nameOf = lookup.rectifiedAt ? { nameOf: lookup.rectifiedAt } : {};
+    const ttl = lookup.ttlSeconds ?? 365 * 86_400;
+    const recorded = (await this.registry?.get(lookup.tenantId, lookup.subjectHash))?.contacts.at(-1);
+    if (recorded && (lookup.notBefore === undefined || Date.parse(recorded.at) > lookup.notBefore)) {
+      if (lookup.rectifiedAt && lookup.profileName) await this.contacts.update(lookup.tenantId, recorded.id, nameProperties(lookup.profileName));
+      return { contactId: recorded.id, matchedBy: recorded.matchedBy.length > 0 ? recorded.matchedBy : ['phone'], at, recorded: true, ...nameOf };
+    }
     const found = await this.contacts.findByPhone(lookup.tenantId, lookup.waId);
     const existing = oldest(found);
     if (existing) {
       if (lookup.rectifiedAt && lookup.profileName && !sameName(existing, lookup.profileName)) {
         await this.contacts.update(lookup.tenantId, existing.id, nameProperties(lookup.profileName));
       }
-      return { contactId: existing.id, at, ...(lookup.rectifiedAt ? { nameOf: lookup.rectifiedAt } : {}) };
+      const matchedBy = found.find((c) => c.id === existing.id)?.matchedBy ?? ['phone'];
+      await this.registry?.recordContact(lookup.tenantId, lookup.subjectHash, { id: existing.id, origin: 'found', matchedBy }, ttl);
+      return { contactId: existing.id, matchedBy, at, ...nameOf };
     }
     const created = await this.contacts.create(lookup.tenantId, { phone: toE164(lookup.waId), ...(lookup.profileName ? nameProperties(lookup.profileName) : {}) });
-    return { contactId: created.id, at, ...(lookup.rectifiedAt ? { nameOf: lookup.rectifiedAt } : {}) };
+    await this.registry?.recordContact(lookup.tenantId, lookup.subjectHash, { id: created.id, origin: 'created', matchedBy: ['phone'] }, ttl);
+    return { contactId: created.id, matchedBy: ['phone'], at, ...nameOf };
   }
 }
 

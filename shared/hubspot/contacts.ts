@@ -1,33 +1,60 @@
 import { z } from 'zod';
 import type { TenantId, WaId } from '../domain/ids';
-import { HubSpotError, type HubSpotClient } from './hubspotClient';
+import { HubSpotError, type HubSpotClient, type Reservation } from './hubspotClient';
+import { phoneVariants } from './phoneForms';
+
+export { phoneVariants } from './phoneForms';
 
 /**
- * HubSpot contacts by phone number: search, read, GDPR delete.
+ * HubSpot contacts: search by a subject's identifiers, create, read, update, batch read, GDPR delete.
  *
- * HubSpot keeps a phone property as it was typed unless the portal turned on phone validation (then
- * E.164 without formatting, `+447700900123`). So one person may be `+447700900123`, `447700900123`,
- * `07700 900123` or `+44 7700 900123`, in `phone` or in `mobilephone`. The search asks for every form
- * we can derive from the wa_id with the `IN` operator (exact match), one filter group per property.
+ * Sources (read 2026-12-04): the contacts OpenAPI, github.com/HubSpot/HubSpot-public-api-spec-collection
+ * `PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json` (last changed 2026-06-23): search
+ * (`PublicObjectSearchRequest` requires `after`, `filterGroups`, `limit` (up to 200), `properties`,
+ * `sorts`), create (`properties` and `associations` required), batch read (`inputs`, `properties`,
+ * `propertiesWithHistory` required; 100 inputs), GDPR delete (`objectId`, 204). The custom channels
+ * OpenAPI (`Conversations/Custom Channels/Rollouts/160898/v3/customChannels.json`, 2026-08-18) lists the
+ * contact properties `phone`, `mobilephone`, `hs_whatsapp_phone_number` and `hs_whatsapp_bsuids`
+ * ("WhatsApp BSUIDs", a string). Search limits: developer changelog "Expanded filtering capabilities"
+ * (2024-08-26: 5 filter groups, 10 filters per group, 25 in all; the OpenAPI now says "up to 6 groups")
+ * and https://developers.hubspot.com/docs/api-reference/latest/crm/search-the-crm (undated: 5 requests
+ * per second per account, 200 per page, 10,000 results, index lag of "a few moments").
  *
- * Searches are limited per token (about 4 per second), so concurrent look-ups of one tenant are merged
- * into one search call (up to `MAX_IN_VALUES` values per property) and the answer is split again by
- * the exact values that matched.
+ * A subject is found by every identifier it has: its phone numbers, in every form HubSpot may hold
+ * (`phoneVariants`), in `phone`, `mobilephone` and `hs_whatsapp_phone_number`, and its WhatsApp
+ * business-scoped user ids (BSUIDs) in `hs_whatsapp_bsuids`. One search holds one filter group per
+ * property, each a single `IN` filter (groups are ORed): 4 groups of 1 filter, inside every published
+ * limit. Concurrent look-ups of one tenant share searches (up to `MAX_IN_VALUES` values per property), and
+ * the answer is split again by the exact values that matched.
  *
  * Reads by id (`stillPresent`, the erasure's verification) use the batch read, up to
- * `MAX_BATCH_READ_IDS` ids per call, merged the same way across concurrent callers of one tenant: one
- * call where a GET per contact would spend one call of the burst limit each.
+ * `MAX_BATCH_READ_IDS` ids per call, merged the same way across concurrent callers of one tenant.
  */
-export const PHONE_PROPERTIES = ['phone', 'mobilephone'] as const;
-/** Values in one IN filter (kept at 100: HubSpot documents no higher figure). */
+export const PHONE_PROPERTIES = ['phone', 'mobilephone', 'hs_whatsapp_phone_number'] as const;
+/** HubSpot's contact property for WhatsApp business-scoped user ids (a string; several are separated). */
+export const BSUID_PROPERTY = 'hs_whatsapp_bsuids';
+/** Values in one IN filter (HubSpot documents no figure; 100 is what the fake and this code keep to). */
 export const MAX_IN_VALUES = 100;
-/** HubSpot allows 5 filter groups per search: 2 per phone property, so 200 values per search. */
-const GROUPS_PER_PROPERTY = 2;
-const MAX_SEARCH_VALUES = MAX_IN_VALUES * GROUPS_PER_PROPERTY;
+
+/** Where a call stands in the portal's line: when the work it is part of arrived (ms since epoch). */
+export interface CallOrder {
+  order?: number;
+}
+
+/** Who to look for: a subject's phone numbers (wa_id digits) and, where Meta sent them, its BSUIDs. */
+export interface SubjectIdentifiers {
+  phones: readonly WaId[];
+  bsuids?: readonly string[];
+}
 
 export interface HubSpotContact {
   id: string;
   properties: Record<string, string | null>;
+}
+
+/** A contact a search found, with the properties whose value was one of the subject's identifiers. */
+export interface FoundContact extends HubSpotContact {
+  matchedBy: string[];
 }
 
 const searchResponseSchema = z.object({
@@ -64,52 +91,40 @@ const batchReadResponseSchema = z.object({
  */
 const MERGED_IDS_PROPERTY = 'hs_merged_object_ids';
 
-/** Country calling codes whose national form starts with a trunk 0 (the common ones; others get the international forms only). */
-const TRUNK_ZERO = ['44', '49', '33', '31', '32', '41', '43', '46', '61', '64', '27', '353', '90', '92', '234', '254', '62', '66', '81', '82', '86', '34'];
-
-/** Every form of a phone number that HubSpot may hold for this wa_id (digits without '+'). */
-export function phoneVariants(waId: WaId): string[] {
-  const digits = String(waId);
-  const forms = new Set<string>([`+${digits}`, digits, `00${digits}`]);
-  if (digits.startsWith('1') && digits.length === 11) {
-    const n = digits.slice(1);
-    const [a, b, c] = [n.slice(0, 3), n.slice(3, 6), n.slice(6)];
-    for (const f of [n, `(${a}) ${b}-${c}`, `${a}-${b}-${c}`, `${a} ${b} ${c}`, `+1 ${a}-${b}-${c}`, `+1 (${a}) ${b}-${c}`, `+1 ${a} ${b} ${c}`, `1${n}`]) forms.add(f);
-  }
-  const cc = TRUNK_ZERO.filter((code) => digits.startsWith(code)).sort((x, y) => y.length - x.length)[0];
-  if (cc && cc !== '34') {
-    const national = digits.slice(cc.length);
-    forms.add(`0${national}`);
-    forms.add(`+${cc} ${national}`);
-    forms.add(`+${cc} (0)${national}`);
-    if (cc === '44' && national.length === 10) {
-      // UK: mobiles and most numbers are written 5+6 (07700 900123); London-style 3+4+4 too (020 7946 0123).
-      forms.add(`0${national.slice(0, 4)} ${national.slice(4)}`);
-      forms.add(`+44 ${national.slice(0, 4)} ${national.slice(4)}`);
-      forms.add(`+44 (0)${national.slice(0, 4)} ${national.slice(4)}`);
-      forms.add(`0${national.slice(0, 2)} ${national.slice(2, 6)} ${national.slice(6)}`);
-    }
-  }
-  return [...forms];
-}
-
-const SEARCH_PROPERTIES = ['phone', 'mobilephone', 'firstname', 'lastname', 'email', 'hs_object_id', 'createdate', 'lastmodifieddate'];
+const SEARCH_PROPERTIES = [...PHONE_PROPERTIES, BSUID_PROPERTY, 'firstname', 'lastname', 'email', 'hs_object_id', 'createdate', 'lastmodifieddate'];
 
 interface PendingLookup {
-  variants: string[];
-  resolve: (contacts: HubSpotContact[]) => void;
+  order: number;
+  phones: Set<string>;
+  bsuids: Set<string>;
+  resolve: (contacts: FoundContact[]) => void;
   reject: (error: unknown) => void;
 }
 
 interface PendingRead {
+  order: number;
   ids: string[];
   resolve: (present: Set<string>) => void;
   reject: (error: unknown) => void;
 }
 
 const callsFor = (ids: number): number => Math.ceil(ids / MAX_BATCH_READ_IDS);
+/** How long a batch read waits for others to join while this many calls wait in the portal's line. */
+const READ_COLLECT_MS = 300;
+const READ_COLLECT_BACKLOG = 5;
+const lower = (value: string) => value.trim().toLowerCase();
+/** The BSUIDs one `hs_whatsapp_bsuids` value holds (HubSpot's multi-value strings use `;`). */
+const bsuidsIn = (value: string | null | undefined): string[] => (value ?? '').split(/[;,\s]+/).map(lower).filter(Boolean);
 
-/** Contacts of every tenant, by phone number, through one HubSpotClient. */
+/** The values a look-up searches for: every form of every phone number, and the BSUIDs. */
+export function searchValuesOf(identifiers: SubjectIdentifiers): { phones: string[]; bsuids: string[] } {
+  const phones = [...new Set(identifiers.phones.flatMap((waId) => phoneVariants(waId)))];
+  const bsuids = [...new Set((identifiers.bsuids ?? []).map((b) => b.trim()).filter(Boolean))];
+  if (phones.length > MAX_IN_VALUES || bsuids.length > MAX_IN_VALUES) throw new HubSpotError('permanent', 'a subject has more identifiers than one HubSpot search can hold');
+  return { phones, bsuids };
+}
+
+/** Contacts of every tenant, by a subject's identifiers, through one HubSpotClient. */
 export class HubSpotContacts {
   private readonly pending = new Map<TenantId, PendingLookup[]>();
   private readonly flushing = new Set<TenantId>();
@@ -119,21 +134,36 @@ export class HubSpotContacts {
   constructor(private readonly client: HubSpotClient) {}
 
   /**
-   * The contacts whose phone or mobile phone is any form of `waId`. Concurrent calls for one tenant
-   * share search calls (each waits at most for the search in flight before it).
+   * The contacts holding any of the subject's identifiers: a phone number (any form) in `phone`,
+   * `mobilephone` or `hs_whatsapp_phone_number`, or a BSUID in `hs_whatsapp_bsuids`. Concurrent calls for
+   * one tenant share search calls (each waits at most for the search in flight before it).
    */
-  findByPhone(tenantId: TenantId, waId: WaId): Promise<HubSpotContact[]> {
+  findContacts(tenantId: TenantId, identifiers: SubjectIdentifiers, options: CallOrder = {}): Promise<FoundContact[]> {
+    let values: { phones: string[]; bsuids: string[] };
+    try {
+      values = searchValuesOf(identifiers);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (values.phones.length === 0 && values.bsuids.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       const list = this.pending.get(tenantId) ?? [];
-      list.push({ variants: phoneVariants(waId), resolve, reject });
+      list.push({ order: options.order ?? Date.now(), phones: new Set(values.phones.map(lower)), bsuids: new Set(values.bsuids.map(lower)), resolve, reject });
+      list.sort((a, b) => a.order - b.order);
       this.pending.set(tenantId, list);
       if (!this.flushing.has(tenantId)) void this.flush(tenantId);
     });
   }
 
-  /** GDPR delete (permanent, with engagements). True when deleted, false when HubSpot had no such contact. */
-  async gdprDelete(tenantId: TenantId, contactId: string): Promise<boolean> {
+  /** The contacts holding this phone number in any form (`findContacts` with one number). */
+  findByPhone(tenantId: TenantId, waId: WaId, options: CallOrder = {}): Promise<FoundContact[]> {
+    return this.findContacts(tenantId, { phones: [waId] }, options);
+  }
+
+  /** GDPR delete (permanent, with what is attached to the contact). True when deleted, false when HubSpot had no such contact. */
+  async gdprDelete(tenantId: TenantId, contactId: string, options: CallOrder = {}): Promise<boolean> {
     const response = await this.client.call(tenantId, 'contact GDPR delete', {
+      ...options,
       method: 'POST',
       path: '/crm/v3/objects/contacts/gdpr-delete',
       body: { objectId: contactId },
@@ -143,11 +173,12 @@ export class HubSpotContacts {
   }
 
   /**
-   * Creates a contact (`POST /crm/v3/objects/contacts`). HubSpot does not deduplicate by phone number:
-   * callers look the number up first and serialise look-up-then-create per subject.
+   * Creates a contact (`POST /crm/v3/objects/contacts`, `associations` being required, empty here).
+   * HubSpot does not deduplicate by phone number: callers look the number up first and serialise
+   * look-up-then-create per subject.
    */
   async create(tenantId: TenantId, properties: Record<string, string>): Promise<HubSpotContact> {
-    const response = await this.client.call<unknown>(tenantId, 'contact create', { method: 'POST', path: '/crm/v3/objects/contacts', body: { properties } });
+    const response = await this.client.call<unknown>(tenantId, 'contact create', { method: 'POST', path: '/crm/v3/objects/contacts', body: { properties, associations: [] } });
     const parsed = contactResponseSchema.safeParse(response.body);
     if (!parsed.success) throw new HubSpotError('transient', 'HubSpot sent a contact Flowkeeper does not understand on contact create');
     return parsed.data;
@@ -165,14 +196,17 @@ export class HubSpotContacts {
   }
 
   /** A contact by id, or undefined when HubSpot has none (deleted or never there). */
-  async get(tenantId: TenantId, contactId: string): Promise<HubSpotContact | undefined> {
-    const response = await this.client.call<{ id: string; properties: Record<string, string | null> }>(tenantId, 'contact read', {
+  async get(tenantId: TenantId, contactId: string, options: CallOrder = {}): Promise<HubSpotContact | undefined> {
+    const response = await this.client.call<unknown>(tenantId, 'contact read', {
+      ...options,
       method: 'GET',
       path: `/crm/v3/objects/contacts/${encodeURIComponent(contactId)}?properties=${SEARCH_PROPERTIES.join(',')}`,
       accept: [404],
     });
-    if (response.status === 404 || !response.body) return undefined;
-    return { id: response.body.id, properties: response.body.properties ?? {} };
+    if (response.status === 404) return undefined;
+    const parsed = contactResponseSchema.safeParse(response.body);
+    if (!parsed.success) throw new HubSpotError('transient', 'HubSpot sent a contact Flowkeeper does not understand on contact read', response.status);
+    return parsed.data;
   }
 
   /**
@@ -181,12 +215,13 @@ export class HubSpotContacts {
    * calls (each waits at most for the call in flight before it). A contact merged into another counts
    * as present: its data lives on in the merged record. Asks for no property that holds personal data.
    */
-  stillPresent(tenantId: TenantId, ids: readonly string[]): Promise<Set<string>> {
+  stillPresent(tenantId: TenantId, ids: readonly string[], options: CallOrder = {}): Promise<Set<string>> {
     const wanted = [...new Set(ids)];
     if (wanted.length === 0) return Promise.resolve(new Set());
     return new Promise((resolve, reject) => {
       const list = this.pendingReads.get(tenantId) ?? [];
-      list.push({ ids: wanted, resolve, reject });
+      list.push({ order: options.order ?? Date.now(), ids: wanted, resolve, reject });
+      list.sort((a, b) => a.order - b.order);
       this.pendingReads.set(tenantId, list);
       if (!this.reading.has(tenantId)) void this.flushReads(tenantId);
     });
@@ -200,6 +235,18 @@ export class HubSpotContacts {
       for (;;) {
         const queue = this.pendingReads.get(tenantId) ?? [];
         if (queue.length === 0) break;
+        // While the portal is saturated, a place costs every caller a slot: give the verifications in
+        // flight a moment to join this call rather than each spending one.
+        if ((await this.client.backlog(tenantId).catch(() => 0)) >= READ_COLLECT_BACKLOG) await new Promise((resolve) => setTimeout(resolve, READ_COLLECT_MS));
+        let reservation: Reservation;
+        try {
+          // The place first, the batch after: every verification that arrived while this one waited in
+          // line rides along in the same call.
+          reservation = await this.client.reserve(tenantId, 'contact batch read', { order: queue[0]!.order });
+        } catch (error) {
+          for (const read of queue.splice(0)) read.reject(error);
+          break;
+        }
         // Fill the calls: a caller joins while it needs no extra call (100 ids a call).
         const batch: PendingRead[] = [];
         const ids = new Set<string>();
@@ -214,7 +261,8 @@ export class HubSpotContacts {
           const all = [...ids];
           const chunks: string[][] = [];
           for (let i = 0; i < all.length; i += MAX_BATCH_READ_IDS) chunks.push(all.slice(i, i + MAX_BATCH_READ_IDS));
-          const present = new Set((await Promise.all(chunks.map((chunk) => this.batchRead(tenantId, chunk)))).flatMap((found) => [...found]));
+          const order = batch[0]!.order;
+          const present = new Set((await Promise.all(chunks.map((chunk, i) => this.batchRead(tenantId, chunk, i === 0 ? { reservation } : { order })))).flatMap((found) => [...found]));
           for (const read of batch) read.resolve(new Set(read.ids.filter((id) => present.has(id))));
         } catch (error) {
           for (const read of batch) read.reject(error);
@@ -235,12 +283,14 @@ export class HubSpotContacts {
    * every id not reported missing count as present, and a per-id error of another category fails the
    * call (the id's state is unknown).
    */
-  private async batchRead(tenantId: TenantId, ids: string[]): Promise<Set<string>> {
+  private async batchRead(tenantId: TenantId, ids: string[], place: { reservation: Reservation } | CallOrder): Promise<Set<string>> {
     const operation = 'contact batch read';
     const response = await this.client.call<unknown>(tenantId, operation, {
+      ...place,
       method: 'POST',
       path: '/crm/v3/objects/contacts/batch/read',
-      body: { inputs: ids.map((id) => ({ id })), properties: ['hs_object_id', MERGED_IDS_PROPERTY] },
+      // Every field the OpenAPI marks required: `inputs`, `properties`, `propertiesWithHistory`.
+      body: { inputs: ids.map((id) => ({ id })), properties: ['hs_object_id', MERGED_IDS_PROPERTY], propertiesWithHistory: [] },
     });
     const parsed = batchReadResponseSchema.safeParse(response.body);
     if (!parsed.success) throw new HubSpotError('transient', `HubSpot sent a batch read answer Flowkeeper does not understand on ${operation}`, response.status);
@@ -266,7 +316,8 @@ export class HubSpotContacts {
     // An id neither in the results nor reported missing is unexplained (a truncated or differently shaped
     // answer): it is read by id, which is exact, rather than taken for gone.
     const unexplained = ids.filter((id) => !present.has(id) && !missing.has(id));
-    const reads = await Promise.all(unexplained.map(async (id) => [id, await this.get(tenantId, id)] as const));
+    const order = 'order' in place ? place : {};
+    const reads = await Promise.all(unexplained.map(async (id) => [id, await this.get(tenantId, id, order)] as const));
     for (const [id, contact] of reads) if (contact) present.add(id);
     return present;
   }
@@ -279,26 +330,29 @@ export class HubSpotContacts {
       for (;;) {
         const queue = this.pending.get(tenantId) ?? [];
         if (queue.length === 0) break;
+        let reservation: Reservation;
         try {
-          // The slot first, the batch after: everything that arrived while waiting rides along.
-          await this.client.reserveSearch(tenantId, 'contact search');
+          // The place first, the batch after: everything that arrived while waiting rides along.
+          reservation = await this.client.reserve(tenantId, 'contact search', { search: true, order: queue[0]!.order });
         } catch (error) {
           for (const lookup of queue.splice(0)) lookup.reject(error);
           break;
         }
         const batch: PendingLookup[] = [];
-        let values = 0;
-        while (queue.length > 0 && (batch.length === 0 || values + queue[0]!.variants.length <= MAX_SEARCH_VALUES)) {
-          const next = queue.shift()!;
-          batch.push(next);
-          values += next.variants.length;
+        const phones = new Set<string>();
+        const bsuids = new Set<string>();
+        while (queue.length > 0) {
+          const next = queue[0]!;
+          const morePhones = new Set([...phones, ...next.phones]);
+          const moreBsuids = new Set([...bsuids, ...next.bsuids]);
+          if (batch.length > 0 && (morePhones.size > MAX_IN_VALUES || moreBsuids.size > MAX_IN_VALUES)) break;
+          batch.push(queue.shift()!);
+          for (const v of next.phones) phones.add(v);
+          for (const v of next.bsuids) bsuids.add(v);
         }
         try {
-          const found = await this.search(tenantId, [...new Set(batch.flatMap((b) => b.variants))]);
-          for (const lookup of batch) {
-            const wanted = new Set(lookup.variants);
-            lookup.resolve(found.filter((c) => PHONE_PROPERTIES.some((p) => wanted.has(c.properties[p] ?? ''))));
-          }
+          const found = await this.search(tenantId, [...phones], [...bsuids], reservation, batch[0]!.order);
+          for (const lookup of batch) lookup.resolve(matchesOf(found, lookup));
         } catch (error) {
           for (const lookup of batch) lookup.reject(error);
         }
@@ -309,30 +363,45 @@ export class HubSpotContacts {
     }
   }
 
-  private async search(tenantId: TenantId, values: string[]): Promise<HubSpotContact[]> {
+  /**
+   * One search (and its further pages): a filter group per property, each one `IN` filter. Sends every
+   * field the OpenAPI marks required (`after` "0" on the first page, no sort).
+   */
+  private async search(tenantId: TenantId, phones: string[], bsuids: string[], reservation: Reservation, order: number): Promise<HubSpotContact[]> {
+    const filterGroups = [
+      ...(phones.length > 0 ? PHONE_PROPERTIES.map((propertyName) => ({ filters: [{ propertyName, operator: 'IN', values: phones }] })) : []),
+      ...(bsuids.length > 0 ? [{ filters: [{ propertyName: BSUID_PROPERTY, operator: 'IN', values: bsuids }] }] : []),
+    ];
     const contacts: HubSpotContact[] = [];
-    let after: string | undefined;
-    const chunks: string[][] = [];
-    for (let i = 0; i < values.length; i += MAX_IN_VALUES) chunks.push(values.slice(i, i + MAX_IN_VALUES));
-    const filterGroups = PHONE_PROPERTIES.flatMap((propertyName) => chunks.map((chunk) => ({ filters: [{ propertyName, operator: 'IN', values: chunk }] })));
-    do {
+    let after = '0';
+    let first = true;
+    for (;;) {
       const response = await this.client.call<unknown>(tenantId, 'contact search', {
         method: 'POST',
         path: '/crm/v3/objects/contacts/search',
-        // The first page uses the slot flush() reserved; further pages wait for their own.
-        search: after ? true : 'reserved',
-        body: {
-          filterGroups,
-          properties: SEARCH_PROPERTIES,
-          limit: 200,
-          ...(after ? { after } : {}),
-        },
+        // The first page uses the place flush() reserved; further pages wait for their own.
+        search: true,
+        ...(first ? { reservation } : { order }),
+        body: { filterGroups, properties: SEARCH_PROPERTIES, limit: 200, after, sorts: [] },
       });
+      first = false;
       const parsed = searchResponseSchema.safeParse(response.body);
       if (!parsed.success) throw new HubSpotError('transient', 'HubSpot sent a search answer Flowkeeper does not understand on contact search');
       contacts.push(...parsed.data.results);
-      after = parsed.data.paging?.next?.after;
-    } while (after);
-    return contacts;
+      const next = parsed.data.paging?.next?.after;
+      if (!next) return contacts;
+      after = next;
+    }
   }
+}
+
+/** The contacts of a merged search that belong to one look-up, with the properties that matched. */
+function matchesOf(found: HubSpotContact[], lookup: Pick<PendingLookup, 'phones' | 'bsuids'>): FoundContact[] {
+  const out: FoundContact[] = [];
+  for (const contact of found) {
+    const matchedBy: string[] = PHONE_PROPERTIES.filter((p) => lookup.phones.has(lower(contact.properties[p] ?? '')));
+    if (bsuidsIn(contact.properties[BSUID_PROPERTY]).some((b) => lookup.bsuids.has(b))) matchedBy.push(BSUID_PROPERTY);
+    if (matchedBy.length > 0) out.push({ ...contact, matchedBy });
+  }
+  return out;
 }

@@ -1,3 +1,10 @@
+/*
+ * HubSpot reference (read 2026-12-04): custom channels OpenAPI, https://github.com/HubSpot/HubSpot-public-api-spec-collection/blob/main/PublicApiSpecs/Conversations/Custom%20Channels/Rollouts/160898/v3/customChannels.json
+ * (2026-08-18: publish body, `preResolvedContacts`, 201 with `conversationsThreadId`); custom channels guide,
+ * https://developers.hubspot.com/docs/api-reference/conversations-custom-channels-v3/guide (undated:
+ * `associateWithContactId` is legacy); conversations OpenAPI, .../Conversations/Conversations/Rollouts/54902/v3/conversations.json
+ * (2026-08-14: thread archive). See docs/hubspot.md "Sources".
+ */
 import { z } from 'zod';
 import { decryptText } from '../crypto/dataEncryption';
 import { dataKeyring, hashSubject } from '../crypto/subjectKeys';
@@ -14,8 +21,9 @@ import type { Telemetry } from '../telemetry/telemetry';
 import type { Tenant } from '../tenants/tenant';
 import type { ContactDirectory } from './contactDirectory';
 import type { HubSpotContacts } from './contacts';
-import { conversationText, HubSpotConversations, type ConversationActor, type CustomChannelMessage } from './conversations';
+import { conversationText, HubSpotConversations, type ConversationActor, type CustomChannelMessage, type PublishedMessage } from './conversations';
 import { HubSpotError } from './hubspotClient';
+import type { HubSpotObjectRegistry } from './objectRegistry';
 
 /** A `hubspot-sync` message: ids and the subject's keyed hash only. */
 export const hubspotSyncMessageSchema = z.object({
@@ -47,6 +55,8 @@ export interface HubSpotSyncDeps {
   markers: Pick<MarkerStore, 'get'>;
   directory: ContactDirectory;
   contacts: HubSpotContacts;
+  /** What Flowkeeper created or used in HubSpot per subject (contact, threads): what an erasure removes without a search. */
+  registry: HubSpotObjectRegistry;
   conversations: HubSpotConversations;
   queue: QueueSender;
   secrets: SecretProvider;
@@ -155,18 +165,23 @@ async function sync(deps: HubSpotSyncDeps, message: HubSpotSyncMessage): Promise
   }
 
   let contactId: string;
-  let published: { alreadyPublished: boolean };
+  let published: PublishedMessage;
   try {
     ({ contactId, published } = await publish(deps, { tenant, waId, subjectHash, contact, erasedAt, channel, doc: found.doc, content }));
   } catch (error) {
     if (error instanceof HubSpotError) return reschedule(deps, message, error);
     throw error;
   }
+  // Recorded before the document goes: if this fails, the redelivery publishes again (HubSpot answers
+  // with the first message, idempotency id) and records it then.
+  if (published.threadId) await deps.registry.recordThread(tenant.id, subjectHash, { id: published.threadId, channelAccountId: channel.channelAccountId }, registryTtlSeconds(tenant));
 
   if ((await deps.messages.delete(found.doc)) === 'gone' && !(await deps.subjects.getContact(tenant.id, waId))) {
     // The document went while we published and the contact document with it: the subject was erased
     // meanwhile, and the HubSpot eraser may have looked before our contact or message existed.
+    if (published.threadId) await deps.conversations.archiveThread(tenant.id, published.threadId).catch(() => undefined);
     await deps.contacts.gdprDelete(tenant.id, contactId).catch(() => undefined);
+    await deps.registry.forget(tenant.id, subjectHash).catch(() => undefined);
     deps.directory.forget(tenant.id, subjectHash);
     deps.telemetry.event('hubspot.sync.raced_erasure', { tenantId: tenant.id });
     return { outcome: 'erased-during-sync' };
@@ -185,30 +200,42 @@ interface PublishInput {
   content: unknown;
 }
 
-/** Finds or creates the contact, publishes; a cached contact HubSpot refuses is looked up once more. */
-async function publish(deps: HubSpotSyncDeps, input: PublishInput): Promise<{ contactId: string; published: { alreadyPublished: boolean } }> {
+/** How long a subject's HubSpot object record lives: as its contact document (`retention.contactDays`). */
+function registryTtlSeconds(tenant: Tenant): number {
+  return tenant.retention.contactDays * 86_400;
+}
+
+/** Finds or creates the contact, publishes; a cached or recorded contact HubSpot refuses is looked up once more. */
+async function publish(deps: HubSpotSyncDeps, input: PublishInput): Promise<{ contactId: string; published: PublishedMessage }> {
   const lookup = {
     tenantId: input.tenant.id,
     subjectHash: input.subjectHash,
     waId: input.waId,
+    ttlSeconds: registryTtlSeconds(input.tenant),
     ...(input.contact?.profileName ? { profileName: input.contact.profileName } : {}),
     ...(input.contact?.rectifiedAt ? { rectifiedAt: input.contact.rectifiedAt } : {}),
     ...(input.erasedAt !== undefined ? { notBefore: input.erasedAt } : {}),
   };
   for (let round = 0; ; round++) {
-    const { contactId, cached } = await deps.directory.contactFor(lookup);
+    const { contactId, cached, matchedBy } = await deps.directory.contactFor(lookup);
     try {
-      const published = await deps.conversations.publish(input.tenant.id, input.channel.channelId, customChannelMessage({ ...input, contactId }));
+      const published = await deps.conversations.publish(input.tenant.id, input.channel.channelId, customChannelMessage({ ...input, contactId, matchedBy }));
       return { contactId, published };
     } catch (error) {
       if (!(cached && round === 0 && error instanceof HubSpotError && error.kind === 'permanent' && (error.status === 400 || error.status === 404))) throw error;
+      // HubSpot no longer has that contact (deleted or merged by someone): look the subject up again.
       deps.directory.forget(input.tenant.id, input.subjectHash);
+      await deps.registry.forgetContact(input.tenant.id, input.subjectHash, contactId);
     }
   }
 }
 
-/** The custom channel message for a WhatsApp message: the person by phone number, the business by channel account. */
-export function customChannelMessage(input: PublishInput & { contactId: string }): CustomChannelMessage {
+/**
+ * The custom channel message for a WhatsApp message: the person by phone number, the business by channel
+ * account, and the HubSpot contact through `preResolvedContacts` (a message without it is attached to no
+ * contact, and the contact's GDPR delete would not take it).
+ */
+export function customChannelMessage(input: PublishInput & { contactId: string; matchedBy?: readonly string[] }): CustomChannelMessage {
   const person: ConversationActor = {
     deliveryIdentifier: { type: 'HS_PHONE_NUMBER', value: toE164(input.waId) },
     ...(input.contact?.profileName ? { name: input.contact.profileName } : {}),
@@ -225,7 +252,9 @@ export function customChannelMessage(input: PublishInput & { contactId: string }
     senders: [inbound ? person : business],
     recipients: [inbound ? business : person],
     timestamp: input.doc.sentAt,
-    ...(/^\d{1,15}$/.test(input.contactId) ? { associateWithContactId: Number(input.contactId) } : {}),
+    ...(/^\d{1,15}$/.test(input.contactId)
+      ? { preResolvedContacts: { contacts: [{ contactVid: Number(input.contactId), contactPropertiesLeadingToMatch: input.matchedBy && input.matchedBy.length > 0 ? [...input.matchedBy] : ['phone'] }] } }
+      : {}),
     attachments: [],
   };
 }

@@ -86,12 +86,15 @@ export async function advanceCancellation(deps: PrivacyDeps, tenantId: TenantId,
   // Nothing of a subject is left: what remains under the tenant's prefixes (media whose references
   // expired, old exports), then the configuration.
   const blobs = await deps.tenantFiles.deleteAll(tenantId);
+  // The HubSpot ids Flowkeeper still held for subjects whose data had already expired (no personal data;
+  // what they point to is the tenant's CRM, under the tenant's HubSpot policy).
+  const hubspotRecords = await deps.crmRecords.forgetTenant(tenantId);
   const completedAt = deps.clock.now().toISOString();
   await deps.audit.record({
     tenantId,
     type: 'tenant.cancellation.completed',
     actor: state.actor,
-    details: { subjectsErased: state.requested, orphanBlobsDeleted: blobs, cancelledAt: state.cancelledAt, completedAt, kept: 'audit events, tombstones, suppression list, request records (keyed hashes only)' },
+    details: { subjectsErased: state.requested, orphanBlobsDeleted: blobs, hubspotRecordsDeleted: hubspotRecords, cancelledAt: state.cancelledAt, completedAt, kept: 'audit events, tombstones, suppression list, request records (keyed hashes only)' },
   });
   await writeState(deps, tenantId, { ...state, status: 'completed', completedAt });
   await deps.tenants.delete(tenantId);

@@ -6,6 +6,7 @@ import type { Telemetry } from '../telemetry/telemetry';
 import type {
   AuditTrail,
   CrmContacts,
+  CrmRecords,
   ErasureConfirmations,
   ExportStore,
   Keyring,
@@ -53,6 +54,8 @@ export interface PrivacyDeps {
   telemetry: Telemetry;
   registry: StoreRegistry;
   crm: CrmContacts;
+  /** What Flowkeeper recorded of the tenant's CRM objects (account cancellation deletes the tenant's). */
+  crmRecords: CrmRecords;
   /** The subject's WhatsApp confirmation (optional per tenant). */
   confirmations: ErasureConfirmations;
   keyring: Keyring;

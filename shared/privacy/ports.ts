@@ -124,6 +124,16 @@ export interface CrmContacts {
   renameSubject(subject: SubjectRef, profileName: string): Promise<number>;
 }
 
+/**
+ * What Flowkeeper recorded of the CRM objects it created or used, per subject (HubSpot ids under keyed
+ * hashes, no personal data): the HubSpot store reads it to erase without a search; an account
+ * cancellation deletes what is left of a tenant's.
+ */
+export interface CrmRecords {
+  /** Deletes every record of the tenant; how many there were. */
+  forgetTenant(tenantId: TenantId): Promise<number>;
+}
+
 /** The optional WhatsApp message that tells the subject their data was erased (best effort). */
 export interface ErasureConfirmations {
   /** True when the message was accepted; false (never a throw) when it could not be sent. */

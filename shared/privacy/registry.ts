@@ -27,6 +27,8 @@ export interface SubjectContext {
   tenantId: TenantId;
   waId: WaId;
   subjectHash: SubjectHash;
+  /** When the request was received (ISO 8601): a rate-limited store serves older requests first. */
+  requestedAt?: string;
 }
 
 export interface ErasureOutcome {

@@ -16,5 +16,5 @@ export async function subjectOf(deps: PrivacyDeps, doc: PrivacyRequestDocument, 
   if (!doc.subjectRef) throw new StoreError('permanent', 'the request has no subject reference left (already completed?)');
   const waId = normaliseWaId(decryptText(await deps.keyring(), doc.subjectRef, doc.id));
   if (!waId) throw new StoreError('permanent', 'the subject reference does not hold a phone number');
-  return { tenant: found, tenantId: doc.tenantId, waId, subjectHash: doc.subjectHash };
+  return { tenant: found, tenantId: doc.tenantId, waId, subjectHash: doc.subjectHash, requestedAt: doc.receivedAt };
 }

@@ -1,5 +1,6 @@
 import type { Settings } from '../config/settings';
 import { CosmosAuditLog } from '../cosmos/auditLog';
+import { CosmosHubSpotObjectRegistry } from '../cosmos/hubspotObjectRecords';
 import { cosmosExpiredDocuments } from '../cosmos/expiredDocuments';
 import { CosmosMarkerStore } from '../cosmos/markerStore';
 import { CosmosMessageStore } from '../cosmos/messageStore';
@@ -21,6 +22,7 @@ import { hubspotContactDataStore, hubspotCrmContacts } from '../hubspot/contactD
 import { HubSpotContacts } from '../hubspot/contacts';
 import { HubSpotConversations } from '../hubspot/conversations';
 import { HubSpotClient } from '../hubspot/hubspotClient';
+import type { HubSpotObjectRegistry } from '../hubspot/objectRegistry';
 import { DEFAULT_SYNC_RETRY, syncMessageToHubSpot, type HubSpotSyncDeps, type HubSpotSyncOutcome } from '../hubspot/hubspotSync';
 import type { MarkerStore } from '../markers/markerStore';
 import type { StoredMessageDeps } from '../messages/storedMessages';
@@ -65,6 +67,8 @@ export interface CompositionRoot {
   markers: MarkerStore;
   /** One HubSpot client per process: its pacers hold the per-token limits every caller of a token shares. */
   hubspot: HubSpotClient;
+  /** What Flowkeeper created or used in HubSpot per subject: written by the sync, read by the erasure. */
+  hubspotObjects: HubSpotObjectRegistry;
   privacy: PrivacyDeps;
   webhook: WebhookDeps;
   mediaDownload: MediaDownloadDeps;
@@ -118,11 +122,13 @@ function sharedParts(s: Services): SharedParts {
       fetch: s.fetch,
       clock: s.clock,
     }),
+    // One per process: the sync's writes and the erasure's deletes share its cache.
+    hubspotObjects: new CosmosHubSpotObjectRegistry(s.cosmos.markers, s.clock),
   };
 }
 
 function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
-  const { tenants, audit, markers, subjects, messages, hubspot } = shared;
+  const { tenants, audit, markers, subjects, messages, hubspot, hubspotObjects } = shared;
   const privacy = privacyDeps(s, shared);
   const requestPrivacy: RequestPrivacy = async (input) => {
     // A flow's data request goes through the same use case as the admin API (an open identical one is reused).
@@ -141,6 +147,7 @@ function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
     audit,
     markers,
     hubspot,
+    hubspotObjects,
     privacy,
     webhook: { ...common, secrets: s.secrets, tenants, markers, audit, subjects, queue: s.queue, sleep: timerSleep, requestPrivacy },
     mediaDownload: { ...common, subjects, blobs: mediaBlobsOf(s.blobs.media), queue: s.queue, secrets: s.secrets, fetch: s.fetch, graphBaseUrl: s.settings.GRAPH_API_BASE_URL },
@@ -183,6 +190,7 @@ interface SharedParts {
   messages: CosmosMessageStore;
   recentTenants: RecentTenants;
   hubspot: HubSpotClient;
+  hubspotObjects: HubSpotObjectRegistry;
 }
 
 export type PrivacyOverrides = Partial<PrivacyDeps> & {
@@ -200,7 +208,8 @@ function privacyDeps(s: Services, shared: SharedParts, overrides: PrivacyOverrid
   // A repository of its own: it remembers the versions it wrote, as one instance of the app does.
   const requests = rest.requests ?? new CosmosPrivacyRequestRepository(s.cosmos.privacyRequests, clock);
   const keyring = rest.keyring ?? (() => dataKeyring(s.secrets));
-  const contacts = hubspotContacts ?? new HubSpotContacts(hubspotClient ?? shared.hubspot);
+  const client = hubspotClient ?? shared.hubspot;
+  const contacts = hubspotContacts ?? new HubSpotContacts(client);
   const markers = rest.markers ?? shared.markers;
   const subjects = rest.subjects ?? shared.subjects;
   const registry =
@@ -208,7 +217,7 @@ function privacyDeps(s: Services, shared: SharedParts, overrides: PrivacyOverrid
     new StoreRegistry([
       subjectPartitionDataStore({ subjects, markers, clock, keyring }),
       blobMediaDataStore({ media: s.blobs.media }),
-      hubspotContactDataStore({ contacts }),
+      hubspotContactDataStore({ contacts, conversations: new HubSpotConversations(client), registry: shared.hubspotObjects }),
       accessExportDataStore({ exports: s.blobs.exports, requests }),
     ]);
   return {
@@ -226,6 +235,7 @@ function privacyDeps(s: Services, shared: SharedParts, overrides: PrivacyOverrid
     telemetry: s.telemetry,
     registry,
     crm: hubspotCrmContacts(contacts),
+    crmRecords: shared.hubspotObjects,
     confirmations: graphErasureConfirmations({ ...(graph ?? { baseUrl: s.settings.GRAPH_API_BASE_URL, fetch: s.fetch }), secrets: s.secrets }),
     keyring,
     retry: { ...DEFAULT_RETRY_POLICY },
@@ -238,14 +248,16 @@ function hubspotSyncDeps(s: Services, shared: SharedParts, overrides: Partial<Hu
   const { client: clientOverride, ...rest } = overrides;
   const client = clientOverride ?? shared.hubspot;
   const contacts = rest.contacts ?? new HubSpotContacts(client);
+  const registry = rest.registry ?? shared.hubspotObjects;
   return {
     tenants: shared.tenants,
     messages: shared.messages,
     subjects: shared.subjects,
     markers: shared.markers,
     // The contact cache: one per sync worker (per process), so a conversation costs one search.
-    directory: new ContactDirectory(contacts),
+    directory: new ContactDirectory(contacts, { registry }),
     contacts,
+    registry,
     conversations: new HubSpotConversations(client),
     queue: s.queue,
     secrets: s.secrets,

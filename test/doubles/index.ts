@@ -7,3 +7,4 @@ export * from './subjectStore';
 export * from './stores';
 export * from './privacy';
 export * from './clockAndTelemetry';
+export * from './hubspotObjects';

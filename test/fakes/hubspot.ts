@@ -4,34 +4,59 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 
 /**
- * A loopback HTTP server that behaves like HubSpot's CRM API where Flowkeeper touches it: contacts
- * create, read, search (filterGroups with EQ and IN on any property, paging, HubSpot's search limits and
- * its per-token rate limit of 4 searches a second, answered with HubSpot's own 429 body and
- * Retry-After), GDPR delete (204; 404 for an unknown id), bearer-token checks (401), and switches for
- * faults: the next N requests answer 500, 429 or hang.
+ * A loopback HubSpot, written from HubSpot's published reference (never from Flowkeeper's code), for the
+ * calls Flowkeeper makes. Sources, read on 2026-12-04:
  *
- * Extensible: `route(method, pattern, handler)` adds endpoints (custom channels, conversations) without
- * touching this file's routes; later routes are tried first.
+ * - OpenAPI specs, github.com/HubSpot/HubSpot-public-api-spec-collection (HEAD 9989379, 2026-08-21):
+ *   - `PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json` (last changed 2026-06-23): create
+ *     (`SimplePublicObjectInputForCreate`: `properties` and `associations` required, 201), read, update,
+ *     search (`PublicObjectSearchRequest`: `after`, `filterGroups`, `limit` (up to 200), `properties`,
+ *     `sorts` required; operators EQ, NEQ, LT, LTE, GT, GTE, BETWEEN, IN, NOT_IN, HAS_PROPERTY,
+ *     NOT_HAS_PROPERTY, CONTAINS_TOKEN, NOT_CONTAINS_TOKEN), batch read (`BatchReadInputSimplePublicObjectId`:
+ *     `inputs`, `properties`, `propertiesWithHistory` all required; 200, or 207 with `errors`), GDPR delete
+ *     (`PublicGdprDeleteInput`: `objectId` required, 204, "Permanently delete a contact and all associated
+ *     content").
+ *   - `PublicApiSpecs/Conversations/Custom Channels/Rollouts/160898/v3/customChannels.json` (2026-08-18):
+ *     publish (`ChannelIntegrationMessageEgg`: `attachments`, `channelAccountId`, `messageDirection`,
+ *     `recipients`, `senders`, `text`, `timestamp` required; `preResolvedContacts: {contacts:
+ *     [{contactVid, contactPropertiesLeadingToMatch}]}`; 201 with a `PublicConversationsMessage` naming
+ *     its `conversationsThreadId`). The contact properties HubSpot lists there include `phone`,
+ *     `mobilephone`, `hs_whatsapp_phone_number` and `hs_whatsapp_bsuids`.
+ *   - `PublicApiSpecs/Conversations/Conversations/Rollouts/54902/v3/conversations.json` (2026-08-14):
+ *     threads (`PublicThread`), `GET /conversations/v3/conversations/threads` (`associatedContactId`,
+ *     `threadStatus`, `archived`, `inboxId`, `after`, `limit`), `GET/PATCH/DELETE .../threads/{threadId}`
+ *     ("Archives a single thread. The thread will be permanently deleted 30 days after placed in an
+ *     archived state"; PATCH `{archived: false}` restores), `GET .../threads/{threadId}/messages`. The
+ *     parameter descriptions of the same spec as generated clients carry them: `associatedContactId`
+ *     "cannot be used in conjunction with the `inboxId` property", `threadStatus` "must be provided if
+ *     you're including the `associatedContactId` query parameter".
+ * - Custom channels guide, https://developers.hubspot.com/docs/api-reference/conversations-custom-channels-v3/guide
+ *   (undated): a message is linked to a contact with `preResolvedContacts`; `associateWithContactId`
+ *   appears in the legacy reference only. The fake accepts the legacy field (the spec still lists it)
+ *   and ignores it: a message without `preResolvedContacts` is not attached to any contact.
+ * - Search guide, https://developers.hubspot.com/docs/api-reference/latest/crm/search-the-crm (undated):
+ *   "rate limited to five requests per second per account", 200 objects per page, 10,000 results per
+ *   query, newly created objects take "a few moments" to appear. Filter limits: the developer changelog
+ *   "Expanded filtering capabilities" (2024-08-26) says 5 groups, 10 filters per group, 25 in all; the
+ *   OpenAPI description says "up to 6 groups"; the fake enforces the strictest reading: 5 groups, 6
+ *   filters per group, 18 in all. HubSpot documents no cap on the values of one IN filter: the fake
+ *   refuses more than `maxInValues` (default 100) so a client that relies on more is caught.
+ * - API usage guidelines, https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines
+ *   (undated), and the developer changelog "Increasing our API limits": privately distributed apps get
+ *   100 (Free/Starter) or 190 (Professional/Enterprise) requests per 10 s per app and account, "this
+ *   excludes the CRM Search API"; a 429 body carries `errorType: "RATE_LIMIT"` and a `policyName`
+ *   (`TEN_SECONDLY_ROLLING`, `DAILY`; search answers `SECONDLY`); answers carry
+ *   `X-HubSpot-RateLimit-Interval-Milliseconds`, `-Max`, `-Remaining` (and `-Daily`, `-Daily-Remaining`
+ *   where a daily limit applies); "Responses from the search API endpoints will not include any of the
+ *   rate limit headers".
+ * - Knowledge base, "Perform a permanent delete in HubSpot" (updated 2025-06-09) and "Understand
+ *   restorable and permanent contact deletions" (updated 2025-02-14): the purge completes within 30
+ *   days (the fake purges at once), conversations go with the contact, anonymised analytics stay.
  *
- * Conversations custom channels: `POST /conversations/v3/custom-channels/{channelId}/messages` (the
- * "Publish a message" body, validated: direction, channel account, senders and recipients with
- * delivery identifiers, text, timestamp; `integrationIdempotencyId` makes a second publish answer the
- * first message instead of creating one), threads per channel account and `integrationThreadId`, the
- * contact association, and a GDPR delete that removes the contact's conversations with it. Contact
- * update (PATCH). The general limit is N requests per rolling window (10 s by default, shorter in tests:
- * same semantics) with HubSpot's `X-HubSpot-RateLimit-*` headers on every answer and an exact
- * Retry-After on the 429; a daily limit answers 429 `DAILY`; `searchLagMs` hides created contacts from
- * search for a while, as HubSpot's search index does.
- *
- * Batch read (`POST /crm/v3/objects/contacts/batch/read`, `{inputs: [{id}], properties?,
- * propertiesWithHistory?, idProperty?}`): 200 with `results` when every id was found, 207 Multi-Status
- * with an `OBJECT_NOT_FOUND` error listing the missing ids in `context.ids` when some or all were not
- * (`results` then holds the found ones, possibly none); 400 `VALIDATION_ERROR` for a body HubSpot would
- * refuse (no `inputs`, an input without a string `id`, more than 100 inputs). One call counts once
- * against the general limit, as every call does. `batchReadMissing = 'omit'` answers the other form
- * HubSpot clients meet: 200 with the missing ids simply left out of `results`. `mergeContacts` merges
- * two contacts as HubSpot does now: a new record with a new id that lists both old ids in
- * `hs_merged_object_ids`, and a read of an old id answers the new record.
+ * Faults: the next N requests (optionally on matching paths) answer a status (5xx), a 429 of any policy
+ * with or without Retry-After, or hang. `route(method, path, handler)` adds endpoints; later routes win.
+ * Every answer is recorded with the time the request arrived, so a test can count accepted calls in
+ * any rolling window (`maxAcceptedInWindow`).
  */
 export interface FakeContact {
   id: string;
@@ -44,10 +69,12 @@ export interface RecordedRequest {
   method: string;
   path: string;
   status: number;
-  /** When the fake answered (ms since epoch). */
+  /** When the request arrived (ms since epoch): HubSpot counts a call when it arrives. */
   at?: number;
   token?: string;
   body?: unknown;
+  /** Whether the call counted against the burst limit (accepted and not a search). */
+  counted?: boolean;
 }
 
 export interface FakeRequest {
@@ -62,7 +89,12 @@ export interface FakeRequest {
 export type FakeReply = { status: number; body?: unknown; headers?: Record<string, string> };
 export type RouteHandler = (request: FakeRequest) => FakeReply | Promise<FakeReply>;
 
-type Fault = { kind: 'status'; status: number; remaining: number; match?: RegExp } | { kind: 'hang'; remaining: number; match?: RegExp } | { kind: 'rate-limit'; remaining: number; retryAfterSeconds: number; match?: RegExp };
+export type RateLimitPolicy = 'TEN_SECONDLY_ROLLING' | 'SECONDLY' | 'DAILY';
+
+type Fault =
+  | { kind: 'status'; status: number; remaining: number; match?: RegExp }
+  | { kind: 'hang'; remaining: number; match?: RegExp }
+  | { kind: 'rate-limit'; remaining: number; retryAfterSeconds: number | undefined; policy: RateLimitPolicy; match?: RegExp };
 
 export interface FakeConversationActor {
   deliveryIdentifier: { type: string; value: string };
@@ -82,6 +114,7 @@ export interface FakeConversationMessage {
   recipients: FakeConversationActor[];
   timestamp: string;
   integrationIdempotencyId?: string;
+  /** The contact the message is attached to (only through `preResolvedContacts`). */
   contactId?: string;
   createdAt: string;
 }
@@ -90,69 +123,129 @@ export interface FakeThread {
   id: string;
   channelId: string;
   channelAccountId: string;
+  inboxId: string;
+  /** Which conversation the thread is (channel account + integration thread id or the other party). */
   key: string;
   contactId?: string;
+  /** A visitor id stands in for the contact of a thread attached to none (HubSpot: `associatedContactId`). */
+  visitorId: string;
+  status: 'OPEN' | 'CLOSED';
   archived: boolean;
+  archivedAt?: number;
+  createdAt: string;
+  latestMessageTimestamp: string;
 }
 
 export interface HubSpotFakeOptions {
   /** Tokens accepted (any non-empty token when omitted). */
   tokens?: string[];
-  /** Search requests per second per token before 429 (HubSpot: about 4-5). 0 turns the limit off. */
+  /** Search requests per second per account before 429 `SECONDLY` (HubSpot: 5). 0 turns the limit off. */
   searchesPerSecond?: number;
-  /** General requests per 10 seconds per token before 429 (HubSpot: 100-190 by tier). 0 (default) is off. */
+  /** Whether a search 429 carries Retry-After (HubSpot documents none either way; default true). */
+  searchRetryAfter?: boolean;
+  /** General requests per window per token before 429 (HubSpot: 100 or 190 per 10 s). 0 (default) is off. */
   requestsPerTenSeconds?: number;
   /** The rolling window of that limit (default 10 000 ms; tests shorten it, the semantics are the same). */
   rateLimitWindowMs?: number;
-  /** Requests per day per token before 429 DAILY. 0 (default) is off. */
+  /** Whether a burst-limit 429 carries Retry-After (default true). */
+  burstRetryAfter?: boolean;
+  /** Requests per day per token before 429 `DAILY` (no Retry-After). 0 (default) is off. */
   requestsPerDay?: number;
   /** A contact created through the API is invisible to search for this long (HubSpot's index lag). */
   searchLagMs?: number;
-  /** How a batch read reports ids it did not find: `'207'` (default, HubSpot's documented form) or `'omit'` (200, left out). */
+  /** How a batch read reports ids it did not find: `'207'` (default, HubSpot's documented form) or `'omit'`. */
   batchReadMissing?: '207' | 'omit';
+  /** Values one IN filter may hold (HubSpot documents no figure; default 100). */
+  maxInValues?: number;
+  /** Tokens of the same HubSpot account (portal): the search limit is per account. Default: one per token. */
+  accountOf?: (token: string) => string;
 }
+
+const SEARCH_PATH = /^\/crm\/v3\/objects\/contacts\/search$/;
+const MAX_BATCH_INPUTS = 100;
+const MAX_FILTER_GROUPS = 5;
+const MAX_FILTERS_PER_GROUP = 6;
+const MAX_FILTERS = 18;
+const MAX_SEARCH_PAGE = 200;
+const MAX_SEARCH_RESULTS = 10_000;
+const ARCHIVED_THREAD_LIFETIME_MS = 30 * 24 * 3600_000;
+
+const error = (status: number, category: string, message: string, extra: Record<string, unknown> = {}): FakeReply => ({
+  status,
+  body: { status: 'error', message, correlationId: randomUUID(), category, ...extra },
+});
+const notFound = () => error(404, 'OBJECT_NOT_FOUND', 'resource not found');
+const invalid = (issue: string) => error(400, 'VALIDATION_ERROR', `Invalid input JSON on line 1: ${issue}`);
+const firstIssue = (e: z.ZodError) => `${e.issues[0]!.path.join('.') || 'body'} ${e.issues[0]!.message}`;
+
+const filterSchema = z.object({
+  propertyName: z.string().min(1),
+  operator: z.enum(['EQ', 'NEQ', 'LT', 'LTE', 'GT', 'GTE', 'BETWEEN', 'IN', 'NOT_IN', 'HAS_PROPERTY', 'NOT_HAS_PROPERTY', 'CONTAINS_TOKEN', 'NOT_CONTAINS_TOKEN']),
+  value: z.string().optional(),
+  highValue: z.string().optional(),
+  values: z.array(z.string()).optional(),
+});
+type Filter = z.infer<typeof filterSchema>;
+
+/** `PublicObjectSearchRequest`: every field the OpenAPI marks required must be there. */
+const searchSchema = z.object({
+  after: z.union([z.string(), z.number()]).transform(String),
+  filterGroups: z.array(z.object({ filters: z.array(filterSchema) })),
+  limit: z.number().int().min(0).max(MAX_SEARCH_PAGE),
+  properties: z.array(z.string()),
+  sorts: z.array(z.unknown()),
+  query: z.string().max(3000).optional(),
+});
 
 const batchReadSchema = z.object({
   inputs: z.array(z.object({ id: z.string().min(1) })),
-  properties: z.array(z.string()).optional(),
-  propertiesWithHistory: z.array(z.string()).optional(),
+  properties: z.array(z.string()),
+  propertiesWithHistory: z.array(z.string()),
   idProperty: z.string().min(1).optional(),
 });
 
-/** HubSpot's batch read takes at most 100 inputs. */
-const MAX_BATCH_INPUTS = 100;
+const createSchema = z.object({
+  properties: z.record(z.string(), z.string()),
+  associations: z.array(z.unknown()),
+});
 
-const actorSchema = z.object({
-  deliveryIdentifier: z.object({ type: z.enum(['HS_EMAIL_ADDRESS', 'HS_PHONE_NUMBER', 'CHANNEL_SPECIFIC_OPAQUE_ID']), value: z.string().min(1) }),
+const gdprDeleteSchema = z.object({ objectId: z.string().min(1), idProperty: z.string().min(1).optional() });
+
+const participantSchema = z.object({
+  deliveryIdentifier: z.object({ type: z.enum(['CHANNEL_SPECIFIC_OPAQUE_ID', 'HS_EMAIL_ADDRESS', 'HS_PHONE_NUMBER', 'HS_SHORT_CODE']), value: z.string().min(1) }),
   name: z.string().optional(),
   senderActorId: z.string().optional(),
 });
 
-/** The "Publish a message" body (conversations custom channels v3), as HubSpot validates it. */
-const publishSchema = z
-  .object({
-    messageDirection: z.enum(['INCOMING', 'OUTGOING']),
-    channelAccountId: z.string().min(1),
-    senders: z.array(actorSchema).min(1),
-    recipients: z.array(actorSchema).min(1),
-    text: z.string().optional(),
-    richText: z.string().optional(),
-    attachments: z.array(z.object({ type: z.string(), fileId: z.string().optional() })).default([]),
-    timestamp: z.iso.datetime(),
-    integrationIdempotencyId: z.string().min(1).optional(),
-    integrationThreadId: z.string().min(1).optional(),
-    inReplyToId: z.string().optional(),
-    associateWithContactId: z.number().int().positive().optional(),
-  })
-  .refine((m) => (m.text ?? '').trim() !== '' || m.attachments.length > 0, { message: 'a message needs text or attachments', path: ['text'] });
+/** `ChannelIntegrationMessageEgg`, its required fields as the current spec states them. */
+const publishSchema = z.object({
+  attachments: z.array(z.object({ type: z.string() }).passthrough()),
+  channelAccountId: z.string().min(1),
+  messageDirection: z.enum(['INCOMING', 'OUTGOING']),
+  recipients: z.array(participantSchema).min(1),
+  senders: z.array(participantSchema).min(1),
+  text: z.string(),
+  timestamp: z.iso.datetime({ offset: true }),
+  inReplyToId: z.string().optional(),
+  integrationIdempotencyId: z.string().min(1).optional(),
+  integrationThreadId: z.string().min(1).optional(),
+  richText: z.string().optional(),
+  preResolvedContacts: z
+    .object({ contacts: z.array(z.object({ contactVid: z.number().int().positive(), contactPropertiesLeadingToMatch: z.array(z.string()) })) })
+    .optional(),
+  /** Listed by the spec, documented as legacy by the guide: accepted, never acted on. */
+  associateWithContactId: z.number().int().optional(),
+});
 
-const RATE_LIMIT_BODY = (policyName: string) => ({
+const threadPatchSchema = z.object({ archived: z.boolean().optional(), status: z.enum(['OPEN', 'CLOSED']).optional() });
+
+const rateLimitBody = (policyName: RateLimitPolicy) => ({
   status: 'error',
-  message: 'You have reached your secondly limit.',
+  message: policyName === 'DAILY' ? 'You have reached your daily limit.' : policyName === 'SECONDLY' ? 'You have reached your secondly limit.' : 'You have reached your ten_secondly_rolling limit.',
   errorType: 'RATE_LIMIT',
   correlationId: randomUUID(),
   policyName,
-  groupName: 'publicapi:private-app:search',
+  groupName: policyName === 'SECONDLY' ? 'publicapi:private-app:search' : 'publicapi:private-app',
 });
 
 export class HubSpotFake {
@@ -166,45 +259,57 @@ export class HubSpotFake {
   readonly threads = new Map<string, FakeThread>();
   /** Idempotency ids published again (answered with the first message, nothing created). */
   readonly republished: string[] = [];
+  searchesPerSecond: number;
+  searchRetryAfter: boolean;
+  requestsPerTenSeconds: number;
   rateLimitWindowMs: number;
+  burstRetryAfter: boolean;
   requestsPerDay: number;
   searchLagMs: number;
   batchReadMissing: '207' | 'omit';
-  /** Old id -> the id of the record it was merged into (HubSpot keeps answering old ids with it). */
+  maxInValues: number;
+  url = '';
+  private readonly accountOf: (token: string) => string;
   private readonly mergedInto = new Map<string, string>();
   private readonly searchableAt = new Map<string, number>();
   private readonly dayCounts = new Map<string, number>();
-  private nextConversationId = 5000;
-  url = '';
-  private server: Server | undefined;
-  private nextId = 1000;
+  private readonly burstTimes = new Map<string, number[]>();
+  private readonly searchTimes = new Map<string, number[]>();
   private readonly tokens: Set<string> | undefined;
   private readonly revoked = new Set<string>();
   private readonly faults: Fault[] = [];
-  private readonly searchTimes = new Map<string, number[]>();
-  private readonly requestTimes = new Map<string, number[]>();
   private readonly hanging = new Set<ServerResponse>();
   private readonly routes: { method: string; pattern: RegExp; keys: string[]; handler: RouteHandler }[] = [];
-  searchesPerSecond: number;
-  requestsPerTenSeconds: number;
+  private server: Server | undefined;
+  private nextId = 1000;
+  private nextConversationId = 5000;
+  private nextVisitor = 1;
 
   constructor(options: HubSpotFakeOptions = {}) {
     this.tokens = options.tokens ? new Set(options.tokens) : undefined;
-    this.searchesPerSecond = options.searchesPerSecond ?? 4;
+    this.searchesPerSecond = options.searchesPerSecond ?? 5;
+    this.searchRetryAfter = options.searchRetryAfter ?? true;
     this.requestsPerTenSeconds = options.requestsPerTenSeconds ?? 0;
     this.rateLimitWindowMs = options.rateLimitWindowMs ?? 10_000;
+    this.burstRetryAfter = options.burstRetryAfter ?? true;
     this.requestsPerDay = options.requestsPerDay ?? 0;
     this.searchLagMs = options.searchLagMs ?? 0;
     this.batchReadMissing = options.batchReadMissing ?? '207';
-    this.route('PATCH', '/crm/v3/objects/contacts/:id', (r) => this.updateContact(r));
-    this.route('POST', '/conversations/v3/custom-channels/:channelId/messages', (r) => this.publishMessage(r));
-    this.route('GET', '/conversations/v3/custom-channels/:channelId/messages/:messageId', (r) => this.readMessage(r));
-    this.route('GET', '/conversations/v3/conversations/threads/:threadId', (r) => this.readThread(r));
+    this.maxInValues = options.maxInValues ?? 100;
+    this.accountOf = options.accountOf ?? ((token) => token);
     this.route('POST', '/crm/v3/objects/contacts', (r) => this.createContact(r));
-    this.route('POST', '/crm/v3/objects/contacts/search', (r) => this.search(r));
-    this.route('POST', '/crm/v3/objects/contacts/gdpr-delete', (r) => this.gdprDelete(r));
     this.route('GET', '/crm/v3/objects/contacts/:id', (r) => this.readContact(r));
+    this.route('PATCH', '/crm/v3/objects/contacts/:id', (r) => this.updateContact(r));
+    this.route('POST', '/crm/v3/objects/contacts/search', (r) => this.search(r));
     this.route('POST', '/crm/v3/objects/contacts/batch/read', (r) => this.batchRead(r));
+    this.route('POST', '/crm/v3/objects/contacts/gdpr-delete', (r) => this.gdprDelete(r));
+    this.route('POST', '/conversations/v3/custom-channels/:channelId/messages', (r) => this.publishMessage(r));
+    this.route('GET', '/conversations/v3/custom-channels/:channelId/messages/:messageId', (r) => this.readChannelMessage(r));
+    this.route('GET', '/conversations/v3/conversations/threads', (r) => this.listThreads(r));
+    this.route('GET', '/conversations/v3/conversations/threads/:threadId', (r) => this.readThread(r));
+    this.route('PATCH', '/conversations/v3/conversations/threads/:threadId', (r) => this.updateThread(r));
+    this.route('DELETE', '/conversations/v3/conversations/threads/:threadId', (r) => this.archiveThread(r));
+    this.route('GET', '/conversations/v3/conversations/threads/:threadId/messages', (r) => this.threadMessages(r));
   }
 
   async start(): Promise<this> {
@@ -231,14 +336,17 @@ export class HubSpotFake {
     this.routes.unshift({ method, pattern, keys, handler });
   }
 
-  /** The next `count` requests (matching `path`, when given) answer `status`. */
+  /** The next `count` requests (matching `path`, when given) answer `status` (a 5xx: HubSpot or its gateway failed). */
   failNext(count: number, status = 500, path?: RegExp): void {
     this.faults.push({ kind: 'status', status, remaining: count, ...(path ? { match: path } : {}) });
   }
 
-  /** The next `count` requests answer 429 with Retry-After. */
-  rateLimitNext(count: number, retryAfterSeconds = 1, path?: RegExp): void {
-    this.faults.push({ kind: 'rate-limit', remaining: count, retryAfterSeconds, ...(path ? { match: path } : {}) });
+  /**
+   * The next `count` requests answer 429 with HubSpot's body for `policy` (default the burst limit) and,
+   * unless `retryAfterSeconds` is undefined, a Retry-After.
+   */
+  rateLimitNext(count: number, retryAfterSeconds: number | undefined = 1, path?: RegExp, policy: RateLimitPolicy = 'TEN_SECONDLY_ROLLING'): void {
+    this.faults.push({ kind: 'rate-limit', remaining: count, retryAfterSeconds, policy, ...(path ? { match: path } : {}) });
   }
 
   /** The next `count` requests never get an answer (until the client gives up or the fake closes). */
@@ -261,13 +369,13 @@ export class HubSpotFake {
     this.revoked.delete(token);
   }
 
-  /** The token stops working (the customer uninstalled the private app): 401 from now on. */
+  /** The token stops working (the customer uninstalled the app): 401 from now on. */
   revokeToken(token: string): void {
     this.tokens?.delete(token);
     this.revoked.add(token);
   }
 
-  /** Seeds a contact as HubSpot would hold it (phone exactly as typed). */
+  /** Seeds a contact as someone else made it (a person, an import, another integration): values exactly as typed. */
   addContact(properties: Record<string, string>): FakeContact {
     const now = new Date().toISOString();
     const contact: FakeContact = { id: String(this.nextId++), properties: { ...properties }, createdAt: now, updatedAt: now };
@@ -275,14 +383,57 @@ export class HubSpotFake {
     return contact;
   }
 
+  /** Registers a custom channel with its connected channel accounts (what an installed app has). */
+  addCustomChannel(channelId: string, ...channelAccountIds: string[]): void {
+    const accounts = this.customChannels.get(channelId) ?? new Set<string>();
+    for (const id of channelAccountIds) accounts.add(id);
+    this.customChannels.set(channelId, accounts);
+  }
+
   /** Number of search calls answered (any status). */
-  searchCalls(): number {
-    return this.requests.filter((r) => r.path === '/crm/v3/objects/contacts/search').length;
+  searchCalls(token?: string): number {
+    return this.requests.filter((r) => SEARCH_PATH.test(r.path) && (token === undefined || r.token === token)).length;
   }
 
   /** The batch read calls answered (any status), optionally only those of one token. */
   batchReads(token?: string): RecordedRequest[] {
     return this.requests.filter((r) => r.path === '/crm/v3/objects/contacts/batch/read' && (token === undefined || r.token === token));
+  }
+
+  /** The messages attached to a contact (what its GDPR delete takes with it). */
+  messagesOfContact(contactId: string): FakeConversationMessage[] {
+    return [...this.conversationMessages.values()].filter((m) => m.contactId === contactId);
+  }
+
+  /** Threads on a channel account that are not archived. */
+  openThreads(channelAccountId?: string): FakeThread[] {
+    return [...this.threads.values()].filter((t) => !t.archived && (channelAccountId === undefined || t.channelAccountId === channelAccountId));
+  }
+
+  /**
+   * The most calls accepted against the burst limit (not searches, not 429s) in any rolling window of
+   * `windowMs` (default the fake's window), for one token or all.
+   */
+  maxAcceptedInWindow(token?: string, windowMs = this.rateLimitWindowMs): number {
+    const times = this.requests.filter((r) => r.counted && (token === undefined || r.token === token)).map((r) => r.at!).sort((a, b) => a - b);
+    let best = 0;
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while (times[i]! - times[j]! >= windowMs) j++;
+      best = Math.max(best, i - j + 1);
+    }
+    return best;
+  }
+
+  /** HubSpot deletes archived threads 30 days after they were archived; the fake does it when asked. */
+  purgeArchivedThreads(now = Date.now() + ARCHIVED_THREAD_LIFETIME_MS): number {
+    let purged = 0;
+    for (const thread of [...this.threads.values()]) {
+      if (thread.archived && thread.archivedAt !== undefined && thread.archivedAt + ARCHIVED_THREAD_LIFETIME_MS <= now) {
+        this.dropThread(thread.id);
+        purged += 1;
+      }
+    }
+    return purged;
   }
 
   /**
@@ -299,15 +450,17 @@ export class HubSpotFake {
       this.mergedInto.set(id, merged.id);
     }
     for (const [old, into] of this.mergedInto) if (into === primaryId || into === mergedId) this.mergedInto.set(old, merged.id);
+    for (const thread of this.threads.values()) if (thread.contactId === primaryId || thread.contactId === mergedId) thread.contactId = merged.id;
+    for (const message of this.conversationMessages.values()) if (message.contactId === primaryId || message.contactId === mergedId) message.contactId = merged.id;
     return merged;
   }
 
-  /** The contact an id stands for now (following merges), if HubSpot still has it. */
   private resolve(id: string): FakeContact | undefined {
     return this.contacts.get(this.mergedInto.get(id) ?? id);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrived = Date.now();
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = (req.method ?? 'GET').toUpperCase();
     const text = await new Promise<string>((resolve) => {
@@ -315,32 +468,34 @@ export class HubSpotFake {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     });
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const record = (reply: FakeReply, body: unknown, counted = false) => this.reply(res, { method, path: url.pathname, status: reply.status, at: arrived, ...(token ? { token } : {}), body, counted }, reply);
+
     let body: unknown;
     try {
       body = text ? (JSON.parse(text) as unknown) : undefined;
     } catch {
-      return this.reply(res, method, url.pathname, undefined, undefined, { status: 400, body: { status: 'error', message: 'Invalid input JSON', category: 'VALIDATION_ERROR' } });
+      return record(invalid('the body is not JSON'), undefined);
     }
-    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
 
     const fault = this.takeFault(url.pathname);
     if (fault?.kind === 'hang') {
       this.hanging.add(res);
       res.on('close', () => this.hanging.delete(res));
-      this.requests.push({ method, path: url.pathname, status: 0, ...(token ? { token } : {}), body });
+      this.requests.push({ method, path: url.pathname, status: 0, at: arrived, ...(token ? { token } : {}), body });
       return;
     }
-    if (fault?.kind === 'status') return this.reply(res, method, url.pathname, token, body, { status: fault.status, body: { status: 'error', message: 'internal error', category: 'INTERNAL_ERROR', correlationId: randomUUID() } });
-    if (fault?.kind === 'rate-limit') return this.reply(res, method, url.pathname, token, body, { status: 429, body: RATE_LIMIT_BODY('TEN_SECONDLY_ROLLING'), headers: { 'retry-after': String(fault.retryAfterSeconds) } });
+    if (fault?.kind === 'status') return record(error(fault.status, 'INTERNAL_ERROR', 'internal error'), body);
+    if (fault?.kind === 'rate-limit') {
+      return record({ status: 429, body: rateLimitBody(fault.policy), headers: fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) } }, body);
+    }
 
     if (!token || this.revoked.has(token) || (this.tokens && !this.tokens.has(token))) {
-      return this.reply(res, method, url.pathname, token, body, {
-        status: 401,
-        body: { status: 'error', message: 'Authentication credentials not found. This API supports OAuth 2.0 authentication.', category: 'INVALID_AUTHENTICATION', correlationId: randomUUID() },
-      });
+      return record(error(401, 'INVALID_AUTHENTICATION', 'Authentication credentials not found. This API supports OAuth 2.0 authentication.'), body);
     }
-    const { limited, headers: limitHeaders } = this.rateLimited(token, url.pathname);
-    if (limited) return this.reply(res, method, url.pathname, token, body, limited);
+    const search = SEARCH_PATH.test(url.pathname);
+    const limit = this.admit(token, search, arrived);
+    if (limit.limited) return record(limit.limited, body);
 
     for (const route of this.routes) {
       if (route.method !== method) continue;
@@ -348,13 +503,13 @@ export class HubSpotFake {
       if (!match) continue;
       const params = Object.fromEntries(route.keys.map((k, i) => [k, decodeURIComponent(match[i + 1]!)]));
       const reply = await route.handler({ method, path: url.pathname, params, query: url.searchParams, body, token });
-      return this.reply(res, method, url.pathname, token, body, { ...reply, headers: { ...limitHeaders, ...(reply.headers ?? {}) } });
+      return record({ ...reply, headers: { ...limit.headers, ...(reply.headers ?? {}) } }, body, !search);
     }
-    return this.reply(res, method, url.pathname, token, body, { status: 404, body: { status: 'error', message: 'not found', category: 'OBJECT_NOT_FOUND' } });
+    return record(error(404, 'OBJECT_NOT_FOUND', 'not found'), body, !search);
   }
 
-  private reply(res: ServerResponse, method: string, path: string, token: string | undefined, body: unknown, reply: FakeReply): void {
-    this.requests.push({ method, path, status: reply.status, at: Date.now(), ...(token ? { token } : {}), body });
+  private reply(res: ServerResponse, recorded: RecordedRequest, reply: FakeReply): void {
+    this.requests.push(recorded);
     res.writeHead(reply.status, { ...(reply.body !== undefined ? { 'content-type': 'application/json;charset=utf-8' } : {}), ...(reply.headers ?? {}) });
     res.end(reply.body !== undefined ? JSON.stringify(reply.body) : undefined);
   }
@@ -368,50 +523,50 @@ export class HubSpotFake {
   }
 
   /**
-   * HubSpot's general limit: `requestsPerTenSeconds` per rolling `rateLimitWindowMs` per token, with the
-   * rate-limit headers on every answer (search answers carry none, as HubSpot documents) and, on a 429,
-   * Retry-After = when the oldest request leaves the window. Then the daily limit and the search limit.
+   * HubSpot's limits, in the order a call meets them: the daily limit (every call), then searches against
+   * the search limit (per account, per rolling second; not counted in the burst limit), every other call
+   * against the burst limit (per token, per rolling window; Retry-After = when the oldest call in the
+   * window leaves it). Non-search answers carry the rate-limit headers; a 429 is not counted.
    */
-  private rateLimited(token: string, path: string): { limited?: FakeReply; headers: Record<string, string> } {
-    const now = Date.now();
-    const search = path.endsWith('/search');
+  private admit(token: string, search: boolean, now: number): { limited?: FakeReply; headers: Record<string, string> } {
     let headers: Record<string, string> = {};
-    if (this.requestsPerTenSeconds > 0) {
+    if (this.requestsPerDay > 0) {
+      const used = this.dayCounts.get(token) ?? 0;
+      if (used >= this.requestsPerDay) return { limited: { status: 429, body: rateLimitBody('DAILY') }, headers };
+    }
+    if (search) {
+      if (this.searchesPerSecond > 0) {
+        const account = this.accountOf(token);
+        const times = (this.searchTimes.get(account) ?? []).filter((t) => t > now - 1000);
+        this.searchTimes.set(account, times);
+        if (times.length >= this.searchesPerSecond) {
+          return { limited: { status: 429, body: rateLimitBody('SECONDLY'), headers: this.searchRetryAfter ? { 'retry-after': '1' } : {} }, headers };
+        }
+        times.push(now);
+      }
+    } else if (this.requestsPerTenSeconds > 0) {
       const window = this.rateLimitWindowMs;
-      const times = (this.requestTimes.get(token) ?? []).filter((t) => t > now - window);
-      this.requestTimes.set(token, times);
+      const times = (this.burstTimes.get(token) ?? []).filter((t) => t > now - window);
+      this.burstTimes.set(token, times);
       if (times.length >= this.requestsPerTenSeconds) {
         const retryAfterSeconds = Math.max(1, Math.ceil((times[times.length - this.requestsPerTenSeconds]! + window - now) / 1000));
         return {
-          limited: {
-            status: 429,
-            body: { ...RATE_LIMIT_BODY('TEN_SECONDLY_ROLLING'), message: 'You have reached your ten_secondly_rolling limit.', groupName: 'publicapi:private-app' },
-            headers: { 'retry-after': String(retryAfterSeconds), ...this.limitHeaders(0) },
-          },
-          headers: {},
+          limited: { status: 429, body: rateLimitBody('TEN_SECONDLY_ROLLING'), headers: { ...(this.burstRetryAfter ? { 'retry-after': String(retryAfterSeconds) } : {}), ...this.burstHeaders(0) } },
+          headers,
         };
       }
       times.push(now);
-      if (!search) headers = this.limitHeaders(this.requestsPerTenSeconds - times.length);
+      headers = this.burstHeaders(this.requestsPerTenSeconds - times.length);
     }
     if (this.requestsPerDay > 0) {
-      const used = this.dayCounts.get(token) ?? 0;
-      if (used >= this.requestsPerDay) {
-        return { limited: { status: 429, body: { ...RATE_LIMIT_BODY('DAILY'), message: 'You have reached your daily limit.', groupName: 'publicapi:private-app' } }, headers: {} };
-      }
-      this.dayCounts.set(token, used + 1);
-      if (!search) headers = { ...headers, 'x-hubspot-ratelimit-daily': String(this.requestsPerDay), 'x-hubspot-ratelimit-daily-remaining': String(this.requestsPerDay - used - 1) };
-    }
-    if (search && this.searchesPerSecond > 0) {
-      const times = (this.searchTimes.get(token) ?? []).filter((t) => t > now - 1000);
-      this.searchTimes.set(token, times);
-      if (times.length >= this.searchesPerSecond) return { limited: { status: 429, body: RATE_LIMIT_BODY('SECONDLY'), headers: { 'retry-after': '1' } }, headers: {} };
-      times.push(now);
+      const used = (this.dayCounts.get(token) ?? 0) + 1;
+      this.dayCounts.set(token, used);
+      if (!search) headers = { ...headers, 'x-hubspot-ratelimit-daily': String(this.requestsPerDay), 'x-hubspot-ratelimit-daily-remaining': String(this.requestsPerDay - used) };
     }
     return { headers };
   }
 
-  private limitHeaders(remaining: number): Record<string, string> {
+  private burstHeaders(remaining: number): Record<string, string> {
     return {
       'x-hubspot-ratelimit-interval-milliseconds': String(this.rateLimitWindowMs),
       'x-hubspot-ratelimit-max': String(this.requestsPerTenSeconds),
@@ -419,148 +574,82 @@ export class HubSpotFake {
     };
   }
 
-  /** Registers a custom channel with its connected channel accounts (what an installed app has). */
-  addCustomChannel(channelId: string, ...channelAccountIds: string[]): void {
-    const accounts = this.customChannels.get(channelId) ?? new Set<string>();
-    for (const id of channelAccountIds) accounts.add(id);
-    this.customChannels.set(channelId, accounts);
-  }
+  // ---- contacts -------------------------------------------------------------------------------
 
-  /** The messages of a contact's conversations (what a GDPR delete must remove). */
-  messagesOfContact(contactId: string): FakeConversationMessage[] {
-    return [...this.conversationMessages.values()].filter((m) => m.contactId === contactId);
-  }
-
-  private publishMessage(request: FakeRequest): FakeReply {
-    const channelId = request.params.channelId!;
-    const accounts = this.customChannels.get(channelId);
-    if (!accounts) return { status: 404, body: { status: 'error', message: `Custom channel ${channelId} not found`, category: 'OBJECT_NOT_FOUND', correlationId: randomUUID() } };
-    const parsed = publishSchema.safeParse(request.body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      return { status: 400, body: { status: 'error', message: `Invalid input JSON: ${issue.path.join('.')} ${issue.message}`, category: 'VALIDATION_ERROR', correlationId: randomUUID() } };
-    }
-    const m = parsed.data;
-    if (!accounts.has(m.channelAccountId)) {
-      return { status: 400, body: { status: 'error', message: 'The channel account is not connected to this channel', category: 'VALIDATION_ERROR', correlationId: randomUUID() } };
-    }
-    if (m.integrationIdempotencyId) {
-      const first = [...this.conversationMessages.values()].find((x) => x.channelId === channelId && x.integrationIdempotencyId === m.integrationIdempotencyId);
-      if (first) {
-        this.republished.push(m.integrationIdempotencyId);
-        return { status: 200, body: this.messageView(first) };
-      }
-    }
-    const external = m.messageDirection === 'INCOMING' ? m.senders[0]! : m.recipients[0]!;
-    let contactId: string | undefined;
-    if (m.associateWithContactId !== undefined) {
-      contactId = String(m.associateWithContactId);
-      if (!this.contacts.has(contactId)) return { status: 400, body: { status: 'error', message: `Contact ${contactId} does not exist`, category: 'VALIDATION_ERROR', correlationId: randomUUID() } };
-    } else if (external.deliveryIdentifier.type === 'HS_PHONE_NUMBER') {
-      contactId = [...this.contacts.values()].find((c) => c.properties.phone === external.deliveryIdentifier.value || c.properties.mobilephone === external.deliveryIdentifier.value)?.id;
-    }
-    const key = `${m.channelAccountId}|${m.integrationThreadId ?? `${external.deliveryIdentifier.type}:${external.deliveryIdentifier.value}`}`;
-    let thread = [...this.threads.values()].find((t) => t.channelId === channelId && t.key === key && !t.archived);
-    if (!thread) {
-      thread = { id: String(this.nextConversationId++), channelId, channelAccountId: m.channelAccountId, key, ...(contactId ? { contactId } : {}), archived: false };
-      this.threads.set(thread.id, thread);
-    }
-    const message: FakeConversationMessage = {
-      id: `${this.nextConversationId++}`,
-      channelId,
-      channelAccountId: m.channelAccountId,
-      threadId: thread.id,
-      direction: m.messageDirection,
-      text: m.text ?? '',
-      senders: m.senders,
-      recipients: m.recipients,
-      timestamp: m.timestamp,
-      ...(m.integrationIdempotencyId ? { integrationIdempotencyId: m.integrationIdempotencyId } : {}),
-      ...(contactId ?? thread.contactId ? { contactId: (contactId ?? thread.contactId)! } : {}),
-      createdAt: new Date().toISOString(),
-    };
-    this.conversationMessages.set(message.id, message);
-    return { status: 200, body: this.messageView(message) };
-  }
-
-  private readMessage(request: FakeRequest): FakeReply {
-    const message = this.conversationMessages.get(request.params.messageId!);
-    if (!message || message.channelId !== request.params.channelId) return { status: 404, body: { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND', correlationId: randomUUID() } };
-    return { status: 200, body: this.messageView(message) };
-  }
-
-  private readThread(request: FakeRequest): FakeReply {
-    const thread = this.threads.get(request.params.threadId!);
-    if (!thread) return { status: 404, body: { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND', correlationId: randomUUID() } };
-    return { status: 200, body: { id: thread.id, archived: thread.archived, ...(thread.contactId ? { associatedContactId: thread.contactId } : {}), originalChannelId: thread.channelId, originalChannelAccountId: thread.channelAccountId, status: 'OPEN' } };
-  }
-
-  private messageView(m: FakeConversationMessage): Record<string, unknown> {
-    return {
-      id: m.id,
-      type: 'MESSAGE',
-      conversationsThreadId: m.threadId,
-      channelId: m.channelId,
-      channelAccountId: m.channelAccountId,
-      direction: m.direction,
-      text: m.text,
-      senders: m.senders.map((a, i) => ({ ...a, actorId: a.senderActorId ?? `V-${m.contactId ?? i}` })),
-      recipients: m.recipients,
-      createdAt: m.createdAt,
-      archived: false,
-      truncationStatus: 'NOT_TRUNCATED',
-      client: { clientType: 'INTEGRATION', integrationAppId: 1 },
-    };
-  }
-
-  private updateContact(request: FakeRequest): FakeReply {
-    const contact = this.contacts.get(request.params.id!);
-    if (!contact) return { status: 404, body: { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND', correlationId: randomUUID() } };
-    const properties = (request.body as { properties?: Record<string, string> } | undefined)?.properties;
-    if (!properties || typeof properties !== 'object') return { status: 400, body: { status: 'error', message: 'properties is required', category: 'VALIDATION_ERROR' } };
-    Object.assign(contact.properties, properties);
-    contact.updatedAt = new Date().toISOString();
-    return { status: 200, body: this.view(contact) };
+  private view(contact: FakeContact, wanted?: string[]): Record<string, unknown> {
+    const names = wanted && wanted.length > 0 ? wanted : ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'];
+    const all: Record<string, string> = { ...contact.properties, hs_object_id: contact.id, createdate: contact.createdAt, lastmodifieddate: contact.updatedAt };
+    return { id: contact.id, properties: Object.fromEntries(names.map((n) => [n, all[n] ?? null])), createdAt: contact.createdAt, updatedAt: contact.updatedAt, archived: false };
   }
 
   private createContact(request: FakeRequest): FakeReply {
-    const properties = (request.body as { properties?: Record<string, string> } | undefined)?.properties;
-    if (!properties || typeof properties !== 'object') return { status: 400, body: { status: 'error', message: 'properties is required', category: 'VALIDATION_ERROR' } };
-    const contact = this.addContact(properties);
+    const parsed = createSchema.safeParse(request.body);
+    if (!parsed.success) return invalid(firstIssue(parsed.error));
+    const contact = this.addContact(parsed.data.properties);
     if (this.searchLagMs > 0) this.searchableAt.set(contact.id, Date.now() + this.searchLagMs);
     return { status: 201, body: this.view(contact), headers: { location: `/crm/v3/objects/contacts/${contact.id}` } };
   }
 
   private readContact(request: FakeRequest): FakeReply {
     const contact = this.resolve(request.params.id!);
-    if (!contact) return { status: 404, body: { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND', correlationId: randomUUID() } };
-    const wanted = request.query.get('properties')?.split(',');
-    return { status: 200, body: this.view(contact, wanted) };
+    if (!contact) return notFound();
+    return { status: 200, body: this.view(contact, request.query.get('properties')?.split(',').filter(Boolean)) };
+  }
+
+  private updateContact(request: FakeRequest): FakeReply {
+    const contact = this.contacts.get(request.params.id!);
+    if (!contact) return notFound();
+    const parsed = z.object({ properties: z.record(z.string(), z.string()) }).safeParse(request.body);
+    if (!parsed.success) return invalid(firstIssue(parsed.error));
+    Object.assign(contact.properties, parsed.data.properties);
+    contact.updatedAt = new Date().toISOString();
+    return { status: 200, body: this.view(contact) };
+  }
+
+  private search(request: FakeRequest): FakeReply {
+    const parsed = searchSchema.safeParse(request.body);
+    if (!parsed.success) return invalid(firstIssue(parsed.error));
+    const { filterGroups: groups, properties, limit, after } = parsed.data;
+    const filterCount = groups.reduce((n, g) => n + g.filters.length, 0);
+    if (groups.length > MAX_FILTER_GROUPS || filterCount > MAX_FILTERS || groups.some((g) => g.filters.length > MAX_FILTERS_PER_GROUP)) {
+      return error(400, 'VALIDATION_ERROR', `Too many filters: at most ${MAX_FILTER_GROUPS} filter groups, ${MAX_FILTERS_PER_GROUP} filters per group and ${MAX_FILTERS} in all`);
+    }
+    const tooMany = groups.flatMap((g) => g.filters).find((f) => (f.values?.length ?? 0) > this.maxInValues);
+    if (tooMany) return error(400, 'VALIDATION_ERROR', `${tooMany.operator} on ${tooMany.propertyName} takes at most ${this.maxInValues} values`);
+    const now = Date.now();
+    const compiled = groups.map((g) => g.filters.map((f) => ({ ...f, set: f.values ? new Set(f.values.map((v) => v.toLowerCase())) : undefined })));
+    const matches = [...this.contacts.values()]
+      .filter((c) => (this.searchableAt.get(c.id) ?? 0) <= now)
+      .filter((c) => compiled.length === 0 || compiled.some((g) => g.every((f) => matchesFilter(c.properties[f.propertyName], f))))
+      .sort((a, b) => Number(a.id) - Number(b.id));
+    const offset = Number(after) || 0;
+    if (offset >= MAX_SEARCH_RESULTS) return error(400, 'VALIDATION_ERROR', 'The search endpoints are limited to 10,000 total results for any given query');
+    const page = matches.slice(offset, offset + limit);
+    return {
+      status: 200,
+      body: {
+        total: matches.length,
+        results: page.map((c) => this.view(c, properties)),
+        ...(offset + limit < matches.length ? { paging: { next: { after: String(offset + limit) } } } : {}),
+      },
+    };
   }
 
   private batchRead(request: FakeRequest): FakeReply {
     const parsed = batchReadSchema.safeParse(request.body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      return { status: 400, body: { status: 'error', message: `Invalid input JSON: ${issue.path.join('.')} ${issue.message}`, category: 'VALIDATION_ERROR', correlationId: randomUUID() } };
-    }
+    if (!parsed.success) return invalid(firstIssue(parsed.error));
     const { inputs, properties, idProperty } = parsed.data;
-    if (inputs.length > MAX_BATCH_INPUTS) {
-      return { status: 400, body: { status: 'error', message: `Batch input cannot contain more than ${MAX_BATCH_INPUTS} inputs`, category: 'VALIDATION_ERROR', correlationId: randomUUID() } };
-    }
+    if (inputs.length > MAX_BATCH_INPUTS) return error(400, 'VALIDATION_ERROR', `Batch input cannot contain more than ${MAX_BATCH_INPUTS} inputs`);
     const startedAt = new Date().toISOString();
     const found = new Map<string, FakeContact>();
     const missing: string[] = [];
     for (const { id } of inputs) {
       const contact =
-        idProperty && idProperty !== 'hs_object_id'
-          ? [...this.contacts.values()].find((c) => (c.properties[idProperty] ?? '').toLowerCase() === id.toLowerCase())
-          : this.resolve(id);
+        idProperty && idProperty !== 'hs_object_id' ? [...this.contacts.values()].find((c) => (c.properties[idProperty] ?? '').toLowerCase() === id.toLowerCase()) : this.resolve(id);
       if (contact) found.set(contact.id, contact);
       else if (!missing.includes(id)) missing.push(id);
     }
-    const results = [...found.values()].map((c) => this.view(c, properties));
-    const base = { status: 'COMPLETE', results, startedAt, completedAt: new Date().toISOString() };
+    const base = { status: 'COMPLETE', results: [...found.values()].map((c) => this.view(c, properties)), startedAt, completedAt: new Date().toISOString() };
     if (missing.length === 0 || this.batchReadMissing === 'omit') return { status: 200, body: base };
     return {
       status: 207,
@@ -581,65 +670,234 @@ export class HubSpotFake {
     };
   }
 
+  /** GDPR delete: the contact, with everything attached to it (its threads and their messages), goes. */
   private gdprDelete(request: FakeRequest): FakeReply {
-    const objectId = (request.body as { objectId?: unknown } | undefined)?.objectId;
-    if (typeof objectId !== 'string') return { status: 400, body: { status: 'error', message: 'objectId is required', category: 'VALIDATION_ERROR' } };
-    const contact = this.resolve(objectId);
-    if (!contact) return { status: 404, body: { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND', correlationId: randomUUID() } };
-    // An id merged away stands for the merged record: that is what gets deleted.
-    if (contact.id !== objectId) return this.gdprDelete({ ...request, body: { objectId: contact.id } });
-    this.contacts.delete(objectId);
-    for (const [old, into] of this.mergedInto) if (into === objectId) this.mergedInto.delete(old);
-    this.gdprDeleted.push(objectId);
-    // "Permanently deletes the contact and its engagements and conversations" (HubSpot finishes within 30 days; the fake at once).
-    for (const message of this.messagesOfContact(objectId)) this.conversationMessages.delete(message.id);
-    for (const thread of [...this.threads.values()].filter((t) => t.contactId === objectId)) this.threads.delete(thread.id);
+    const parsed = gdprDeleteSchema.safeParse(request.body);
+    if (!parsed.success) return invalid(firstIssue(parsed.error));
+    const { objectId, idProperty } = parsed.data;
+    const contact =
+      idProperty && idProperty !== 'hs_object_id' ? [...this.contacts.values()].find((c) => (c.properties[idProperty] ?? '').toLowerCase() === objectId.toLowerCase()) : this.resolve(objectId);
+    if (!contact) return notFound();
+    this.contacts.delete(contact.id);
+    for (const [old, into] of this.mergedInto) if (into === contact.id) this.mergedInto.delete(old);
+    this.gdprDeleted.push(contact.id);
+    for (const message of this.messagesOfContact(contact.id)) this.conversationMessages.delete(message.id);
+    for (const thread of [...this.threads.values()].filter((t) => t.contactId === contact.id)) this.dropThread(thread.id);
     return { status: 204 };
   }
 
-  private search(request: FakeRequest): FakeReply {
-    const body = (request.body ?? {}) as { filterGroups?: { filters?: { propertyName: string; operator: string; value?: string; values?: string[] }[] }[]; properties?: string[]; limit?: number; after?: string };
-    const groups = body.filterGroups ?? [];
-    const filterCount = groups.reduce((n, g) => n + (g.filters?.length ?? 0), 0);
-    if (groups.length > 5 || filterCount > 25 || groups.some((g) => (g.filters?.length ?? 0) > 10)) {
-      return { status: 400, body: { status: 'error', message: 'Too many filter groups or filters (max 5 groups, 10 filters per group, 25 in total)', category: 'VALIDATION_ERROR' } };
-    }
-    for (const g of groups) {
-      for (const f of g.filters ?? []) {
-        if (f.operator === 'IN' && (f.values?.length ?? 0) > 100) return { status: 400, body: { status: 'error', message: 'IN accepts at most 100 values', category: 'VALIDATION_ERROR' } };
-        if (!['EQ', 'IN'].includes(f.operator)) return { status: 400, body: { status: 'error', message: `operator ${f.operator} is not supported by this fake`, category: 'VALIDATION_ERROR' } };
+  // ---- custom channels and threads -----------------------------------------------------------
+
+  private publishMessage(request: FakeRequest): FakeReply {
+    const channelId = request.params.channelId!;
+    if (!/^\d+$/.test(channelId)) return invalid('channelId must be an integer');
+    const accounts = this.customChannels.get(channelId);
+    if (!accounts) return error(404, 'OBJECT_NOT_FOUND', `Custom channel ${channelId} not found`);
+    const parsed = publishSchema.safeParse(request.body);
+    if (!parsed.success) return invalid(firstIssue(parsed.error));
+    const m = parsed.data;
+    if (m.text.trim() === '' && m.attachments.length === 0) return invalid('a message needs text or attachments');
+    if (!accounts.has(m.channelAccountId)) return error(400, 'VALIDATION_ERROR', 'The channel account is not connected to this channel');
+    if (m.integrationIdempotencyId) {
+      const first = [...this.conversationMessages.values()].find((x) => x.channelId === channelId && x.integrationIdempotencyId === m.integrationIdempotencyId);
+      if (first) {
+        this.republished.push(m.integrationIdempotencyId);
+        return { status: 201, body: this.messageView(first) };
       }
     }
-    const now = Date.now();
-    const matches = [...this.contacts.values()].filter(
-      (c) =>
-        (this.searchableAt.get(c.id) ?? 0) <= now &&
-        (groups.length === 0 ||
-        groups.some((g) =>
-          (g.filters ?? []).every((f) => {
-            const value = c.properties[f.propertyName];
-            if (value === undefined) return false;
-            return f.operator === 'EQ' ? value.toLowerCase() === String(f.value).toLowerCase() : (f.values ?? []).some((v) => v.toLowerCase() === value.toLowerCase());
-          }),
-        )),
+    const resolved = m.preResolvedContacts?.contacts ?? [];
+    for (const c of resolved) if (!this.contacts.has(String(c.contactVid))) return error(400, 'VALIDATION_ERROR', `Contact ${c.contactVid} does not exist`);
+    const contactId = resolved[0] ? String(resolved[0].contactVid) : undefined;
+    return { status: 201, body: this.messageView(this.storeMessage(channelId, m, contactId)) };
+  }
+
+  /**
+   * Seeds a message as a publish over the channel would leave it (for benchmarks and tests that need a
+   * conversation without making the calls): attached to `contactId` when given, as `preResolvedContacts` does.
+   */
+  addPublishedMessage(input: { channelId: string; channelAccountId: string; contactId?: string; integrationThreadId: string; phone: string; text: string }): FakeConversationMessage {
+    this.addCustomChannel(input.channelId, input.channelAccountId);
+    const person = { deliveryIdentifier: { type: 'HS_PHONE_NUMBER' as const, value: input.phone } };
+    const business = { deliveryIdentifier: { type: 'CHANNEL_SPECIFIC_OPAQUE_ID' as const, value: input.channelAccountId } };
+    return this.storeMessage(
+      input.channelId,
+      { attachments: [], channelAccountId: input.channelAccountId, messageDirection: 'INCOMING', recipients: [business], senders: [person], text: input.text, timestamp: new Date().toISOString(), integrationThreadId: input.integrationThreadId },
+      input.contactId,
     );
-    const limit = Math.min(body.limit ?? 10, 200);
-    const offset = Number(body.after ?? 0);
-    const page = matches.slice(offset, offset + limit);
+  }
+
+  private storeMessage(channelId: string, m: z.infer<typeof publishSchema>, contactId: string | undefined): FakeConversationMessage {
+    const external = m.messageDirection === 'INCOMING' ? m.senders[0]! : m.recipients[0]!;
+    const key = `${m.channelAccountId}|${m.integrationThreadId ?? `${external.deliveryIdentifier.type}:${external.deliveryIdentifier.value}`}`;
+    const now = new Date().toISOString();
+    let thread = [...this.threads.values()].find((t) => t.channelId === channelId && t.key === key && !t.archived);
+    if (!thread) {
+      thread = {
+        id: String(this.nextConversationId++),
+        channelId,
+        channelAccountId: m.channelAccountId,
+        inboxId: '1',
+        key,
+        visitorId: `V-${this.nextVisitor++}`,
+        status: 'OPEN',
+        archived: false,
+        createdAt: now,
+        latestMessageTimestamp: m.timestamp,
+      };
+      this.threads.set(thread.id, thread);
+    }
+    if (contactId && !thread.contactId) thread.contactId = contactId;
+    thread.latestMessageTimestamp = m.timestamp;
+    const message: FakeConversationMessage = {
+      id: String(this.nextConversationId++),
+      channelId,
+      channelAccountId: m.channelAccountId,
+      threadId: thread.id,
+      direction: m.messageDirection,
+      text: m.text,
+      senders: m.senders,
+      recipients: m.recipients,
+      timestamp: m.timestamp,
+      ...(m.integrationIdempotencyId ? { integrationIdempotencyId: m.integrationIdempotencyId } : {}),
+      ...(contactId ? { contactId } : {}),
+      createdAt: now,
+    };
+    this.conversationMessages.set(message.id, message);
+    return message;
+  }
+
+  private readChannelMessage(request: FakeRequest): FakeReply {
+    const message = this.conversationMessages.get(request.params.messageId!);
+    if (!message || message.channelId !== request.params.channelId) return notFound();
+    return { status: 200, body: this.messageView(message) };
+  }
+
+  private threadView(t: FakeThread): Record<string, unknown> {
     return {
-      status: 200,
-      body: {
-        total: matches.length,
-        results: page.map((c) => this.view(c, body.properties)),
-        ...(offset + limit < matches.length ? { paging: { next: { after: String(offset + limit) } } } : {}),
-      },
+      id: t.id,
+      archived: t.archived,
+      associatedContactId: t.contactId ?? t.visitorId,
+      createdAt: t.createdAt,
+      inboxId: t.inboxId,
+      originalChannelAccountId: t.channelAccountId,
+      originalChannelId: t.channelId,
+      spam: false,
+      status: t.status,
+      latestMessageTimestamp: t.latestMessageTimestamp,
     };
   }
 
-  private view(contact: FakeContact, wanted?: string[]): { id: string; properties: Record<string, string | null>; createdAt: string; updatedAt: string; archived: boolean } {
-    const names = wanted ?? ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'];
-    const all: Record<string, string> = { ...contact.properties, hs_object_id: contact.id, createdate: contact.createdAt, lastmodifieddate: contact.updatedAt };
-    return { id: contact.id, properties: Object.fromEntries(names.map((n) => [n, all[n] ?? null])), createdAt: contact.createdAt, updatedAt: contact.updatedAt, archived: false };
+  /** `GET threads`: archived threads only with `archived=true`, never mixed; contact filter rules as documented. */
+  private listThreads(request: FakeRequest): FakeReply {
+    const q = request.query;
+    const contactId = q.get('associatedContactId');
+    const status = q.get('threadStatus');
+    if (contactId !== null && q.getAll('inboxId').length > 0) return invalid('associatedContactId cannot be used in conjunction with inboxId');
+    if (contactId !== null && status === null) return invalid('threadStatus must be provided with associatedContactId');
+    if (status !== null && status !== 'OPEN' && status !== 'CLOSED') return invalid('threadStatus must be OPEN or CLOSED');
+    if (contactId !== null && !/^\d+$/.test(contactId)) return invalid('associatedContactId must be an integer');
+    const archived = q.get('archived') === 'true';
+    const limit = Math.min(Number(q.get('limit') ?? 100) || 100, 500);
+    const after = Number(q.get('after') ?? 0) || 0;
+    const all = [...this.threads.values()]
+      .filter((t) => t.archived === archived && (contactId === null || t.contactId === contactId) && (status === null || t.status === status))
+      .sort((a, b) => Number(a.id) - Number(b.id));
+    const page = all.slice(after, after + limit);
+    return { status: 200, body: { results: page.map((t) => this.threadView(t)), ...(after + limit < all.length ? { paging: { next: { after: String(after + limit) } } } : {}) } };
+  }
+
+  private readThread(request: FakeRequest): FakeReply {
+    const thread = this.threads.get(request.params.threadId!);
+    const archived = request.query.get('archived') === 'true';
+    if (!thread || thread.archived !== archived) return notFound();
+    return { status: 200, body: this.threadView(thread) };
+  }
+
+  private updateThread(request: FakeRequest): FakeReply {
+    const thread = this.threads.get(request.params.threadId!);
+    if (!thread) return notFound();
+    const parsed = threadPatchSchema.safeParse(request.body ?? {});
+    if (!parsed.success) return invalid(firstIssue(parsed.error));
+    if (parsed.data.archived === false && thread.archived) {
+      thread.archived = false;
+      delete thread.archivedAt;
+    }
+    if (parsed.data.status) thread.status = parsed.data.status;
+    return { status: 200, body: this.threadView(thread) };
+  }
+
+  /** DELETE: archives the thread; HubSpot deletes it for good 30 days later (`purgeArchivedThreads`). */
+  private archiveThread(request: FakeRequest): FakeReply {
+    const id = request.params.threadId!;
+    if (!/^\d+$/.test(id)) return invalid('threadId must be an integer');
+    const thread = this.threads.get(id);
+    if (!thread) return notFound();
+    if (!thread.archived) {
+      thread.archived = true;
+      thread.archivedAt = Date.now();
+    }
+    return { status: 204 };
+  }
+
+  private threadMessages(request: FakeRequest): FakeReply {
+    const thread = this.threads.get(request.params.threadId!);
+    if (!thread) return notFound();
+    const results = [...this.conversationMessages.values()].filter((m) => m.threadId === thread.id).map((m) => this.messageView(m));
+    return { status: 200, body: { results } };
+  }
+
+  private dropThread(threadId: string): void {
+    this.threads.delete(threadId);
+    for (const message of [...this.conversationMessages.values()]) if (message.threadId === threadId) this.conversationMessages.delete(message.id);
+  }
+
+  private messageView(m: FakeConversationMessage): Record<string, unknown> {
+    const thread = this.threads.get(m.threadId);
+    return {
+      id: m.id,
+      type: 'MESSAGE',
+      archived: thread?.archived ?? false,
+      attachments: [],
+      channelAccountId: m.channelAccountId,
+      channelId: m.channelId,
+      client: { clientType: 'INTEGRATION', integrationAppId: 1 },
+      conversationsThreadId: m.threadId,
+      createdAt: m.createdAt,
+      createdBy: m.direction === 'INCOMING' ? (m.contactId ? `V-${m.contactId}` : (thread?.visitorId ?? 'V-0')) : 'I-1',
+      direction: m.direction,
+      recipients: m.recipients.map((r) => ({ deliveryIdentifier: r.deliveryIdentifier, ...(r.name ? { name: r.name } : {}) })),
+      senders: m.senders.map((s) => ({ deliveryIdentifier: s.deliveryIdentifier, ...(s.name ? { name: s.name } : {}), ...(s.senderActorId ? { actorId: s.senderActorId } : {}) })),
+      text: m.text,
+      truncationStatus: 'NOT_TRUNCATED',
+      status: { statusType: 'RECEIVED' },
+    };
+  }
+}
+
+/** One filter against one property value, as HubSpot compares strings: case-insensitive, exact unless a token operator. */
+function matchesFilter(raw: string | undefined, f: Filter & { set?: Set<string> | undefined }): boolean {
+  const value = raw?.toLowerCase();
+  const wanted = f.value?.toLowerCase();
+  const tokens = (s: string) => s.split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+  switch (f.operator) {
+    case 'HAS_PROPERTY':
+      return value !== undefined && value !== '';
+    case 'NOT_HAS_PROPERTY':
+      return value === undefined || value === '';
+    case 'EQ':
+      return value !== undefined && value === wanted;
+    case 'NEQ':
+      return value !== wanted;
+    case 'IN':
+      return value !== undefined && (f.set?.has(value) ?? false);
+    case 'NOT_IN':
+      return value === undefined || !(f.set?.has(value) ?? false);
+    case 'CONTAINS_TOKEN':
+      return value !== undefined && wanted !== undefined && tokens(value).includes(wanted);
+    case 'NOT_CONTAINS_TOKEN':
+      return value === undefined || wanted === undefined || !tokens(value).includes(wanted);
+    default:
+      return false;
   }
 }
 

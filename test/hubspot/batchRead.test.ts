@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../shared/config';
 import type { SubjectHash, TenantId, WaId } from '../../shared/domain';
-import { HubSpotClient, HubSpotContacts, HubSpotError, hubspotContactDataStore, MAX_BATCH_READ_IDS } from '../../shared/hubspot';
+import { HubSpotClient, HubSpotContacts, HubSpotConversations, HubSpotError, hubspotContactDataStore, MAX_BATCH_READ_IDS } from '../../shared/hubspot';
 import { hubspotTokenSecret, SettingsSecretProvider } from '../../shared/secrets';
 import { tenantSchema } from '../../shared/tenants';
 import { startHubSpotFake, type HubSpotFake } from '../fakes/hubspot';
 import { MINIMAL_SETTINGS, settingsProblemsOf } from '../support/settings';
 import { testServices } from '../support/testServices';
+import { MemoryObjectRegistry } from '../doubles';
 import { hubspotFailureOf } from './support';
 import { rootOf } from '../../shared/runtime';
 
@@ -22,10 +23,11 @@ afterAll(async () => {
 });
 
 /** Contacts on a client with a token of its own, so the fake's records and limits are this test's alone. */
-function contactsWith(options: { maxPacingWaitMs?: number } = {}): { contacts: HubSpotContacts; token: string } {
+function contactsWith(options: { maxPacingWaitMs?: number } = {}): { contacts: HubSpotContacts; conversations: HubSpotConversations; token: string } {
   const token = `pat-eu1-${randomBytes(6).toString('hex')}`;
   const secrets = new SettingsSecretProvider({ [hubspotTokenSecret(tenantId)]: token });
-  return { contacts: new HubSpotContacts(new HubSpotClient({ baseUrl: fake.url, secrets, timeoutMs: 2000, maxPacingWaitMs: options.maxPacingWaitMs ?? 2000 })), token };
+  const client = new HubSpotClient({ baseUrl: fake.url, secrets, timeoutMs: 2000, maxPacingWaitMs: options.maxPacingWaitMs ?? 2000 });
+  return { contacts: new HubSpotContacts(client), conversations: new HubSpotConversations(client), token };
 }
 
 const failure = hubspotFailureOf;
@@ -190,10 +192,10 @@ describe('the fake batch read answers as HubSpot does', () => {
   it('200 and 207 bodies carry status, results, startedAt, completedAt; the 207 names the missing ids', async () => {
     const token = `pat-eu1-${randomBytes(6).toString('hex')}`;
     const [id] = seed(1, '+4477050');
-    const ok = await post(token, { inputs: [{ id }], properties: ['firstname'] });
+    const ok = await post(token, { inputs: [{ id }], properties: ['firstname'], propertiesWithHistory: [] });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ status: 'COMPLETE', results: [{ id, properties: { firstname: 'Person0' } }], startedAt: expect.any(String), completedAt: expect.any(String) });
-    const multi = await post(token, { inputs: [{ id }, { id: '8888888' }] });
+    const multi = await post(token, { inputs: [{ id }, { id: '8888888' }], properties: [], propertiesWithHistory: [] });
     expect(multi.status).toBe(207);
     expect(await multi.json()).toMatchObject({
       results: [{ id }],
@@ -202,14 +204,29 @@ describe('the fake batch read answers as HubSpot does', () => {
     });
   });
 
-  it('refuses with 400 VALIDATION_ERROR more than 100 inputs, a missing inputs array and an input without an id', async () => {
+  it('refuses with 400 VALIDATION_ERROR more than 100 inputs, a missing inputs array, an input without an id, and a body without what the OpenAPI requires (properties, propertiesWithHistory)', async () => {
     const token = `pat-eu1-${randomBytes(6).toString('hex')}`;
-    for (const body of [{ inputs: unknown(101).map((id) => ({ id })) }, { properties: ['email'] }, { inputs: [{ objectId: '1' }] }, { inputs: [{ id: 12 }] }]) {
+    const required = { properties: [], propertiesWithHistory: [] };
+    const bodies = [
+      { inputs: unknown(101).map((id) => ({ id })), ...required },
+      { ...required },
+      { inputs: [{ objectId: '1' }], ...required },
+      { inputs: [{ id: 12 }], ...required },
+      { inputs: [{ id: '1' }], properties: [] },
+      { inputs: [{ id: '1' }], propertiesWithHistory: [] },
+    ];
+    for (const body of bodies) {
       const answer = await post(token, body);
       expect(answer.status).toBe(400);
       expect(await answer.json()).toMatchObject({ status: 'error', category: 'VALIDATION_ERROR' });
     }
-    expect(fake.batchReads(token).map((c) => c.status)).toEqual([400, 400, 400, 400]);
+    expect(fake.batchReads(token).map((c) => c.status)).toEqual([400, 400, 400, 400, 400, 400]);
+  });
+
+  it("Flowkeeper's batch read sends every field the OpenAPI marks required", async () => {
+    const { contacts, token } = contactsWith();
+    await contacts.stillPresent(tenantId, seed(1, '+4477051'));
+    expect(fake.batchReads(token)[0]!.body).toMatchObject({ inputs: [expect.any(Object)], properties: expect.any(Array), propertiesWithHistory: [] });
   });
 
   it('counts one call against the general limit, with the rate-limit headers, and answers 429 when the window is full', async () => {
@@ -217,7 +234,7 @@ describe('the fake batch read answers as HubSpot does', () => {
     fake.rateLimitWindowMs = 4000;
     try {
       const token = `pat-eu1-${randomBytes(6).toString('hex')}`;
-      const body = { inputs: unknown(50).map((id) => ({ id })) };
+      const body = { inputs: unknown(50).map((id) => ({ id })), properties: [], propertiesWithHistory: [] };
       const answers = [await post(token, body), await post(token, body), await post(token, body)];
       expect(answers.map((a) => a.status)).toEqual([207, 207, 429]);
       expect(answers.slice(0, 2).map((a) => a.headers.get('x-hubspot-ratelimit-remaining'))).toEqual(['1', '0']);
@@ -235,15 +252,15 @@ describe('the HubSpot store verifies an erasure with the batch read', () => {
   const subject = (waId: string) => ({ tenant, tenantId, waId: waId as WaId, subjectHash: 'h'.repeat(64) as SubjectHash });
 
   it('counts a contact that still exists as a leftover, and 0 after the GDPR delete, in one call per verification', async () => {
-    const { contacts, token } = contactsWith();
-    const store = hubspotContactDataStore({ contacts });
+    const { contacts, conversations, token } = contactsWith();
+    const store = hubspotContactDataStore({ contacts, conversations, registry: new MemoryObjectRegistry() });
     const waId = '447700960001';
     const ids = [fake.addContact({ phone: '+447700960001' }).id, fake.addContact({ mobilephone: '07700 960001' }).id];
     // A leftover: what the erasure found, not deleted (yet).
     expect(await store.verifyErased(subject(waId), 'all', ids)).toBe(2);
     const outcome = await store.eraseSubject(subject(waId), 'all');
     expect(outcome).toMatchObject({ found: 2, deleted: 2 });
-    expect([...(outcome.refs ?? [])].sort()).toEqual([...ids].sort());
+    expect([...(outcome.refs ?? [])].sort()).toEqual(ids.map((id) => `contact:${id}`).sort());
     expect(await store.verifyErased(subject(waId), 'all', outcome.refs)).toBe(0);
     // One batch read per verification, no GET per contact.
     expect(fake.batchReads(token)).toHaveLength(2);
@@ -254,8 +271,8 @@ describe('the HubSpot store verifies an erasure with the batch read', () => {
   });
 
   it('concurrent verifications of subjects of one tenant share one batch read', async () => {
-    const { contacts, token } = contactsWith();
-    const store = hubspotContactDataStore({ contacts });
+    const { contacts, conversations, token } = contactsWith();
+    const store = hubspotContactDataStore({ contacts, conversations, registry: new MemoryObjectRegistry() });
     const waIds = Array.from({ length: 8 }, (_, i) => `4477009700${i}0`);
     const refs = waIds.map((w, i) => (i % 2 === 0 ? [fake.addContact({ phone: `+${w}` }).id] : unknown(1, 9_300_000 + i)));
     const leftovers = await Promise.all(waIds.map((w, i) => store.verifyErased(subject(w), 'all', refs[i])));
@@ -289,10 +306,17 @@ describe('HUBSPOT_REQUESTS_PER_TEN_SECONDS', () => {
       const token = `pat-eu1-${randomBytes(6).toString('hex')}`;
       s.env[hubspotTokenSecret(tenantId)] = token;
       const contacts = new HubSpotContacts(rootOf(s).hubspot);
-      for (let i = 0; i < 3; i++) expect(await contacts.get(tenantId, unknown(1, 9_400_000 + i)[0]!)).toBeUndefined();
-      const paced = await failure(contacts.get(tenantId, '9400009'));
-      expect(paced).toMatchObject({ kind: 'rate-limited', message: expect.stringMatching(/^Flowkeeper paced HubSpot contact read to 3 calls per 10000 ms; retry after \d+ s$/) });
-      expect(fake.requests.filter((r) => r.token === token)).toHaveLength(3);
+      // Seven at once: three go now, the next in their turn, and those whose turn lies beyond the wait
+      // budget (15 s) are told so at once instead of waiting.
+      const started = Date.now();
+      const outcomes = await Promise.allSettled(Array.from({ length: 7 }, (_, i) => contacts.get(tenantId, unknown(1, 9_400_000 + i)[0]!)));
+      const paced = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as HubSpotError);
+      expect(paced.length).toBeGreaterThan(0);
+      for (const error of paced) expect(error).toMatchObject({ kind: 'rate-limited', message: expect.stringMatching(/^Flowkeeper paced HubSpot contact read to 3 calls per 10000 ms; retry after \d+ s$/) });
+      const mine = fake.requests.filter((r) => r.token === token);
+      expect(mine).toHaveLength(7 - paced.length);
+      expect(mine.filter((r) => r.at! < started + 1000)).toHaveLength(3);
+      expect(fake.maxAcceptedInWindow(token, 10_000)).toBeLessThanOrEqual(3);
     } finally {
       await s.close();
     }

@@ -105,7 +105,7 @@ describe('hubspot mode: each message is published to the tenant custom channel, 
 });
 
 describe('erasure of a subject whose messages were published', () => {
-  it('leaves nothing in HubSpot: the contact, its conversation messages and its thread go with the GDPR delete; a late webhook or sync does not bring them back', async () => {
+  it('leaves nothing in HubSpot: the thread is archived and the contact, with its messages, GDPR-deleted; a late webhook or sync does not bring them back', async () => {
     const { t, hubspot } = world;
     const tenant = await createHubSpotTenant(world, { messageStorage: 'hubspot' });
     const waId = newWaId();
@@ -116,14 +116,26 @@ describe('erasure of a subject whose messages were published', () => {
     await post(tenant, waId, first, name);
     await post(tenant, waId, messages.text(waId, texts[1]!), name);
     const published = await waitForChannel(world, tenant, 2);
+    // Attached to the contact through preResolvedContacts (no legacy associateWithContactId).
     const contactId = published[0]!.contactId!;
     expect(hubspot.messagesOfContact(contactId)).toHaveLength(2);
+    const threadId = published[0]!.threadId;
+    for (const r of hubspot.requests.filter((x) => x.token === tenant.token && x.path.endsWith('/messages') && x.method === 'POST')) {
+      expect(r.body).toMatchObject({ preResolvedContacts: { contacts: [{ contactVid: Number(contactId), contactPropertiesLeadingToMatch: ['phone'] }] }, attachments: [], text: expect.any(String) });
+      expect(r.body).not.toHaveProperty('associateWithContactId');
+    }
 
     const response = await postRequest(t, { tenantId: tenant.tenantId, type: 'erasure', subject: { waId: `+${waId}` } });
     expect(response.status).toBe(202);
     const done = await waitForStatus(t, ((await response.json()) as { id: string }).id, ['completed', 'failed']);
     expect(done.status).toBe('completed');
-    expect(done.tasks.find((x) => x.store === 'hubspot')).toMatchObject({ status: 'done', counts: { found: 1, deleted: 1 } });
+    // One contact and one thread, both found from what Flowkeeper recorded.
+    expect(done.tasks.find((x) => x.store === 'hubspot')).toMatchObject({ status: 'done', counts: { found: 2, deleted: 2 } });
+    const archive = hubspot.requests.find((r) => r.method === 'DELETE' && r.path === `/conversations/v3/conversations/threads/${threadId}`);
+    const gdpr = hubspot.requests.find((r) => r.path.endsWith('/gdpr-delete') && (r.body as { objectId?: string }).objectId === contactId);
+    expect(archive?.status).toBe(204);
+    expect(gdpr?.status).toBe(204);
+    expect(archive!.at!).toBeLessThanOrEqual(gdpr!.at!);
     expect(hubspot.gdprDeleted).toContain(contactId);
     expect(hubspot.messagesOfContact(contactId)).toEqual([]);
     expect(channelMessages(world, tenant)).toEqual([]);
@@ -183,9 +195,9 @@ describe('rate limits', () => {
       const calls = hubspot.requests.filter((r) => r.token === tenant.token);
       const limited = calls.filter((r) => r.status === 429).length;
       // The demand was above the limit (the busiest window was full) and the pacing kept it there: at most
-      // 100 accepted in any window, a handful of 429s at most (HubSpot counts arrivals, we count departures).
-      const accepted = calls.filter((r) => r.status !== 429).map((r) => r.at!);
-      const busiest = Math.max(...accepted.map((at) => accepted.filter((x) => x >= at && x < at + windowMs).length));
+      // 100 accepted in any window (searches have their own limit), a handful of 429s at most (HubSpot
+      // counts arrivals, we count departures).
+      const busiest = hubspot.maxAcceptedInWindow(tenant.token, windowMs);
       expect(busiest).toBeGreaterThanOrEqual(90);
       expect(busiest).toBeLessThanOrEqual(100);
       expect(limited).toBeLessThanOrEqual(5);
@@ -197,7 +209,7 @@ describe('rate limits', () => {
     }
   }, 90_000);
 
-  it('when another integration of the same app uses up the window, the 429s are honoured by rescheduling and every message still arrives once', async () => {
+  it('when another integration of the same app uses up the window, the 429s are honoured (short ones waited out in place, longer ones by rescheduling) and every message still arrives once', async () => {
     const { hubspot } = world;
     hubspot.requestsPerTenSeconds = 100;
     hubspot.rateLimitWindowMs = 1000;
@@ -212,9 +224,10 @@ describe('rate limits', () => {
       const published = await waitForChannel(world, tenant, 30, 30_000);
       expect(new Set(published.map((m) => m.integrationIdempotencyId))).toEqual(new Set(batch.map((m) => m.id)));
       expect(published).toHaveLength(30);
-      expect(hubspot.requests.filter((r) => r.token === tenant.token && r.status === 429).length).toBeGreaterThan(0);
+      // The other integration's calls show in Remaining: the client holds back instead of meeting 429 after 429.
+      expect(hubspot.requests.filter((r) => r.token === tenant.token && r.status === 429).length).toBeLessThanOrEqual(5);
+      expect(hubspot.maxAcceptedInWindow(tenant.token, 1000)).toBeLessThanOrEqual(100);
       const rescheduled = world.t.services.telemetry.metrics.filter((m) => m.name === 'hubspot.sync' && m.dimensions.tenantId === tenant.tenantId && m.dimensions.outcome === 'rescheduled');
-      expect(rescheduled.length).toBeGreaterThan(0);
       expect(rescheduled.every((m) => m.dimensions.reason === 'rate-limited:TEN_SECONDLY_ROLLING' || m.dimensions.reason === 'rate-limited')).toBe(true);
       // Each reschedule completed its message and sent a new one with a delay (no handler slept).
       const retries = world.queue.sentTo('hubspot-sync', tenant.tenantId).filter((m) => m.scheduledAt);

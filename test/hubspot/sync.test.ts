@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptText, hashSubject, keyringFrom } from '../../shared/crypto';
 import { subjectPartitionKey, type SubjectHash, type TenantId, type WaId } from '../../shared/domain';
-import { HubSpotConversations, syncMessageToHubSpot, type HubSpotSyncDeps } from '../../shared/hubspot';
+import { HubSpotConversations, syncMessageToHubSpot, type HubSpotObjectRegistry, type HubSpotSyncDeps } from '../../shared/hubspot';
 import { readStoredMessages, recordOutboundMessage } from '../../shared/messages';
 import { DeadLetterError } from '../../shared/queue';
 import { hubspotTokenSecret } from '../../shared/secrets';
@@ -13,7 +13,7 @@ import { startHubSpotFake, type HubSpotFake } from '../fakes/hubspot';
 import { newWaId, wamid } from '../fixtures/whatsapp/payloads';
 import { testServices, uniqueTenantId, type TestServices } from '../support/testServices';
 import { buildHubSpotSyncDeps, rootOf } from '../../shared/runtime';
-import { CosmosMessageStore, CosmosSubjectRepository } from '../../shared/cosmos';
+import { CosmosHubSpotObjectRegistry, CosmosMessageStore, CosmosSubjectRepository } from '../../shared/cosmos';
 import { ManualClock } from '../doubles';
 
 const clock = new ManualClock(new Date());
@@ -301,6 +301,87 @@ describe('the hubspot-sync use case', () => {
     expect(fake.messagesOfContact(contactId)).toEqual([]);
     expect([...fake.conversationMessages.values()].filter((m) => m.channelId === w.channelId)).toEqual([]);
     expect(s.telemetry.events).toContainEqual({ name: 'hubspot.sync.raced_erasure', dimensions: { tenantId: w.tenant.id } });
+  });
+});
+
+describe('what the sync records of what it created or used in HubSpot', () => {
+  const searches = (w: World) => fake.requests.filter((r) => r.token === w.token && r.path.endsWith('/search')).length;
+  /** The sync of another process: its own contact cache and its own record adapter on the same Cosmos. */
+  const otherProcess = (_w: World, overrides: Partial<HubSpotSyncDeps> = {}) => buildHubSpotSyncDeps(s, { random: () => 0, registry: new CosmosHubSpotObjectRegistry(s.cosmos.markers, clock), ...overrides });
+
+  it('records the contact it creates and the thread its message lands in under the keyed hash, before the document goes; another process then needs no search', async () => {
+    const w = await world();
+    const waId = newWaId();
+    await contactDoc(w, waId);
+    const { body } = await pending(w, waId, 'first');
+    expect(await syncMessageToHubSpot(w.deps, body)).toBe('published');
+    const [published] = [...fake.conversationMessages.values()].filter((m) => m.channelId === w.channelId);
+    const record = await rootOf(s).hubspotObjects.get(w.tenant.id, body.subjectHash as SubjectHash);
+    expect(record).toEqual({
+      contacts: [{ id: published!.contactId, origin: 'created', matchedBy: ['phone'], at: expect.any(String) }],
+      threads: [{ id: published!.threadId, channelAccountId: w.channelAccountId, at: expect.any(String) }],
+    });
+    const before = searches(w);
+    const { body: second } = await pending(w, waId, 'second');
+    expect(await syncMessageToHubSpot(otherProcess(w), second)).toBe('published');
+    expect(searches(w)).toBe(before);
+    const both = [...fake.conversationMessages.values()].filter((m) => m.channelId === w.channelId);
+    expect(both.map((m) => m.contactId)).toEqual([published!.contactId, published!.contactId]);
+    expect(both.map((m) => m.threadId)).toEqual([published!.threadId, published!.threadId]);
+  });
+
+  it('uses a contact someone else made (found in hs_whatsapp_phone_number, national format) with the property that matched, and records it as found', async () => {
+    const w = await world();
+    const waId = newWaId();
+    const theirs = fake.addContact({ hs_whatsapp_phone_number: `0${waId.slice(2, 6)} ${waId.slice(6)}`, firstname: 'Jo' });
+    await contactDoc(w, waId);
+    const { body } = await pending(w, waId, 'hello');
+    expect(await syncMessageToHubSpot(w.deps, body)).toBe('published');
+    const publish = fake.requests.filter((r) => r.token === w.token && r.method === 'POST' && r.path.endsWith('/messages')).at(-1)!;
+    expect(publish.body).toMatchObject({ preResolvedContacts: { contacts: [{ contactVid: Number(theirs.id), contactPropertiesLeadingToMatch: ['hs_whatsapp_phone_number'] }] } });
+    expect(fake.messagesOfContact(theirs.id)).toHaveLength(1);
+    expect((await rootOf(s).hubspotObjects.get(w.tenant.id, body.subjectHash as SubjectHash))?.contacts).toEqual([{ id: theirs.id, origin: 'found', matchedBy: ['hs_whatsapp_phone_number'], at: expect.any(String) }]);
+  });
+
+  it('a recorded contact HubSpot no longer has (someone deleted it) is dropped from the record, the subject is looked up again, and the message is published once', async () => {
+    const w = await world();
+    const waId = newWaId();
+    await contactDoc(w, waId);
+    const { body } = await pending(w, waId, 'first');
+    expect(await syncMessageToHubSpot(w.deps, body)).toBe('published');
+    const gone = [...fake.conversationMessages.values()].find((m) => m.channelId === w.channelId)!.contactId!;
+    fake.contacts.delete(gone);
+    const { body: second, doc } = await pending(w, waId, 'second');
+    expect(await syncMessageToHubSpot(otherProcess(w), second)).toBe('published');
+    const record = await rootOf(s).hubspotObjects.get(w.tenant.id, body.subjectHash as SubjectHash);
+    expect(record?.contacts.map((c) => c.id)).not.toContain(gone);
+    expect(record?.contacts).toHaveLength(1);
+    expect([...fake.conversationMessages.values()].filter((m) => m.integrationIdempotencyId === doc.messageId)).toHaveLength(1);
+  });
+
+  it('when the thread cannot be recorded the document stays pending, and the redelivery publishes idempotently and records it', async () => {
+    const w = await world();
+    const waId = newWaId();
+    await contactDoc(w, waId);
+    const real = rootOf(s).hubspotObjects;
+    let fail = true;
+    const registry: HubSpotObjectRegistry = Object.assign(Object.create(real) as HubSpotObjectRegistry, {
+      recordThread: async (...args: Parameters<HubSpotObjectRegistry['recordThread']>) => {
+        if (fail) {
+          fail = false;
+          throw Object.assign(new Error('service unavailable'), { code: 503 });
+        }
+        return real.recordThread(...args);
+      },
+    });
+    const deps = { ...w.deps, registry };
+    const { body, doc } = await pending(w, waId, 'keep me until recorded');
+    await expect(syncMessageToHubSpot(deps, body)).rejects.toThrow('service unavailable');
+    expect((await messageDocs(w, waId)).map((d) => d.id)).toEqual([doc.id]);
+    expect(await syncMessageToHubSpot(deps, body)).toBe('published');
+    expect(await messageDocs(w, waId)).toEqual([]);
+    expect([...fake.conversationMessages.values()].filter((m) => m.integrationIdempotencyId === doc.messageId)).toHaveLength(1);
+    expect((await real.get(w.tenant.id, body.subjectHash as SubjectHash))?.threads).toHaveLength(1);
   });
 });
 

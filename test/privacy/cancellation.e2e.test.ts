@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubjectHash, TenantId } from '../../shared/domain';
 import type { CancellationProgress } from '../../shared/privacy';
+import { rootOf } from '../../shared/runtime';
 import { messages, single } from '../fixtures/whatsapp/payloads';
 import { adminHeaders, operatorHeaders } from '../support/principals';
 import { eventually } from '../support/testServices';
@@ -27,6 +28,9 @@ describe('account cancellation', () => {
     }
     const contact = hubspot.addContact({ firstname: 'Morwenna', phone: `+${subjects[0]!.waId}` });
     const orphan = t.services.blobs.media.getBlockBlobClient(`${tenant.tenantId}/${'0'.repeat(64)}/left-behind.jpg`);
+    // The HubSpot ids Flowkeeper still holds for a subject whose own data already expired.
+    const registry = rootOf(t.services).hubspotObjects;
+    await registry.recordContact(tenant.tenantId, 'e'.repeat(64) as SubjectHash, { id: '424242', origin: 'created', matchedBy: ['phone'] }, 86_400);
     await orphan.uploadData(Buffer.from('media whose reference expired'));
 
     expect((await fetch(`${t.url}/api/tenants/${tenant.tenantId}/cancel`, { method: 'POST', headers: operatorHeaders(['someone-else']) })).status).toBe(404);
@@ -44,6 +48,7 @@ describe('account cancellation', () => {
     expect((await fetch(`${t.url}/api/tenants/${tenant.tenantId}`, { headers: adminHeaders() })).status).toBe(404);
     for (const s of subjects) expect(await subjectDocuments(t.services, tenant.tenantId, s.waId)).toEqual([]);
     expect(await orphan.exists()).toBe(false);
+    expect(await registry.get(tenant.tenantId, 'e'.repeat(64) as SubjectHash)).toBeUndefined();
     expect(hubspot.contacts.has(contact.id)).toBe(false);
     const markers = new CosmosMarkerStore(t.services.cosmos.markers, t.services.clock);
     for (const s of subjects) {

@@ -114,8 +114,10 @@ describe('erasure end to end, over HTTP against the local host', () => {
     const tenant = await createPrivacyTenant(world, { hubspot: true });
     const subject = newSubject();
     hubspot.addContact({ firstname: 'Morwenna', phone: `+${subject.waId}` });
-    hubspot.rateLimitNext(1, 1, /search$/);
+    // A short 429 (1 s) is waited out in place; a longer one (3 s) reschedules the task; 5xx back off.
+    hubspot.rateLimitNext(1, 1, /search$/, 'SECONDLY');
     hubspot.failNext(1, 500, /search$/);
+    hubspot.rateLimitNext(1, 3, /gdpr-delete$/);
     hubspot.failNext(1, 503, /gdpr-delete$/);
     const response = await postRequest(t, { tenantId: tenant.tenantId, type: 'erasure', subject: { waId: subject.waId } });
     const { id } = (await response.json()) as { id: string };
@@ -123,9 +125,10 @@ describe('erasure end to end, over HTTP against the local host', () => {
     expect(done.status).toBe('completed');
     const task = done.tasks.find((x) => x.store === 'hubspot')!;
     expect(task).toMatchObject({ status: 'done', counts: { found: 1, deleted: 1 }, rateLimited: 1 });
-    expect(task.attempts).toBe(3); // 500, 503, then success; the 429 did not count
-    expect(task.lastError).toMatch(/HubSpot answered 50[03]/);
+    expect(task.attempts).toBe(3); // 500, 503, then success; the 429s did not count
+    expect(task.lastError).toMatch(/HubSpot answered (50[03]|429)/);
     expect(t.services.telemetry.events.filter((e) => e.name === 'privacy.task.rescheduled' && e.dimensions.requestId === id).length).toBe(3);
+    expect(hubspot.requests.filter((r) => r.token === tenant.token && r.status === 429)).toHaveLength(2);
   }, 40_000);
 
   it('a permanent failure ends failed, in the dead-letter queue with a readable reason, and completes after a retry', async () => {
@@ -192,7 +195,7 @@ describe('erasure end to end, over HTTP against the local host', () => {
     }
   });
 
-  it('HubSpot rate-limiting a verification or an access export longer than the attempts allow does not fail the request: slowing down is not failing', async () => {
+  it('HubSpot rate-limiting a verification or an access export longer than the attempts allow does not fail the request: slowing down is not failing', { timeout: 60_000 }, async () => {
     const { t, hubspot } = world;
     const tenant = await createPrivacyTenant(world, { hubspot: true });
     const [erased, accessed] = [newSubject(), newSubject()];
@@ -204,20 +207,23 @@ describe('erasure end to end, over HTTP against the local host', () => {
     try {
       const limited = (path: RegExp) => hubspot.requests.filter((r) => path.test(r.path) && r.status === 429).length;
       const [readsBefore, searchesBefore] = [limited(/batch\/read$/), limited(/search$/)];
-      hubspot.rateLimitNext(5, 0, /batch\/read$/);
+      // Three 429s with a Retry-After too long to wait out in place (3 s): three reschedules, no attempt spent.
+      hubspot.rateLimitNext(3, 3, /batch\/read$/);
       const erasure = (await (await postRequest(t, { tenantId: tenant.tenantId, type: 'erasure', subject: { waId: erased.waId } })).json()) as { id: string };
-      expect((await waitForStatus(t, erasure.id, ['completed', 'failed'])).status).toBe('completed');
-      expect(limited(/batch\/read$/) - readsBefore).toBe(5);
+      expect((await waitForStatus(t, erasure.id, ['completed', 'failed'], 30_000)).status).toBe('completed');
+      expect(limited(/batch\/read$/) - readsBefore).toBe(3);
       const rescheduled = t.services.telemetry.events.filter((e) => e.name === 'privacy.verification.rescheduled' && e.dimensions?.requestId === erasure.id);
-      expect(rescheduled.map((e) => [e.dimensions?.attempt, e.dimensions?.rateLimited])).toEqual([[1, 1], [1, 2], [1, 3], [1, 4], [1, 5]]);
+      expect(rescheduled.map((e) => [e.dimensions?.attempt, e.dimensions?.rateLimited])).toEqual([[1, 1], [1, 2], [1, 3]]);
 
-      hubspot.rateLimitNext(5, 0, /search$/);
+      // Five 429s without a wait: waited out in place by the client, the export not even rescheduled.
+      hubspot.rateLimitNext(5, 0, /search$/, 'SECONDLY');
       const access = (await (await postRequest(t, { tenantId: tenant.tenantId, type: 'access', subject: { waId: accessed.waId } })).json()) as { id: string };
       const exported = await waitForStatus(t, access.id, ['completed', 'failed']);
       expect(exported.status).toBe('completed');
       const stored = await new CosmosPrivacyRequestRepository(t.services.cosmos.privacyRequests, t.services.clock).get(access.id);
       expect(stored?.attempts).toBe(1); // the five slow-downs spent no attempt
       expect(limited(/search$/) - searchesBefore).toBe(5);
+      expect(t.services.telemetry.events.filter((e) => e.name === 'privacy.task.rescheduled' && e.dimensions?.requestId === access.id)).toEqual([]);
     } finally {
       Object.assign(deps.retry, policy);
     }

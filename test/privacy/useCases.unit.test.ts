@@ -22,7 +22,7 @@ import { DeadLetterError } from '../../shared/queue';
 import { CachedSecretProvider, SettingsSecretProvider } from '../../shared/secrets';
 import { lifetime } from '../../shared/subjects';
 import { tenantInputSchema } from '../../shared/tenants';
-import { InMemoryAudit, InMemoryDataStore, InMemoryFiles, InMemoryMarkers, InMemoryPrivacyRequests, InMemorySubjectStore, InMemoryTenants, RecordingConfirmations, RecordingCrm, RecordingQueue, ManualClock, RecordingTelemetry } from '../doubles';
+import { InMemoryAudit, InMemoryDataStore, InMemoryFiles, InMemoryMarkers, InMemoryPrivacyRequests, InMemorySubjectStore, InMemoryTenants, MemoryObjectRegistry, RecordingConfirmations, RecordingCrm, RecordingQueue, ManualClock, RecordingTelemetry } from '../doubles';
 
 /**
  * The privacy use cases on in-memory doubles of their ports (test/doubles): milliseconds per case, no
@@ -65,6 +65,7 @@ async function world(config: { hubspot?: boolean; confirmErasureByMessage?: bool
     telemetry: new RecordingTelemetry(),
     registry: new StoreRegistry([subjectPartitionDataStore({ subjects, markers, clock, keyring }), blob, hubspot, exports]),
     crm: new RecordingCrm(),
+    crmRecords: new MemoryObjectRegistry(),
     confirmations: new RecordingConfirmations(),
     keyring,
     retry: { ...DEFAULT_RETRY_POLICY },
