@@ -35,6 +35,8 @@ const OPTIONS = {
   file: { type: 'string' },
   limit: { type: 'string' },
   max: { type: 'string' },
+  queue: { type: 'string' },
+  'dry-run': { type: 'boolean' },
   yes: { type: 'boolean' },
   timeout: { type: 'string' },
   interval: { type: 'string' },
