@@ -6,7 +6,7 @@ import { requireSecret, type SecretProvider } from '../secrets/secretProvider';
 import type { Telemetry } from '../telemetry/telemetry';
 import { decryptFlowRequest, encryptedRequestSchema, encryptFlowResponse, FlowDecryptionError } from './flowCrypto';
 import type { FlowKeySource } from './flowKeys';
-import { verifyFlowToken } from './flowToken';
+import { flowTokenKeyId, verifyFlowToken } from './flowToken';
 import { privacyCentre } from './privacyCentre';
 import type { PrivacyCentrePort } from './privacyCentrePort';
 import { ERROR_ACKNOWLEDGED, flowRequestSchema, PING_RESPONSE, screenError, type FlowRequest } from './protocol';
@@ -108,7 +108,7 @@ export async function handleFlowsRequest(
     return outcome(reply(200, ERROR_ACKNOWLEDGED), { ...details, reason: 'client-error' });
   }
 
-  const keys = { subjectHashKey: await requireSecret(deps.secrets, 'SUBJECT_HASH_KEY'), dataKeyring: await dataKeyring(deps.secrets) };
+  const keys = { subjectHashKey: await requireSecret(deps.secrets, 'SUBJECT_HASH_KEY'), dataKeyring: await dataKeyring(deps.secrets, flowTokenKeyId(request.flow_token)) };
   const token = verifyFlowToken(keys, request.flow_token, { tenantId, now: deps.clock.now() });
   if (!token.ok) return outcome(reply(427, { error_msg: FLOW_TOKEN_INVALID_MESSAGE }), { ...details, reason: `token-${token.reason}` });
 

@@ -1,4 +1,4 @@
-import { decryptText } from '../crypto/dataEncryption';
+import { openSealed } from '../crypto/subjectKeys';
 import { normaliseWaId } from '../domain/ids';
 import type { Tenant } from '../tenants/tenant';
 import type { PrivacyDeps } from './deps';
@@ -14,7 +14,7 @@ export async function subjectOf(deps: PrivacyDeps, doc: PrivacyRequestDocument, 
   const found = tenant ?? (await deps.recentTenants.get(doc.tenantId));
   if (!found) throw new StoreError('permanent', 'the tenant no longer exists');
   if (!doc.subjectRef) throw new StoreError('permanent', 'the request has no subject reference left (already completed?)');
-  const waId = normaliseWaId(decryptText(await deps.keyring(), doc.subjectRef, doc.id));
+  const waId = normaliseWaId(await openSealed(deps.keyring, doc.subjectRef, doc.id));
   if (!waId) throw new StoreError('permanent', 'the subject reference does not hold a phone number');
   return { tenant: found, tenantId: doc.tenantId, waId, subjectHash: doc.subjectHash, requestedAt: doc.receivedAt };
 }

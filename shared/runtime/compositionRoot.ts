@@ -207,7 +207,7 @@ function privacyDeps(s: Services, shared: SharedParts, overrides: PrivacyOverrid
   const clock = rest.clock ?? s.clock;
   // A repository of its own: it remembers the versions it wrote, as one instance of the app does.
   const requests = rest.requests ?? new CosmosPrivacyRequestRepository(s.cosmos.privacyRequests, clock);
-  const keyring = rest.keyring ?? (() => dataKeyring(s.secrets));
+  const keyring = rest.keyring ?? ((needs?: string) => dataKeyring(s.secrets, needs));
   const client = hubspotClient ?? shared.hubspot;
   const contacts = hubspotContacts ?? new HubSpotContacts(client);
   const markers = rest.markers ?? shared.markers;
