@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { ApiClient, CliError, EXIT, isLoopback, usageError, type Auth } from './api';
 import { parseCommandLine, UsageError, type OptionSpecs } from './args';
+import { drillCommands } from './commands/drills';
 import { metricsCommands } from './commands/metrics';
 import { operationsCommands } from './commands/operations';
 import { requestCommands } from './commands/requests';
@@ -13,7 +14,7 @@ export type { CliIo } from './context';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7071';
 
-export const COMMANDS: Command[] = [...tenantCommands, ...requestCommands, ...operationsCommands, ...metricsCommands];
+export const COMMANDS: Command[] = [...tenantCommands, ...requestCommands, ...operationsCommands, ...drillCommands, ...metricsCommands];
 
 const GLOBAL_OPTIONS = ['url', 'client-id', 'auth', 'json', 'help'];
 

@@ -91,6 +91,8 @@ export const privacyRequestDocumentSchema = z.object({
   channel: z.enum(REQUEST_CHANNELS),
   screen: z.string().optional(),
   actor: z.string().optional(),
+  /** An erasure drill's request (shared/drills): excluded from the privacy figures. */
+  drill: z.literal(true).optional(),
   subjectHash: z.string().transform((v) => v as SubjectHash),
   subjectRef: z.string().optional(),
   rectificationRef: z.string().optional(),

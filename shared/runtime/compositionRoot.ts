@@ -48,6 +48,8 @@ import { blobMediaDataStore } from '../storage/mediaDataStore';
 import type { Telemetry } from '../telemetry/telemetry';
 import type { TenantRepository } from '../tenants/tenantRepository';
 import type { MediaDownloadDeps, RequestPrivacy, WebhookDeps } from '../whatsapp';
+import type { DrillPorts } from '../drills/erasureDrill';
+import { drillStores } from './drillStores';
 import { services, type Services } from './services';
 
 /**
@@ -81,6 +83,8 @@ export interface CompositionRoot {
   retentionSweep: RetentionSweepPorts;
   deadlineWatch: DeadlineWatchPorts;
   health: Parameters<typeof checkHealth>[0];
+  /** The erasure drill (shared/drills): the privacy ports, the stores through their adapters, its limits. */
+  drills: DrillPorts;
 }
 
 /** The root of each Services with the stateful adapters it shares: the one per-process cache of wiring. */
@@ -173,6 +177,15 @@ function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
       checkpoints: markerCheckpoints(markers),
     },
     deadlineWatch: { ...common, requests: cosmosRequestDeadlines(s.cosmos.privacyRequests), tenants, markers, audit },
+    drills: {
+      ...common,
+      privacy,
+      audit,
+      stores: drillStores({ subjects, markers, media: s.blobs.media, contacts: new HubSpotContacts(hubspot), secrets: s.secrets, clock: s.clock }),
+      sleep: timerSleep,
+      targetMs: s.settings.ERASURE_DRILL_TARGET_SECONDS * 1000,
+      timeoutMs: s.settings.ERASURE_DRILL_TIMEOUT_SECONDS * 1000,
+    },
     health: {
       probes: { cosmos: () => s.cosmos.tenants.read(), blob: () => s.blobs.media.getProperties() },
       queue: s.queue,
