@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../cli/main';
 import { DRILL_EVENTS, DRILL_LATENCY_METRIC, DRILL_NUMBER_PREFIX, runScheduledDrills } from '../../shared/drills/erasureDrill';
-import { computePrivacyMetrics } from '../../shared/metrics';
+import { computePrivacyMetrics, EVENT_NAMES } from '../../shared/metrics';
 import { rootOf } from '../../shared/runtime';
 import { cli } from '../cli/support';
 import { createPrivacyTenant, startPrivacyWorld, type PrivacyTenant, type PrivacyWorld } from '../privacy/support';
@@ -93,4 +93,10 @@ describe('erasure drills', () => {
     expect(JSON.stringify(await bad.json())).toContain('drills.enabled');
     expect(await cli(world.t.url, ['drills', 'run', '--tenant', 'no-such-tenant'])).toMatchObject({ code: EXIT.notFound });
   }, 60_000);
+});
+
+describe('the drill telemetry names', () => {
+  it('are the names the workbook and the alert read (shared/metrics/names.ts)', () => {
+    expect(DRILL_EVENTS).toEqual({ passed: EVENT_NAMES.drillPassed, failed: EVENT_NAMES.drillFailed, slow: EVENT_NAMES.drillSlow });
+  });
 });
