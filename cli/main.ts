@@ -6,6 +6,7 @@ import { metricsCommands } from './commands/metrics';
 import { operationsCommands } from './commands/operations';
 import { requestCommands } from './commands/requests';
 import { tenantCommands } from './commands/tenants';
+import { tombstoneCommands } from './commands/tombstones';
 import type { CliIo, Command, Values } from './context';
 import { Output } from './output';
 
@@ -14,7 +15,7 @@ export type { CliIo } from './context';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7071';
 
-export const COMMANDS: Command[] = [...tenantCommands, ...requestCommands, ...operationsCommands, ...drillCommands, ...metricsCommands];
+export const COMMANDS: Command[] = [...tenantCommands, ...requestCommands, ...operationsCommands, ...drillCommands, ...tombstoneCommands, ...metricsCommands];
 
 const GLOBAL_OPTIONS = ['url', 'client-id', 'auth', 'json', 'help'];
 

@@ -49,6 +49,9 @@ import type { Telemetry } from '../telemetry/telemetry';
 import type { TenantRepository } from '../tenants/tenantRepository';
 import type { MediaDownloadDeps, RequestPrivacy, WebhookDeps } from '../whatsapp';
 import type { DrillPorts } from '../drills/erasureDrill';
+import type { TombstonePorts } from '../operations/tombstones';
+import { cosmosTombstoneList } from '../cosmos/tombstoneList';
+import { drillMediaOf } from '../storage/drillMedia';
 import { drillStores } from './drillStores';
 import { services, type Services } from './services';
 
@@ -85,6 +88,8 @@ export interface CompositionRoot {
   health: Parameters<typeof checkHealth>[0];
   /** The erasure drill (shared/drills): the privacy ports, the stores through their adapters, its limits. */
   drills: DrillPorts;
+  /** Tombstones out (export) and back in (reapply) around a restore from backup (shared/operations/tombstones.ts). */
+  tombstones: TombstonePorts;
 }
 
 /** The root of each Services with the stateful adapters it shares: the one per-process cache of wiring. */
@@ -181,11 +186,12 @@ function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
       ...common,
       privacy,
       audit,
-      stores: drillStores({ subjects, markers, media: s.blobs.media, contacts: new HubSpotContacts(hubspot), secrets: s.secrets, clock: s.clock }),
+      stores: drillStores({ subjects, markers, media: drillMediaOf(s.blobs.media), contacts: new HubSpotContacts(hubspot), secrets: s.secrets, clock: s.clock }),
       sleep: timerSleep,
       targetMs: s.settings.ERASURE_DRILL_TARGET_SECONDS * 1000,
       timeoutMs: s.settings.ERASURE_DRILL_TIMEOUT_SECONDS * 1000,
     },
+    tombstones: { privacy, markers, tombstones: cosmosTombstoneList(s.cosmos.markers) },
     health: {
       probes: { cosmos: () => s.cosmos.tenants.read(), blob: () => s.blobs.media.getProperties() },
       queue: s.queue,

@@ -1,4 +1,3 @@
-import type { ContainerClient } from '@azure/storage-blob';
 import { encryptText } from '../crypto/dataEncryption';
 import { dataKeyring } from '../crypto/subjectKeys';
 import type { Clock } from '../domain/clock';
@@ -8,6 +7,7 @@ import type { HubSpotContacts } from '../hubspot/contacts';
 import type { MarkerStore } from '../markers/markerStore';
 import type { SubjectDocumentStore } from '../privacy/ports';
 import type { SecretProvider } from '../secrets/secretProvider';
+import type { DrillMedia } from '../storage/drillMedia';
 import type { AnySubjectDocument } from '../subjects/subjectStore';
 import type { Tenant } from '../tenants/tenant';
 
@@ -23,17 +23,13 @@ const DRILL_TTL_SECONDS = 86_400;
 export function drillStores(deps: {
   subjects: SubjectDocumentStore;
   markers: MarkerStore;
-  media: ContainerClient;
+  media: DrillMedia;
   contacts: HubSpotContacts;
   secrets: SecretProvider;
   clock: Clock;
 }): DrillStores {
   const ref = (s: DrillSubject) => ({ tenantId: s.tenantId, waId: s.waId });
-  const blobNames = async (s: DrillSubject) => {
-    const names: string[] = [];
-    for await (const blob of deps.media.listBlobsFlat({ prefix: mediaPrefixFor(s.tenantId, s.subjectHash), includeSnapshots: true })) names.push(blob.name);
-    return names;
-  };
+  const blobNames = (s: DrillSubject) => deps.media.list(mediaPrefixFor(s.tenantId, s.subjectHash));
   const hubspotUsed = (tenant: Tenant) => tenant.hubspot.enabled;
   return {
     async plant(tenant, s) {
@@ -45,12 +41,12 @@ export function drillStores(deps: {
       const keyring = await dataKeyring(deps.secrets);
       const messageDocId = `msg-${s.drillId}`;
       const docs: AnySubjectDocument[] = [
-        { ...base, id: `contact-${s.drillId}`, type: 'contact', waId: s.waId, profileName: 'Erasure drill', optIn: 'unknown', restricted: false, firstSeenAt: at, lastSeenAt: at },
+        { ...base, id: 'contact', type: 'contact', waId: s.waId, profileName: 'Erasure drill', optIn: 'unknown', restricted: false, firstSeenAt: at, lastSeenAt: at },
         { ...base, id: messageDocId, type: 'message', messageId, direction: 'inbound', messageType: 'text', ciphertext: encryptText(keyring, JSON.stringify({ text: { body: `erasure drill ${s.drillId}` } }), messageDocId), keyId: keyring.current.id, sentAt: at },
         { ...base, id: `media-${s.drillId}`, type: 'mediaRef', mediaId: s.drillId, messageId, mimeType: 'image/jpeg', blobName, status: 'stored' },
       ];
       const bytes = Buffer.from(`erasure drill ${s.drillId}`);
-      await deps.media.getBlockBlobClient(blobName).upload(bytes, bytes.length, { blobHTTPHeaders: { blobContentType: 'image/jpeg' } });
+      await deps.media.put(blobName, bytes, 'image/jpeg');
       for (const doc of docs) await deps.subjects.upsert(doc);
       const stores = ['cosmos', 'blob'];
       if (hubspotUsed(tenant)) {
@@ -70,7 +66,7 @@ export function drillStores(deps: {
     async remove(tenant, s) {
       const docs = await deps.subjects.list(ref(s));
       if (docs.length > 0) await deps.subjects.delete(ref(s), docs.map((d) => d.id));
-      for (const name of await blobNames(s)) await deps.media.deleteBlob(name, { deleteSnapshots: 'include' });
+      for (const name of await blobNames(s)) await deps.media.remove(name);
       if (hubspotUsed(tenant)) for (const contact of await deps.contacts.findByPhone(s.tenantId, s.waId)) await deps.contacts.gdprDelete(s.tenantId, contact.id);
       // The erasure's tombstone names a subject that never existed: it would only count as an erasure.
       await deps.markers.delete('tombstone', s.tenantId, s.subjectHash);
