@@ -70,7 +70,7 @@ export async function handleFlowsRequest(
     return outcome({ kind: 'error', status: 400, message: `${field} ${issue?.message ?? 'is invalid'}`, field }, { reason: 'envelope' });
   }
 
-  const key = await deps.keys.privateKeyFor(tenantId);
+  let key = await deps.keys.privateKeyFor(tenantId);
   if (!key.ok) {
     // Without a usable key nothing can be decrypted: 421 makes the client re-fetch the public key, and
     // the event tells operators which secret to fix.
@@ -80,8 +80,21 @@ export async function handleFlowsRequest(
   try {
     decrypted = decryptFlowRequest(envelope.data, key.key);
   } catch (error) {
-    const reason = error instanceof FlowDecryptionError ? error.reason : 'unknown';
-    return outcome({ kind: 'error', status: 421, message: 'the request cannot be decrypted' }, { reason: `decrypt-${reason}` });
+    // The key may have been rotated in Key Vault after this instance cached it: read it again once
+    // (rate-limited) and try the new one before refusing.
+    const fresh = deps.keys.refresh && (await deps.keys.refresh(tenantId)) ? await deps.keys.privateKeyFor(tenantId) : undefined;
+    if (fresh?.ok) {
+      key = fresh;
+      try {
+        decrypted = decryptFlowRequest(envelope.data, key.key);
+      } catch {
+        // refused below, with the first reason
+      }
+    }
+    if (!decrypted) {
+      const reason = error instanceof FlowDecryptionError ? error.reason : 'unknown';
+      return outcome({ kind: 'error', status: 421, message: 'the request cannot be decrypted' }, { reason: `decrypt-${reason}` });
+    }
   }
   const reply = (status: number, body: unknown): FlowsEndpointResult => ({ kind: 'encrypted', status, body: encryptFlowResponse(body, decrypted.aesKey, decrypted.iv) });
 
