@@ -7,8 +7,9 @@ import type { TenantId } from '../domain/ids';
  *   recreate data, and after a backup restore every erasure can be re-applied from the tombstones.
  * - `seen-message`: a WhatsApp message id already processed (idempotency), with a short TTL.
  * - `checkpoint`: where a paged job (retention sweep, tenant purge) stopped, so it resumes there.
+ * - `fence`: an erasure of the subject is in flight (./erasureFence.ts): what arrives meanwhile is included in it.
  */
-export type MarkerKind = 'suppression' | 'tombstone' | 'seen-message' | 'checkpoint';
+export type MarkerKind = 'suppression' | 'tombstone' | 'seen-message' | 'checkpoint' | 'fence';
 
 export interface Marker {
   id: string;

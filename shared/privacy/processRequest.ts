@@ -1,3 +1,4 @@
+import { fenceSubject } from '../markers/erasureFence';
 import { DeadLetterError } from '../queue/queuePort';
 import { retryDelayMs, throttledDelayMs } from '../retry';
 import { failRequest, verifyAndComplete } from './completion';
@@ -67,6 +68,9 @@ async function plan(deps: PrivacyDeps, read: VersionedRequest): Promise<ProcessO
     return 'failed';
   }
   const now = deps.clock.now().toISOString();
+  // Before any store is touched: from here on, whatever arrives for the subject is included in this
+  // erasure (written again in case the write at creation failed; a failure here retries the planning).
+  await fenceSubject(deps.markers, doc.tenantId, doc.subjectHash, { requestId: doc.id, since: doc.receivedAt, scope: doc.scope });
   const tasks: PrivacyTask[] = await Promise.all(
     deps.registry.storesFor(doc.scope).map(async (store): Promise<PrivacyTask> => {
       const note = store.notApplicable(tenant);

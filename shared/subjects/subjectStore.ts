@@ -63,5 +63,7 @@ export interface SubjectStore {
   findById<T extends SubjectDocumentType>(tenantId: TenantId, type: T, id: string): Promise<VersionedDocument<DocumentOf<T>> | undefined>;
   /** Replaces a document only if it is still at `etag`. */
   replace(doc: AnySubjectDocument, etag: string): Promise<ReplaceOutcome>;
+  /** Deletes these documents of the subject (a writer undoing its own write); one already gone counts as done. */
+  delete(subject: { tenantId: TenantId; waId: WaId }, ids: readonly string[]): Promise<number>;
 }
 

@@ -3,6 +3,7 @@ import { encryptText } from '../crypto/dataEncryption';
 import { dataKeyring } from '../crypto/subjectKeys';
 import { declaredScreen } from '../domain/allowList';
 import { normaliseWaId, subjectHashOf, subjectPartitionKey, type SubjectHash, type TenantId, type WaId } from '../domain/ids';
+import { coverOf, erasureCovering, type ErasureCover } from '../markers/erasureFence';
 import { requireSecret } from '../secrets/secretProvider';
 import { lifetime, type FlowResponseDocument, type MediaRefDocument, type MessageDocument } from '../subjects/documents';
 import type { StoredContact } from '../subjects/subjectStore';
@@ -23,6 +24,8 @@ export type MessageOutcome =
   | 'stored'
   | 'duplicate'
   | 'dropped-after-erasure'
+  /** Arrived while an erasure of the subject was in flight: included in it, nothing kept (erasureFence.ts). */
+  | 'included-in-erasure'
   | 'ignored'
   | 'privacy-request'
   /** Could never be processed: counted, audited by keyed hash, skipped (./unprocessable.ts). */
@@ -130,26 +133,20 @@ async function claimMessage(deps: WebhookDeps, tenantId: TenantId, messageKey: s
 
 async function processMessage(deps: WebhookDeps, m: MessageContext): Promise<MessageOutcome> {
   const { tenant, subjectHash } = m;
-  const [tombstone, suppression] = await Promise.all([
+  const [fence, tombstone, suppression] = await Promise.all([
+    deps.markers.get('fence', tenant.id, subjectHash),
     deps.markers.get('tombstone', tenant.id, subjectHash),
     deps.markers.get('suppression', tenant.id, subjectHash),
   ]);
-  if (tombstone) {
-    const erasedAt = Date.parse(String(tombstone.data?.erasedAt ?? tombstone.at));
-    // At or before the erasure: a late or retried delivery of erased data. It must not come back.
-    if (!(m.eventAt.getTime() > erasedAt)) return 'dropped-after-erasure';
-  }
+  const cover = coverOf(fence, tombstone, m.eventAt);
+  if (cover) return dropCovered(deps, m, cover);
   if (isPrivacyCentreClosing(m.message)) return 'ignored';
 
   const command = optCommandOf(m.message);
   const before = command ? await deps.subjects.getContact(tenant.id, m.waId) : undefined;
   // An opt-in change older than the last one applied (out-of-order delivery) does not undo it.
   const applyCommand = command !== undefined && !(before?.optInEventAt && before.optInEventAt > m.eventAt.toISOString());
-  if (applyCommand && command === 'opt-out') {
-    await deps.markers.put('suppression', tenant.id, subjectHash, { ttlSeconds: -1, data: { since: m.eventAt.toISOString() } });
-  } else if (applyCommand && command === 'opt-in') {
-    await deps.markers.delete('suppression', tenant.id, subjectHash);
-  }
+  if (applyCommand) await applyOptCommand(deps, m, command);
 
   const { contact, created } = await deps.subjects.updateContact(tenant.id, m.waId, (current) =>
     nextContact(current, m, suppression !== undefined, applyCommand ? command : undefined),
@@ -159,26 +156,73 @@ async function processMessage(deps: WebhookDeps, m: MessageContext): Promise<Mes
     deps.telemetry.event('subject.reengaged', { tenantId: tenant.id });
     await deps.audit.record({ tenantId: tenant.id, type: 'subject.reengaged', subjectHash });
   }
-  if (applyCommand) {
-    await deps.audit.record({
-      tenantId: tenant.id,
-      type: command === 'opt-out' ? 'subject.opted-out' : 'subject.opted-in',
-      subjectHash,
-      details: { channel: 'message' },
-    });
-  }
 
   const suppressed = applyCommand ? command === 'opt-out' : suppression !== undefined || contact?.optIn === 'opted_out';
   const restricted = contact?.restricted === true;
 
+  const outcome = await storeMessage(deps, m, suppressed || restricted);
+  // Write, then look again: an erasure that started while this message was being written includes it,
+  // and may have passed this subject's documents already, so the writer removes what it wrote.
+  const coverNow = await erasureCovering(deps.markers, tenant.id, subjectHash, m.eventAt);
+  if (coverNow) {
+    await undoWrites(deps, m, { contactCreated: created });
+    return outcome === 'privacy-request' ? outcome : 'included-in-erasure';
+  }
+  return outcome;
+}
+
+async function storeMessage(deps: WebhookDeps, m: MessageContext, contentWithheld: boolean): Promise<MessageOutcome> {
   const message = m.message;
   if (message.type === 'interactive' && message.interactive.type === 'nfm_reply' && message.interactive.nfm_reply) {
     return handleFlowCompletion(deps, m, message.interactive.nfm_reply.response_json);
   }
   const media = mediaOf(message);
   if (media) await queueMedia(deps, m, media.type, media.content);
-  if (!suppressed && !restricted) await storeContent(deps, m);
+  if (!contentWithheld) await storeContent(deps, m);
   return 'stored';
+}
+
+async function applyOptCommand(deps: WebhookDeps, m: MessageContext, command: 'opt-out' | 'opt-in'): Promise<void> {
+  if (command === 'opt-out') {
+    await deps.markers.put('suppression', m.tenant.id, m.subjectHash, { ttlSeconds: -1, data: { since: m.eventAt.toISOString() } });
+  } else {
+    await deps.markers.delete('suppression', m.tenant.id, m.subjectHash);
+  }
+  await deps.audit.record({
+    tenantId: m.tenant.id,
+    type: command === 'opt-out' ? 'subject.opted-out' : 'subject.opted-in',
+    subjectHash: m.subjectHash,
+    details: { channel: 'message' },
+  });
+}
+
+/**
+ * A message an erasure covers. Dated at or before a completed erasure: a late or retried delivery of
+ * erased data, which must not come back. During an erasure: included in it; a STOP is still honoured
+ * (the suppression list holds only the keyed hash and survives the erasure). Either way, what an earlier
+ * attempt of this same message may have written before it failed is removed.
+ */
+async function dropCovered(deps: WebhookDeps, m: MessageContext, cover: ErasureCover): Promise<MessageOutcome> {
+  if (cover.state === 'in-progress') {
+    const command = optCommandOf(m.message);
+    if (command) await applyOptCommand(deps, m, command);
+    // A right asked for meanwhile is still a request (the request is its own record; no answers kept).
+    const message = m.message;
+    if (message.type === 'interactive' && message.interactive.type === 'nfm_reply' && message.interactive.nfm_reply) {
+      const parsed = parseFlowCompletion(message.interactive.nfm_reply.response_json);
+      if (parsed.ok && parsed.completion.dataRequest) return handleFlowCompletion(deps, m, message.interactive.nfm_reply.response_json);
+    }
+  }
+  await undoWrites(deps, m, { contactCreated: false });
+  return cover.state === 'in-progress' ? 'included-in-erasure' : 'dropped-after-erasure';
+}
+
+/** The documents this message writes are named by its keyed id, so they can be removed by name. */
+async function undoWrites(deps: WebhookDeps, m: MessageContext, options: { contactCreated: boolean }): Promise<void> {
+  const media = mediaOf(m.message);
+  const ids = [`msg-${m.messageKey.slice(0, 40)}`, `flow-${m.messageKey.slice(0, 40)}`, ...(media && MEDIA_ID.test(media.content.id) ? [`media-${media.content.id}`] : []), ...(options.contactCreated ? ['contact'] : [])];
+  const removed = await deps.subjects.delete({ tenantId: m.tenant.id, waId: m.waId }, ids);
+  if (removed > 0) deps.telemetry.event('webhook.write_undone', { tenantId: m.tenant.id, documents: removed });
 }
 
 function nextContact(current: StoredContact | undefined, m: MessageContext, suppressed: boolean, command: 'opt-out' | 'opt-in' | undefined): StoredContact {
