@@ -68,12 +68,18 @@ export function drillStores(deps: {
       if (docs.length > 0) await deps.subjects.delete(ref(s), docs.map((d) => d.id));
       for (const name of await blobNames(s)) await deps.media.remove(name);
       if (hubspotUsed(tenant)) for (const contact of await deps.contacts.findByPhone(s.tenantId, s.waId)) await deps.contacts.gdprDelete(s.tenantId, contact.id);
-      // The erasure's tombstone names a subject that never existed: it would only count as an erasure.
+      // The erasure's tombstone names a subject that never existed: it would only count as an erasure. A
+      // failed erasure keeps its fence (shared/markers/erasureFence.ts): the drill's subject needs none.
       await deps.markers.delete('tombstone', s.tenantId, s.subjectHash);
+      await deps.markers.delete('fence', s.tenantId, s.subjectHash);
     },
     async taken(_tenant, s) {
-      const [contact, tombstone] = await Promise.all([deps.subjects.getContact(s.tenantId, s.waId), deps.markers.get('tombstone', s.tenantId, s.subjectHash)]);
-      return contact !== undefined || tombstone !== undefined;
+      const [contact, tombstone, fence] = await Promise.all([
+        deps.subjects.getContact(s.tenantId, s.waId),
+        deps.markers.get('tombstone', s.tenantId, s.subjectHash),
+        deps.markers.get('fence', s.tenantId, s.subjectHash),
+      ]);
+      return contact !== undefined || tombstone !== undefined || fence !== undefined;
     },
   };
 }

@@ -34,7 +34,7 @@ async function syntheticTraces(tenant: PrivacyTenant): Promise<string[]> {
   const { services } = world.t;
   const traces: string[] = [];
   for (const doc of await documentsOf(services.cosmos.subjects)) if (doc.tenantId === tenant.tenantId) traces.push(`subjects:${String(doc.type)}`);
-  for (const doc of await documentsOf(services.cosmos.markers)) if (doc.tenantId === tenant.tenantId && doc.kind === 'tombstone') traces.push('markers:tombstone');
+  for (const doc of await documentsOf(services.cosmos.markers)) if (doc.tenantId === tenant.tenantId && ['tombstone', 'fence'].includes(String(doc.kind))) traces.push(`markers:${String(doc.kind)}`);
   for await (const blob of services.blobs.media.listBlobsFlat({ prefix: `${tenant.tenantId}/` })) traces.push(`blob:${blob.name}`);
   for (const contact of world.hubspot.contacts.values()) if (JSON.stringify(contact).includes(DRILL_NUMBER_PREFIX)) traces.push('hubspot:contact');
   return traces;
