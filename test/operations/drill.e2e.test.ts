@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../cli/main';
-import { DRILL_EVENTS, DRILL_LATENCY_METRIC, DRILL_NUMBER_PREFIX, runScheduledDrills } from '../../shared/drills/erasureDrill';
+import { DRILL_EVENTS, DRILL_LATENCY_METRIC, DRILL_NUMBER_PREFIX, runErasureDrill, runScheduledDrills } from '../../shared/drills/erasureDrill';
 import { computePrivacyMetrics, EVENT_NAMES } from '../../shared/metrics';
 import { rootOf } from '../../shared/runtime';
 import { cli } from '../cli/support';
@@ -76,6 +76,14 @@ describe('erasure drills', () => {
     expect(result).toMatchObject({ outcome: 'failed', reason: 'the erasure failed at hubspot' });
     expect(world.t.services.telemetry.events).toContainEqual({ name: DRILL_EVENTS.failed, dimensions: expect.objectContaining({ tenantId: tenant.tenantId, store: 'hubspot' }) });
     // The line the alert's query reads: the event name and the tenant id, as JSON.
+    expect(await syntheticTraces(tenant)).toEqual([]);
+  }, 60_000);
+
+  it('a drill slower than its target is slow: privacy.drill.slow with the target, the alert\'s other event', async () => {
+    const tenant = await createPrivacyTenant(world, { hubspot: false, messageStorage: 'encrypted', prefix: 'dr' });
+    const result = await runErasureDrill({ ...rootOf(world.t.services).drills, targetMs: 1 }, tenant.tenantId);
+    expect(result).toMatchObject({ outcome: 'slow', targetMs: 1, leftovers: { cosmos: 0, blob: 0 } });
+    expect(world.t.services.telemetry.events).toContainEqual({ name: DRILL_EVENTS.slow, dimensions: expect.objectContaining({ tenantId: tenant.tenantId, targetMs: 1 }) });
     expect(await syntheticTraces(tenant)).toEqual([]);
   }, 60_000);
 
