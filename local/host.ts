@@ -248,7 +248,7 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<{ ok: true; b
  */
 async function refuseTooLarge(req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<void> {
   const body = JSON.stringify({ error: { message: `request body is larger than ${maxBytes} bytes` } });
-  res.writeHead(413, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(413, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body)});
   res.end(body);
   const socket = req.socket;
   const timer = setTimeout(() => socket.destroy(), 2000);

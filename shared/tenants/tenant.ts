@@ -37,11 +37,14 @@ export const messageStorageSchema = z.enum(['none', 'hubspot', 'encrypted'], {
 export type MessageStorage = z.infer<typeof messageStorageSchema>;
 
 /** The body of PUT /api/tenants/{tenantId}: what an operator sets. */
+/** A WhatsApp phone number id as Meta issues them: digits. Anything else can belong to no tenant. */
+export const PHONE_NUMBER_ID = /^\d{5,20}$/;
+
 export const tenantInputSchema = z
   .object({
     name: z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200),
     phoneNumberIds: z
-      .array(z.string().regex(/^\d{5,20}$/, 'must be a WhatsApp phone number id (digits)'), { error: 'is required' })
+      .array(z.string().regex(PHONE_NUMBER_ID, 'must be a WhatsApp phone number id (digits)'), { error: 'is required' })
       .min(1, 'must list at least one phone number id')
       .max(50),
     messageStorage: messageStorageSchema,

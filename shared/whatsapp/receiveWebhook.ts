@@ -1,4 +1,5 @@
 import { META_CHANGE_FIELDS, META_MESSAGE_STATUSES, META_MESSAGE_TYPES, numericId, oneOf } from '../domain/allowList';
+import { PHONE_NUMBER_ID } from '../tenants/tenant';
 import { normaliseWaId, type WaId } from '../domain/ids';
 import { classifyFailure, isInputFailure } from '../failures';
 import { MissingSecretError, type SecretProvider } from '../secrets/secretProvider';
@@ -81,7 +82,8 @@ async function ingestChange(deps: WebhookDeps, value: MessagesValue, summary: De
   const phoneNumberId = value.metadata.phone_number_id;
   let tenant;
   try {
-    tenant = await deps.tenants.findByPhoneNumberId(phoneNumberId);
+    // An id that is not one Meta could issue names no tenant: not looked up (a 300 KB "id" is no store outage).
+    tenant = PHONE_NUMBER_ID.test(phoneNumberId) ? await deps.tenants.findByPhoneNumberId(phoneNumberId) : undefined;
   } catch (error) {
     return { dependency: 'cosmos', error };
   }
