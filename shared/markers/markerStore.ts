@@ -7,8 +7,12 @@ import type { TenantId } from '../domain/ids';
  *   recreate data, and after a backup restore every erasure can be re-applied from the tombstones.
  * - `seen-message`: a WhatsApp message id already processed (idempotency), with a short TTL.
  * - `checkpoint`: where a paged job (retention sweep, tenant purge) stopped, so it resumes there.
+ * - `marketing-preference`: the person's own marketing stop / resume (WhatsApp `user_preferences`).
+ * - `restriction`: processing restricted (Art. 18), for the person across identifiers.
+ * Suppression, tombstone, marketing preference and restriction are person markers (shared/identity):
+ * written under every identifier of the person.
  */
-export type MarkerKind = 'suppression' | 'tombstone' | 'seen-message' | 'checkpoint';
+export type MarkerKind = 'suppression' | 'tombstone' | 'seen-message' | 'checkpoint' | 'marketing-preference' | 'restriction';
 
 export interface Marker {
   id: string;

@@ -69,8 +69,8 @@ export async function advanceCancellation(deps: PrivacyDeps, tenantId: TenantId,
   }
   const waIds = await deps.subjects.subjectsWithData(tenantId, pageSize);
   let requested = 0;
-  for (const waId of waIds) {
-    const result = await createPrivacyRequest(deps, { tenantId, waId, type: 'erasure', scope: 'all', channel: 'admin', actor: state.actor });
+  for (const subject of waIds) {
+    const result = await createPrivacyRequest(deps, { tenantId, subject, type: 'erasure', scope: 'all', channel: 'admin', actor: state.actor });
     if (result.kind === 'created') requested += 1;
     if (result.kind === 'unknown-tenant') return;
   }

@@ -1,5 +1,6 @@
 import type { AuditEventInput } from '../audit/auditLog';
 import { retryDelayMs, throttledDelayMs } from '../retry';
+import { markPerson } from '../identity/person';
 import { advanceCancellation } from './cancellation';
 import type { PrivacyDeps } from './deps';
 import { describeFailure } from './errors';
@@ -96,7 +97,8 @@ async function completeErasure(
   const totalMs = completedAt.getTime() - Date.parse(current.receivedAt);
   // The tombstone and the audit event before the status: once the subject reference is wiped nothing
   // could write the tombstone any more, and a crash in between repeats the event rather than loses it.
-  const tombstone = deps.markers.put('tombstone', current.tenantId, current.subjectHash, {
+  // Under every identifier of the person (and any linked while this runs: markPerson reads again).
+  const tombstone = markPerson(deps, current.tenantId, [current.subjectHash, ...subject.subjectHashes], 'tombstone', {
     ttlSeconds: -1,
     data: { erasedAt: completedAt.toISOString(), requestId, scope: current.scope },
   });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { tenantIdSchema, waIdSchema, type SubjectHash, type TenantId } from '../domain/ids';
+import { tenantIdSchema, userIdSchema, waIdSchema, type SubjectHash, type TenantId } from '../domain/ids';
 
 /**
  * The privacy request model shared by the admin API, the webhook (flow completions and messages) and the
@@ -29,7 +29,10 @@ export const privacyRequestInputSchema = z
   .object({
     tenantId: tenantIdSchema,
     type: z.enum(PRIVACY_REQUEST_TYPES, { error: `must be one of ${PRIVACY_REQUEST_TYPES.join(', ')}` }),
-    subject: z.object({ waId: waIdSchema }, { error: 'is required: {"waId": "+447700900123"}' }).strict(),
+    /** A phone number, or a business-scoped user id (a WhatsApp username user may have no number). */
+    subject: z.union([z.object({ waId: waIdSchema }).strict(), z.object({ userId: userIdSchema }).strict()], {
+      error: (issue) => subjectError(issue.input),
+    }),
     scope: z.enum(ERASURE_SCOPES, { error: `must be one of ${ERASURE_SCOPES.join(', ')}` }).default('all'),
     /** Rectification: the corrected profile name. */
     rectification: z.object({ profileName: z.string().trim().min(1).max(200) }).strict().optional(),
@@ -40,6 +43,15 @@ export const privacyRequestInputSchema = z
     message: 'is required for a rectification: {"profileName": "..."}',
   });
 export type PrivacyRequestInput = z.infer<typeof privacyRequestInputSchema>;
+
+/** The 400 for a bad `subject`: which of its fields is wrong, and what is expected. */
+function subjectError(input: unknown): string {
+  const example = 'is required: {"waId": "+447700900123"} or {"userId": "US.13491208655302741918"}';
+  if (typeof input !== 'object' || input === null) return example;
+  const keys = Object.keys(input);
+  if (keys.length !== 1 || !['waId', 'userId'].includes(keys[0]!)) return `must have exactly one of waId, userId: ${example.slice('is required: '.length)}`;
+  return keys[0] === 'waId' ? 'waId must be a phone number in E.164 (+447700900123) or wa_id digits' : 'userId must be a business-scoped user id such as US.13491208655302741918';
+}
 
 /**
  * The stores a request touches, one task each. The first three are where an erasure fans out to; the
@@ -92,6 +104,8 @@ export const privacyRequestDocumentSchema = z.object({
   screen: z.string().optional(),
   actor: z.string().optional(),
   subjectHash: z.string().transform((v) => v as SubjectHash),
+  /** Every identifier hash of the person, recorded at planning (shared/identity); the erasers work on all. */
+  subjectHashes: z.array(z.string().transform((v) => v as SubjectHash)).optional(),
   subjectRef: z.string().optional(),
   rectificationRef: z.string().optional(),
   openKey: z.string(),

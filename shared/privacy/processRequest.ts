@@ -7,6 +7,7 @@ import { describeFailure } from './errors';
 import { privacyRequestMessageSchema, type ErasureTaskMessage, type PrivacyRequestDocument, type PrivacyTask } from './privacyRequest';
 import type { VersionedRequest } from './ports';
 import { taskMessageId } from './runErasureTask';
+import { subjectHashesOf } from './subject';
 
 export type ProcessOutcome = 'planned' | 'completed' | 'failed' | 'rescheduled' | 'verified' | 'ignored';
 
@@ -67,10 +68,12 @@ async function plan(deps: PrivacyDeps, read: VersionedRequest): Promise<ProcessO
     return 'failed';
   }
   const now = deps.clock.now().toISOString();
+  // The person: every identifier linked to the one the request names (shared/identity), recorded.
+  const subjectHashes = await subjectHashesOf(deps, doc);
   const tasks: PrivacyTask[] = await Promise.all(
     deps.registry.storesFor(doc.scope).map(async (store): Promise<PrivacyTask> => {
       const note = store.notApplicable(tenant);
-      const empty = !note && store.holdsNothing ? await store.holdsNothing(doc) : false;
+      const empty = !note && store.holdsNothing ? await store.holdsNothing({ tenantId: doc.tenantId, subjectHash: doc.subjectHash, subjectHashes }) : false;
       const done = { status: 'done' as const, counts: { found: 0, deleted: 0 }, startedAt: now, finishedAt: now, durationMs: 0 };
       const base = { store: store.name, attempts: 0, generation: 0, rateLimited: 0 };
       if (note) return { ...base, ...done, note };
@@ -83,7 +86,7 @@ async function plan(deps: PrivacyDeps, read: VersionedRequest): Promise<ProcessO
     (d) => {
       if (d.status !== 'received') return undefined;
       const allDone = tasks.every((t) => t.status === 'done');
-      return { ...d, status: allDone ? 'verifying' : 'in_progress', startedAt: d.startedAt ?? now, tasks };
+      return { ...d, status: allDone ? 'verifying' : 'in_progress', startedAt: d.startedAt ?? now, tasks, subjectHashes };
     },
     read,
   );

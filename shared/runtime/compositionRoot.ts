@@ -3,6 +3,7 @@ import { CosmosAuditLog } from '../cosmos/auditLog';
 import { CosmosHubSpotObjectRegistry } from '../cosmos/hubspotObjectRecords';
 import { cosmosExpiredDocuments } from '../cosmos/expiredDocuments';
 import { CosmosMarkerStore } from '../cosmos/markerStore';
+import { CosmosIdentityLinkStore } from '../cosmos/identityLinkStore';
 import { CosmosMessageStore } from '../cosmos/messageStore';
 import { cosmosMetricsSource } from '../cosmos/metricsSource';
 import { CosmosPrivacyRequestRepository } from '../cosmos/privacyRequestRepository';
@@ -124,11 +125,12 @@ function sharedParts(s: Services): SharedParts {
     }),
     // One per process: the sync's writes and the erasure's deletes share its cache.
     hubspotObjects: new CosmosHubSpotObjectRegistry(s.cosmos.markers, s.clock),
+    links: new CosmosIdentityLinkStore(s.cosmos.markers, () => s.clock.now()),
   };
 }
 
 function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
-  const { tenants, audit, markers, subjects, messages, hubspot, hubspotObjects } = shared;
+  const { tenants, audit, markers, subjects, messages, hubspot, hubspotObjects, links } = shared;
   const privacy = privacyDeps(s, shared);
   const requestPrivacy: RequestPrivacy = async (input) => {
     // A flow's data request goes through the same use case as the admin API (an open identical one is reused).
@@ -149,7 +151,7 @@ function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
     hubspot,
     hubspotObjects,
     privacy,
-    webhook: { ...common, secrets: s.secrets, tenants, markers, audit, subjects, queue: s.queue, sleep: timerSleep, requestPrivacy },
+    webhook: { ...common, secrets: s.secrets, tenants, markers, audit, subjects, links, queue: s.queue, sleep: timerSleep, requestPrivacy },
     mediaDownload: { ...common, subjects, blobs: mediaBlobsOf(s.blobs.media), queue: s.queue, secrets: s.secrets, fetch: s.fetch, graphBaseUrl: s.settings.GRAPH_API_BASE_URL },
     syncToHubSpot: (message) => syncMessageToHubSpot(hubspotSync, message),
     flows: {
@@ -183,6 +185,7 @@ function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
 
 /** The stateful adapters every use case of a process shares (caches, pacers). */
 interface SharedParts {
+  links: CosmosIdentityLinkStore;
   tenants: CosmosTenantRepository;
   audit: CosmosAuditLog;
   markers: CosmosMarkerStore;
@@ -212,10 +215,11 @@ function privacyDeps(s: Services, shared: SharedParts, overrides: PrivacyOverrid
   const contacts = hubspotContacts ?? new HubSpotContacts(client);
   const markers = rest.markers ?? shared.markers;
   const subjects = rest.subjects ?? shared.subjects;
+  const links = rest.links ?? shared.links;
   const registry =
     rest.registry ??
     new StoreRegistry([
-      subjectPartitionDataStore({ subjects, markers, clock, keyring }),
+      subjectPartitionDataStore({ subjects, markers, links, clock, keyring }),
       blobMediaDataStore({ media: s.blobs.media }),
       hubspotContactDataStore({ contacts, conversations: new HubSpotConversations(client), registry: shared.hubspotObjects }),
       accessExportDataStore({ exports: s.blobs.exports, requests }),
@@ -227,6 +231,7 @@ function privacyDeps(s: Services, shared: SharedParts, overrides: PrivacyOverrid
     audit: shared.audit,
     markers,
     subjects,
+    links,
     exports: blobExportStore(s.blobs.exports),
     tenantFiles: blobTenantFiles(s.blobs),
     queue: s.queue,

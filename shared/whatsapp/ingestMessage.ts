@@ -1,8 +1,8 @@
-import { createHmac } from 'node:crypto';
 import { encryptText } from '../crypto/dataEncryption';
 import { dataKeyring } from '../crypto/subjectKeys';
 import { declaredScreen } from '../domain/allowList';
-import { normaliseWaId, subjectHashOf, subjectPartitionKey, type SubjectHash, type TenantId, type WaId } from '../domain/ids';
+import { subjectPartitionKey, type TenantId } from '../domain/ids';
+import { personMarker } from '../identity/person';
 import { requireSecret } from '../secrets/secretProvider';
 import { lifetime, type FlowResponseDocument, type MediaRefDocument, type MessageDocument } from '../subjects/documents';
 import type { StoredContact } from '../subjects/subjectStore';
@@ -10,23 +10,17 @@ import { ttlSeconds, type Tenant } from '../tenants/tenant';
 import { isPrivacyCentreClosing, parseFlowCompletion } from './flowCompletion';
 import { type InboundMessage, type KnownMessage, type MediaType } from './payload';
 import type { WebhookDeps } from './ports';
+import { contentOf, flowDocIdOf, messageDocIdOf, messageKeyOf, SEEN_MESSAGE_TTL_SECONDS, type MessageContext, type MessageOutcome } from './messageContext';
+export { contentOf, flowDocIdOf, messageDocIdOf, messageKeyOf, SEEN_MESSAGE_TTL_SECONDS, type MessageContext, type MessageOutcome } from './messageContext';
+import { applyEdit, applyRevoke, linkSender, linkSystemChange, markPersonFromWebhook, unmarkPersonFromWebhook } from './identityEvents';
+import { hashesOf, senderOf } from './sender';
+import type { WebhookContactBlock } from './payload';
 
-/** How long a message id is remembered (Meta retries a delivery for up to 7 days). */
-export const SEEN_MESSAGE_TTL_SECONDS = 7 * 86_400;
 /**
  * While a message is being processed its id is leased for this long. A failure releases the lease; if
  * even that fails (the store is down), the lease runs out and Meta's next retry processes the message.
  */
 export const PROCESSING_LEASE_SECONDS = 120;
-
-export type MessageOutcome =
-  | 'stored'
-  | 'duplicate'
-  | 'dropped-after-erasure'
-  | 'ignored'
-  | 'privacy-request'
-  /** Could never be processed: counted, audited by keyed hash, skipped (./unprocessable.ts). */
-  | 'rejected';
 
 /** STOP / UNSUBSCRIBE and START, trimmed and case-insensitive, as the opt-out keywords people type. */
 export function optCommandOf(message: KnownMessage): 'opt-out' | 'opt-in' | undefined {
@@ -38,27 +32,6 @@ export function optCommandOf(message: KnownMessage): 'opt-out' | 'opt-in' | unde
 }
 
 /**
- * The key a message is remembered by in the markers (idempotency). A WhatsApp message id (`wamid.`)
- * is base64 that contains the sender's phone number, so it is never stored outside the subject's own
- * partition: markers, document ids and queue messages use this keyed hash instead.
- */
-export function messageKeyOf(hashKey: string, tenantId: TenantId, messageId: string): string {
-  return createHmac('sha256', hashKey).update(`${tenantId}|message|${messageId}`).digest('hex');
-}
-
-interface MessageContext {
-  tenant: Tenant;
-  message: KnownMessage;
-  waId: WaId;
-  subjectHash: SubjectHash;
-  messageKey: string;
-  profileName: string | undefined;
-  onPrivacyRequest: (requestId: string) => void;
-  eventAt: Date;
-  now: Date;
-}
-
-/**
  * One inbound message: deduplicated by its id, dropped when it predates the subject's erasure, then the
  * contact is refreshed and the content handled by the tenant's storage mode. Every write is keyed by
  * Meta's ids, so when something fails half-way the retried delivery finishes the job.
@@ -67,16 +40,18 @@ export async function ingestMessage(
   deps: WebhookDeps,
   tenant: Tenant,
   message: InboundMessage,
-  profileNameOf: (waId: WaId) => string | undefined,
+  contacts: readonly WebhookContactBlock[] = [],
   onPrivacyRequest: (requestId: string) => void = () => undefined,
 ): Promise<MessageOutcome> {
-  // Unknown and malformed messages, and Meta's system notices and unsupported ones, carry nothing we keep.
-  if (message.type === 'unknown' || message.type === 'invalid' || message.type === 'system' || message.type === 'unsupported') return 'ignored';
-  const waId = normaliseWaId(message.from);
-  if (waId === undefined) return 'ignored';
-
+  // Unknown and malformed messages, and Meta's unsupported ones, carry nothing we keep.
+  if (message.type === 'unknown' || message.type === 'invalid' || message.type === 'unsupported') return 'ignored';
   const hashKey = await requireSecret(deps.secrets, 'SUBJECT_HASH_KEY');
-  const subjectHash = subjectHashOf(hashKey, tenant.id, waId); // = hashSubject(secrets, ...), one secret read
+  // A system notice (a number change) links identifiers; it has no contact block and stores nothing.
+  if (message.type === 'system') return linkSystemChange(deps, tenant, message, hashKey);
+  const sender = senderOf(message, contacts);
+  if (sender === undefined) return 'ignored';
+  const hashes = hashesOf(hashKey, tenant.id, sender.identifiers);
+  const subjectHash = hashes[0]!;
   const messageKey = messageKeyOf(hashKey, tenant.id, message.id);
   if ((await claimMessage(deps, tenant.id, messageKey)) === 'done') return 'duplicate';
 
@@ -85,10 +60,13 @@ export async function ingestMessage(
     const outcome = await processMessage(deps, {
       tenant,
       message,
-      waId,
+      sender,
       subjectHash,
+      hashes,
+      pk: subjectPartitionKey(tenant.id, subjectHash),
+      hashKey,
       messageKey,
-      profileName: profileNameOf(waId),
+      profileName: sender.profileName,
       onPrivacyRequest,
       eventAt: new Date(Number(message.timestamp) * 1000),
       now,
@@ -130,9 +108,12 @@ async function claimMessage(deps: WebhookDeps, tenantId: TenantId, messageKey: s
 
 async function processMessage(deps: WebhookDeps, m: MessageContext): Promise<MessageOutcome> {
   const { tenant, subjectHash } = m;
+  // Identifiers shown together are one person; linking spreads the person's markers to each of them, so
+  // the checks below need only the identifiers this message carries.
+  await linkSender(deps, tenant.id, m.hashes);
   const [tombstone, suppression] = await Promise.all([
-    deps.markers.get('tombstone', tenant.id, subjectHash),
-    deps.markers.get('suppression', tenant.id, subjectHash),
+    personMarker(deps, tenant.id, m.hashes, 'tombstone'),
+    personMarker(deps, tenant.id, m.hashes, 'suppression'),
   ]);
   if (tombstone) {
     const erasedAt = Date.parse(String(tombstone.data?.erasedAt ?? tombstone.at));
@@ -140,18 +121,20 @@ async function processMessage(deps: WebhookDeps, m: MessageContext): Promise<Mes
     if (!(m.eventAt.getTime() > erasedAt)) return 'dropped-after-erasure';
   }
   if (isPrivacyCentreClosing(m.message)) return 'ignored';
+  if (m.message.type === 'revoke') return applyRevoke(deps, m, m.message.revoke.original_message_id);
+  if (m.message.type === 'edit') return applyEdit(deps, m, m.message.edit.original_message_id, m.message.edit.message);
 
   const command = optCommandOf(m.message);
-  const before = command ? await deps.subjects.getContact(tenant.id, m.waId) : undefined;
+  const before = command ? await deps.subjects.getContact(tenant.id, subjectHash) : undefined;
   // An opt-in change older than the last one applied (out-of-order delivery) does not undo it.
   const applyCommand = command !== undefined && !(before?.optInEventAt && before.optInEventAt > m.eventAt.toISOString());
   if (applyCommand && command === 'opt-out') {
-    await deps.markers.put('suppression', tenant.id, subjectHash, { ttlSeconds: -1, data: { since: m.eventAt.toISOString() } });
+    await markPersonFromWebhook(deps, tenant.id, m.hashes, 'suppression', { ttlSeconds: -1, data: { since: m.eventAt.toISOString() } });
   } else if (applyCommand && command === 'opt-in') {
-    await deps.markers.delete('suppression', tenant.id, subjectHash);
+    await unmarkPersonFromWebhook(deps, tenant.id, m.hashes, 'suppression');
   }
 
-  const { contact, created } = await deps.subjects.updateContact(tenant.id, m.waId, (current) =>
+  const { contact, created } = await deps.subjects.updateContact(tenant.id, subjectHash, (current) =>
     nextContact(current, m, suppression !== undefined, applyCommand ? command : undefined),
   );
   if (tombstone && created) {
@@ -169,7 +152,7 @@ async function processMessage(deps: WebhookDeps, m: MessageContext): Promise<Mes
   }
 
   const suppressed = applyCommand ? command === 'opt-out' : suppression !== undefined || contact?.optIn === 'opted_out';
-  const restricted = contact?.restricted === true;
+  const restricted = contact?.restricted === true || (await personMarker(deps, tenant.id, m.hashes, 'restriction')) !== undefined;
 
   const message = m.message;
   if (message.type === 'interactive' && message.interactive.type === 'nfm_reply' && message.interactive.nfm_reply) {
@@ -185,12 +168,13 @@ function nextContact(current: StoredContact | undefined, m: MessageContext, supp
   const now = m.now.toISOString();
   // Each activity refreshes the contact's lifetime.
   const life = lifetime(m.now, ttlSeconds(m.tenant.retention.contactDays));
+  const primary = m.sender.primary;
   const base: StoredContact = current ?? {
     id: 'contact',
-    pk: subjectPartitionKey(m.tenant.id, m.waId),
+    pk: m.pk,
     tenantId: m.tenant.id,
     type: 'contact',
-    waId: m.waId,
+    ...(primary.kind === 'waId' ? { waId: primary.value } : { userId: primary.value }),
     optIn: suppressed ? 'opted_out' : 'unknown',
     restricted: false,
     firstSeenAt: now,
@@ -241,7 +225,7 @@ async function handleFlowCompletion(deps: WebhookDeps, m: MessageContext, respon
     const request = completion.dataRequest;
     const created = await deps.requestPrivacy({
       tenantId: m.tenant.id,
-      waId: m.waId,
+      subject: m.sender.primary,
       type: request.type,
       scope: request.scope,
       channel: 'flow',
@@ -252,10 +236,10 @@ async function handleFlowCompletion(deps: WebhookDeps, m: MessageContext, respon
     m.onPrivacyRequest(created.id);
     return 'privacy-request';
   }
-  const id = `flow-${m.messageKey.slice(0, 40)}`;
+  const id = flowDocIdOf(m.messageKey);
   const doc: FlowResponseDocument = {
     id,
-    pk: subjectPartitionKey(m.tenant.id, m.waId),
+    pk: m.pk,
     tenantId: m.tenant.id,
     type: 'flowResponse',
     messageId: m.message.id,
@@ -299,7 +283,7 @@ async function queueMedia(deps: WebhookDeps, m: MessageContext, type: MediaType,
   }
   const doc: MediaRefDocument = {
     id: `media-${media.id}`,
-    pk: subjectPartitionKey(m.tenant.id, m.waId),
+    pk: m.pk,
     tenantId: m.tenant.id,
     type: 'mediaRef',
     mediaId: media.id,
@@ -319,19 +303,14 @@ async function queueMedia(deps: WebhookDeps, m: MessageContext, type: MediaType,
   });
 }
 
-function contentOf(message: KnownMessage): Record<string, unknown> {
-  const record = message as unknown as Record<string, unknown>;
-  return { type: message.type, [message.type]: record[message.type], ...(message.context ? { context: message.context } : {}) };
-}
-
 async function storeContent(deps: WebhookDeps, m: MessageContext): Promise<void> {
   const mode = m.tenant.messageStorage;
   if (mode === 'none') return;
-  const id = `msg-${m.messageKey.slice(0, 40)}`;
+  const id = messageDocIdOf(m.messageKey);
   const keyring = await dataKeyring(deps.secrets);
   const doc: MessageDocument = {
     id,
-    pk: subjectPartitionKey(m.tenant.id, m.waId),
+    pk: m.pk,
     tenantId: m.tenant.id,
     type: 'message',
     messageId: m.message.id,

@@ -1,0 +1,3 @@
+export * from './identityLinks';
+export * from './person';
+export * from './partitions';
