@@ -5,6 +5,7 @@ import { metricsCommands } from './commands/metrics';
 import { operationsCommands } from './commands/operations';
 import { requestCommands } from './commands/requests';
 import { tenantCommands } from './commands/tenants';
+import { identityCommands } from './commands/identity';
 import type { CliIo, Command, Values } from './context';
 import { Output } from './output';
 
@@ -13,7 +14,7 @@ export type { CliIo } from './context';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7071';
 
-export const COMMANDS: Command[] = [...tenantCommands, ...requestCommands, ...operationsCommands, ...metricsCommands];
+export const COMMANDS: Command[] = [...tenantCommands, ...requestCommands, ...identityCommands, ...operationsCommands, ...metricsCommands];
 
 const GLOBAL_OPTIONS = ['url', 'client-id', 'auth', 'json', 'help'];
 
@@ -26,6 +27,8 @@ const OPTIONS = {
   tenant: { type: 'string' },
   type: { type: 'string' },
   'wa-id': { type: 'string' },
+  'user-id': { type: 'string' },
+  'dry-run': { type: 'boolean' },
   scope: { type: 'string' },
   'profile-name': { type: 'string' },
   status: { type: 'string' },

@@ -15,3 +15,4 @@ export * from './metricsSource';
 export * from './requestList';
 export * from './hubspotObjectRecords';
 export * from './identityLinkStore';
+export * from './legacyDocuments';

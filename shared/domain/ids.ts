@@ -124,3 +124,10 @@ export function hashOfPartitionKey(tenantId: TenantId, pk: string): SubjectHash 
   const rest = pk.startsWith(`${tenantId}|`) ? pk.slice(tenantId.length + 1) : '';
   return /^[0-9a-f]{64}$/.test(rest) ? (rest as SubjectHash) : undefined;
 }
+
+/** The phone number of a legacy partition key (`<tenantId>|<waId>`), or undefined for any other key. */
+export function legacyWaIdOfPartitionKey(tenantId: TenantId, pk: string): WaId | undefined {
+  if (!pk.startsWith(`${tenantId}|`) || hashOfPartitionKey(tenantId, pk) !== undefined) return undefined;
+  const rest = pk.slice(tenantId.length + 1);
+  return /^\d+$/.test(rest) ? normaliseWaId(rest) : undefined;
+}

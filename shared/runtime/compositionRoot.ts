@@ -4,6 +4,9 @@ import { CosmosHubSpotObjectRegistry } from '../cosmos/hubspotObjectRecords';
 import { cosmosExpiredDocuments } from '../cosmos/expiredDocuments';
 import { CosmosMarkerStore } from '../cosmos/markerStore';
 import { CosmosIdentityLinkStore } from '../cosmos/identityLinkStore';
+import { cosmosLegacyDocuments } from '../cosmos/legacyDocuments';
+import type { MigrationDeps } from '../identity/migration';
+import { requireSecret } from '../secrets/secretProvider';
 import { CosmosMessageStore } from '../cosmos/messageStore';
 import { cosmosMetricsSource } from '../cosmos/metricsSource';
 import { CosmosPrivacyRequestRepository } from '../cosmos/privacyRequestRepository';
@@ -77,6 +80,8 @@ export interface CompositionRoot {
   syncToHubSpot(message: unknown): Promise<HubSpotSyncOutcome>;
   flows: FlowsEndpointDeps;
   subjectMessages: StoredMessageDeps & { tenants: TenantRepository; audit: AuditLog };
+  /** The identity migration (legacy phone-number partition keys to identifier hashes). */
+  identityMigration: MigrationDeps;
   metrics: MetricsSource;
   requestList: RequestListSource;
   retentionSweep: RetentionSweepPorts;
@@ -162,6 +167,7 @@ function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
       privacy: privacyCentrePortOf(privacy),
     },
     subjectMessages: { tenants, audit, secrets: s.secrets, messages },
+    identityMigration: { legacy: cosmosLegacyDocuments(s.cosmos.subjects), subjectHashKey: () => requireSecret(s.secrets, 'SUBJECT_HASH_KEY'), audit, clock: s.clock },
     metrics: cosmosMetricsSource(s.cosmos),
     requestList: cosmosRequestList(s.cosmos.privacyRequests),
     retentionSweep: {
