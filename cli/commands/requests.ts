@@ -45,7 +45,8 @@ export const requestCommands: Command[] = [
     async run(ctx) {
       const waId = text(ctx, 'wa-id');
       const userId = text(ctx, 'user-id');
-      if ((waId === undefined) === (userId === undefined)) throw usageError('give exactly one of --wa-id (a phone number) or --user-id (a business-scoped user id)', waId ? 'user-id' : 'wa-id');
+      if (waId === undefined && userId === undefined) throw usageError('--wa-id is required (a phone number), or --user-id (a business-scoped user id)', 'wa-id');
+      if (waId !== undefined && userId !== undefined) throw usageError('give one of --wa-id or --user-id, not both', 'user-id');
       // The identifier is input, never output: not echoed, and masked should the API ever repeat it.
       ctx.out.redact((waId ?? userId)!);
       const profileName = text(ctx, 'profile-name');

@@ -24,15 +24,22 @@ export type RequestChannel = (typeof REQUEST_CHANNELS)[number];
 export const STORE_NAMES = ['cosmos', 'blob', 'hubspot'] as const;
 export type StoreName = (typeof STORE_NAMES)[number];
 
+const SUBJECT_EXAMPLE = '{"waId": "+447700900123"} or {"userId": "US.13491208655302741918"}';
+const SUBJECT_REQUIRED = `is required: ${SUBJECT_EXAMPLE}`;
+
 /** Body of POST /api/privacy-requests. */
 export const privacyRequestInputSchema = z
   .object({
     tenantId: tenantIdSchema,
     type: z.enum(PRIVACY_REQUEST_TYPES, { error: `must be one of ${PRIVACY_REQUEST_TYPES.join(', ')}` }),
     /** A phone number, or a business-scoped user id (a WhatsApp username user may have no number). */
-    subject: z.union([z.object({ waId: waIdSchema }).strict(), z.object({ userId: userIdSchema }).strict()], {
-      error: (issue) => subjectError(issue.input),
-    }),
+    subject: z
+      .object({ waId: waIdSchema.optional(), userId: userIdSchema.optional() }, { error: SUBJECT_REQUIRED })
+      .strict()
+      .superRefine((v, ctx) => {
+        if ((v.waId === undefined) === (v.userId === undefined)) ctx.addIssue({ code: 'custom', message: `must have exactly one of waId, userId: ${SUBJECT_EXAMPLE}` });
+      })
+      .transform((v) => (v.waId !== undefined ? { waId: v.waId } : { userId: v.userId! })),
     scope: z.enum(ERASURE_SCOPES, { error: `must be one of ${ERASURE_SCOPES.join(', ')}` }).default('all'),
     /** Rectification: the corrected profile name. */
     rectification: z.object({ profileName: z.string().trim().min(1).max(200) }).strict().optional(),
@@ -44,14 +51,7 @@ export const privacyRequestInputSchema = z
   });
 export type PrivacyRequestInput = z.infer<typeof privacyRequestInputSchema>;
 
-/** The 400 for a bad `subject`: which of its fields is wrong, and what is expected. */
-function subjectError(input: unknown): string {
-  const example = 'is required: {"waId": "+447700900123"} or {"userId": "US.13491208655302741918"}';
-  if (typeof input !== 'object' || input === null) return example;
-  const keys = Object.keys(input);
-  if (keys.length !== 1 || !['waId', 'userId'].includes(keys[0]!)) return `must have exactly one of waId, userId: ${example.slice('is required: '.length)}`;
-  return keys[0] === 'waId' ? 'waId must be a phone number in E.164 (+447700900123) or wa_id digits' : 'userId must be a business-scoped user id such as US.13491208655302741918';
-}
+
 
 /**
  * The stores a request touches, one task each. The first three are where an erasure fans out to; the
