@@ -1,7 +1,7 @@
 import './startupCheck';
 import { app, type HttpResponseInit } from '@azure/functions';
 import { migrateTenant } from '../shared/identity';
-import { tenantRoute, type TenantCall } from '../shared/http';
+import { errorResponse, tenantRoute, type TenantCall } from '../shared/http';
 import { compositionRoot, type CompositionRoot } from '../shared/runtime';
 
 /**
@@ -12,7 +12,7 @@ import { compositionRoot, type CompositionRoot } from '../shared/runtime';
 export async function migrateIdentity({ request, principal, tenantId, root }: TenantCall<CompositionRoot>): Promise<HttpResponseInit> {
   const dryRun = ['true', '1', 'yes'].includes((request.query.get('dryRun') ?? '').toLowerCase());
   const tenant = await root.tenants.get(tenantId);
-  if (!tenant) return { status: 404, jsonBody: { error: 'tenant not found', field: 'tenantId' } };
+  if (!tenant) return errorResponse(404, 'tenant not found');
   const result = await migrateTenant(root.identityMigration, tenantId, { dryRun, actor: principal.objectId });
   return { status: 200, jsonBody: result };
 }
