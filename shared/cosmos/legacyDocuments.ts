@@ -20,6 +20,12 @@ export function cosmosLegacyDocuments(container: Container): LegacyDocumentStore
         if (legacy.length > 0) yield legacy;
       }
     },
+    async idsIn(pk) {
+      const { resources } = await container.items
+        .query<{ id: string }>({ query: 'SELECT c.id FROM c WHERE c.pk = @pk', parameters: [{ name: '@pk', value: pk }] }, { partitionKey: pk })
+        .fetchAll();
+      return resources.map((r) => r.id);
+    },
     async read(pk, id) {
       try {
         const { resource } = await container.item(id, pk).read<Record<string, unknown>>();

@@ -1,5 +1,5 @@
 import type { AuditEventInput } from '../audit/auditLog';
-import { identifierHashOf, legacyWaIdOfPartitionKey, subjectPartitionKey, type TenantId } from '../domain/ids';
+import { identifierHashOf, legacyPartitionKey, legacyWaIdOfPartitionKey, subjectPartitionKey, type TenantId, type WaId } from '../domain/ids';
 
 /**
  * Moves a tenant's subject documents from the legacy partition keys (`<tenantId>|<waId>`, before BSUIDs)
@@ -19,6 +19,8 @@ import { identifierHashOf, legacyWaIdOfPartitionKey, subjectPartitionKey, type T
 export interface LegacyDocumentStore {
   /** Every document of the tenant under a legacy key, page by page (ids and keys only). */
   legacyKeys(tenantId: TenantId): AsyncIterable<{ id: string; pk: string }[]>;
+  /** The ids of the documents in one partition. */
+  idsIn(pk: string): Promise<string[]>;
   read(pk: string, id: string): Promise<Record<string, unknown> | undefined>;
   /** Creates the document; false when one with its id is already in its partition. */
   createIfAbsent(doc: Record<string, unknown>): Promise<boolean>;
@@ -67,22 +69,8 @@ export async function migrateTenant(deps: MigrationDeps, tenantId: TenantId, opt
       result.documents += 1;
       partitions.add(pk);
       if (options.dryRun) continue;
-      const original = await deps.legacy.read(pk, id);
-      if (!original) continue; // moved meanwhile by another run
-      const newPk = subjectPartitionKey(tenantId, identifierHashOf(key, tenantId, { kind: 'waId', value: waId }));
-      const copy: Record<string, unknown> = Object.fromEntries(Object.entries(original).filter(([k]) => !SYSTEM_FIELDS.includes(k)));
-      copy.pk = newPk;
-      if (copy.type === 'contact') copy.waId = waId;
-      if (await deps.legacy.createIfAbsent(copy)) {
-        result.moved += 1;
-      } else if (copy.type === 'contact') {
-        const current = await deps.legacy.read(newPk, id);
-        if (current) await deps.legacy.replace(mergeContacts(current, copy));
-        result.merged += 1;
-      } else {
-        result.alreadyThere += 1;
-      }
-      await deps.legacy.delete(pk, id);
+      const outcome = await moveDocument(deps.legacy, key, tenantId, waId, pk, id);
+      if (outcome) result[outcome] += 1;
     }
   }
   result.partitions = partitions.size;
@@ -101,6 +89,40 @@ export async function migrateTenant(deps: MigrationDeps, tenantId: TenantId, opt
     },
   });
   return result;
+}
+
+/** Copy then delete one document; what happened, or undefined when it was already moved by another run. */
+async function moveDocument(legacy: LegacyDocumentStore, key: string, tenantId: TenantId, waId: WaId, pk: string, id: string): Promise<'moved' | 'merged' | 'alreadyThere' | undefined> {
+  const original = await legacy.read(pk, id);
+  if (!original) return undefined;
+  const newPk = subjectPartitionKey(tenantId, identifierHashOf(key, tenantId, { kind: 'waId', value: waId }));
+  const copy: Record<string, unknown> = Object.fromEntries(Object.entries(original).filter(([k]) => !SYSTEM_FIELDS.includes(k)));
+  copy.pk = newPk;
+  if (copy.type === 'contact') copy.waId = waId;
+  let outcome: 'moved' | 'merged' | 'alreadyThere';
+  if (await legacy.createIfAbsent(copy)) {
+    outcome = 'moved';
+  } else if (copy.type === 'contact') {
+    const current = await legacy.read(newPk, id);
+    if (current) await legacy.replace(mergeContacts(current, copy));
+    outcome = 'merged';
+  } else {
+    outcome = 'alreadyThere';
+  }
+  await legacy.delete(pk, id);
+  return outcome;
+}
+
+/**
+ * Moves one phone number's legacy partition (the webhook does it when the number is linked to another
+ * identifier, so an erasure that reaches the number only through the link finds its older documents).
+ * Returns how many documents moved; 0 when there is nothing under the legacy key.
+ */
+export async function migratePhonePartition(legacy: LegacyDocumentStore, key: string, tenantId: TenantId, waId: WaId): Promise<number> {
+  const pk = legacyPartitionKey(tenantId, waId);
+  let moved = 0;
+  for (const id of await legacy.idsIn(pk)) if (await moveDocument(legacy, key, tenantId, waId, pk, id)) moved += 1;
+  return moved;
 }
 
 /** Two contacts of one phone number: the newer document, with the earliest first-seen and any restriction or opt-out kept. */

@@ -156,7 +156,7 @@ function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
     hubspot,
     hubspotObjects,
     privacy,
-    webhook: { ...common, secrets: s.secrets, tenants, markers, audit, subjects, links, queue: s.queue, sleep: timerSleep, requestPrivacy },
+    webhook: { ...common, secrets: s.secrets, tenants, markers, audit, subjects, links, legacy: cosmosLegacyDocuments(s.cosmos.subjects), queue: s.queue, sleep: timerSleep, requestPrivacy },
     mediaDownload: { ...common, subjects, blobs: mediaBlobsOf(s.blobs.media), queue: s.queue, secrets: s.secrets, fetch: s.fetch, graphBaseUrl: s.settings.GRAPH_API_BASE_URL },
     syncToHubSpot: (message) => syncMessageToHubSpot(hubspotSync, message),
     flows: {

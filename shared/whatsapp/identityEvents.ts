@@ -2,6 +2,7 @@ import { encryptText } from '../crypto/dataEncryption';
 import { dataKeyring } from '../crypto/subjectKeys';
 import { identifierHashOf, legacyPartitionKey, normaliseUserId, normaliseWaId, subjectPartitionKey, type SubjectHash, type SubjectIdentifier, type TenantId } from '../domain/ids';
 import type { LinkCause } from '../identity/identityLinks';
+import { migratePhonePartition } from '../identity/migration';
 import { linkIdentifiers, markPerson, personMarker, unmarkPerson, type PersonMarkerKind } from '../identity/person';
 import type { Marker } from '../markers/markerStore';
 import type { Tenant } from '../tenants/tenant';
@@ -19,19 +20,35 @@ import type { WebhookDeps } from './ports';
 
 const personDeps = (deps: WebhookDeps) => ({ links: deps.links, markers: deps.markers, audit: deps.audit });
 
+/**
+ * Links identifiers and, when a link is new, moves the legacy partition of each phone number among them
+ * (written before BSUIDs, `<tenantId>|<waId>`): an erasure that reaches the number only through the link
+ * (by hash) then finds its older documents too. The plain number is known here, and only here.
+ */
+async function link(deps: WebhookDeps, tenantId: TenantId, identifiers: readonly SubjectIdentifier[], hashKey: string, cause: LinkCause): Promise<number> {
+  const hashes = identifiers.map((i) => identifierHashOf(hashKey, tenantId, i));
+  const { linked } = await linkIdentifiers(personDeps(deps), tenantId, hashes, cause);
+  if (linked > 0 && deps.legacy) {
+    for (const identifier of identifiers) {
+      if (identifier.kind === 'waId') await migratePhonePartition(deps.legacy, hashKey, tenantId, identifier.value);
+    }
+  }
+  return linked;
+}
+
 /** Pairs already linked, per process: a message from a known pair does not read the links again. */
 const linkedRecently = new WeakMap<WebhookDeps, Set<string>>();
 const MAX_REMEMBERED_LINKS = 10_000;
 
 /** Links the identifiers of one message's sender (a phone number and a BSUID in one contact block). */
-export async function linkSender(deps: WebhookDeps, tenantId: TenantId, hashes: readonly SubjectHash[], cause: LinkCause = 'contact'): Promise<void> {
+export async function linkSender(deps: WebhookDeps, tenantId: TenantId, identifiers: readonly SubjectIdentifier[], hashes: readonly SubjectHash[], hashKey: string): Promise<void> {
   const distinct = [...new Set(hashes)];
   if (distinct.length < 2) return;
   const key = `${tenantId}|${[...distinct].sort().join('|')}`;
   const known = linkedRecently.get(deps) ?? new Set<string>();
   linkedRecently.set(deps, known);
   if (known.has(key)) return;
-  await linkIdentifiers(personDeps(deps), tenantId, distinct, cause);
+  await link(deps, tenantId, identifiers, hashKey, 'contact');
   if (known.size >= MAX_REMEMBERED_LINKS) known.clear();
   known.add(key);
 }
@@ -70,9 +87,8 @@ export async function linkSystemChange(deps: WebhookDeps, tenant: Tenant, messag
     waIds: [message.from, message.system.wa_id, message.system.new_wa_id],
     userIds: [message.from_user_id, message.system.user_id, message.from_parent_user_id, message.system.parent_user_id],
   });
-  const hashes = identifiers.map((i) => identifierHashOf(hashKey, tenant.id, i));
-  if (hashes.length < 2) return 'ignored';
-  await linkIdentifiers(personDeps(deps), tenant.id, hashes, type);
+  if (identifiers.length < 2) return 'ignored';
+  await link(deps, tenant.id, identifiers, hashKey, type);
   deps.telemetry.metric('webhook.identity.linked', 1, { tenantId: tenant.id, cause: type });
   return 'linked';
 }
@@ -83,9 +99,8 @@ export async function applyUserIdUpdate(deps: WebhookDeps, tenant: Tenant, updat
     waIds: [update.wa_id, ...(contacts.length === 1 ? [contacts[0]!.wa_id] : [])],
     userIds: [update.user_id?.previous, update.user_id?.current, update.parent_user_id?.previous, update.parent_user_id?.current],
   });
-  const hashes = identifiers.map((i) => identifierHashOf(hashKey, tenant.id, i));
-  if (hashes.length < 2) return false;
-  await linkIdentifiers(personDeps(deps), tenant.id, hashes, 'user_id_update');
+  if (identifiers.length < 2) return false;
+  await link(deps, tenant.id, identifiers, hashKey, 'user_id_update');
   deps.telemetry.metric('webhook.identity.linked', 1, { tenantId: tenant.id, cause: 'user_id_update' });
   return true;
 }
@@ -101,7 +116,7 @@ export async function applyUserPreference(deps: WebhookDeps, tenant: Tenant, pre
   const identifiers = identifiersIn({ waIds: [preference.wa_id, contact?.wa_id], userIds: [preference.user_id, preference.parent_user_id, contact?.user_id] });
   if (identifiers.length === 0) return 'ignored';
   const hashes = identifiers.map((i) => identifierHashOf(hashKey, tenant.id, i));
-  await linkSender(deps, tenant.id, hashes);
+  await linkSender(deps, tenant.id, identifiers, hashes, hashKey);
   const at = new Date(Number(preference.timestamp) * 1000).toISOString();
   const current = await personMarker(deps, tenant.id, hashes, 'marketing-preference');
   if (current && String(current.data?.at ?? '') > at) return 'older';

@@ -110,7 +110,7 @@ async function processMessage(deps: WebhookDeps, m: MessageContext): Promise<Mes
   const { tenant, subjectHash } = m;
   // Identifiers shown together are one person; linking spreads the person's markers to each of them, so
   // the checks below need only the identifiers this message carries.
-  await linkSender(deps, tenant.id, m.hashes);
+  await linkSender(deps, tenant.id, m.sender.identifiers, m.hashes, m.hashKey);
   const [tombstone, suppression] = await Promise.all([
     personMarker(deps, tenant.id, m.hashes, 'tombstone'),
     personMarker(deps, tenant.id, m.hashes, 'suppression'),

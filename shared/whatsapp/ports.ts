@@ -2,6 +2,7 @@ import type { AuditLog } from '../audit/auditLog';
 import type { Clock, Sleep } from '../domain/clock';
 import type { SubjectIdentifier, TenantId } from '../domain/ids';
 import type { IdentityLinkStore } from '../identity/identityLinks';
+import type { LegacyDocumentStore } from '../identity/migration';
 import type { MarkerStore } from '../markers/markerStore';
 import type { ErasureScope, PrivacyRequestType } from '../privacy/privacyRequest';
 import type { QueueSender } from '../queue/queuePort';
@@ -33,6 +34,11 @@ export interface WebhookDeps {
   subjects: SubjectStore;
   /** Which identifiers are one person (shared/identity). */
   links: IdentityLinkStore;
+  /**
+   * Documents still under a legacy `<tenantId>|<waId>` key: a phone number newly linked to another
+   * identifier has its legacy partition moved at once (docs/identity.md). Absent: nothing is moved.
+   */
+  legacy?: LegacyDocumentStore;
   markers: Markers;
   audit: AuditRecorder;
   queue: QueueSender;

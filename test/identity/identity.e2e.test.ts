@@ -309,6 +309,19 @@ describe('the identity migration (legacy `<tenantId>|<waId>` partition keys)', (
     expect(await inPartition(legacyPk)).toEqual([]);
   }, 30_000);
 
+  it('a number linked after the change has its old-key documents moved at once: an erasure by the new number erases them', async () => {
+    const { t } = world;
+    const tenant = await createPrivacyTenant(world, { messageStorage: 'encrypted' });
+    const { user, text, legacyPk } = await legacySubject(tenant);
+    const after: Sender = { waId: phone(), userId: bsuid(), name: user.name! };
+    await post(tenant, undefined, inboundMessage({ waId: user.waId! }, { type: 'system', system: { type: 'user_changed_number', wa_id: after.waId, user_id: after.userId, body: 'changed' }, at: at(20_000) }));
+    expect(await inPartition(legacyPk)).toEqual([]);
+    const erasure = await request(tenant, 'erasure', { waId: after.waId! });
+    expect(erasure.status).toBe('completed');
+    expect(await inPartition(pkOfWaId(tenant.tenantId, user.waId!))).toEqual([]);
+    expect(await sweepForPii([text], { cosmos: t.services.cosmos.subjects.database })).toEqual([]);
+  }, 30_000);
+
   it('the migration moves every document to its identifier-hash key (copy then delete), finishes a run that stopped half-way without duplicates, and the result is found, exported and erased', async () => {
     const { t } = world;
     const tenant = await createPrivacyTenant(world, { messageStorage: 'encrypted' });
