@@ -124,6 +124,17 @@ describe('a username user (BSUID only, no phone number)', () => {
     expect(await subjectDocuments(t.services, tenant.tenantId, user.userId!)).toEqual([]);
   }, 60_000);
 
+  it("the erasure confirmation reaches a username user by BSUID (`recipient`, no `to`)", async () => {
+    const tenant = await createPrivacyTenant(world, { messageStorage: 'encrypted', confirmErasureByMessage: true });
+    const user: Sender = { userId: bsuid(), name: 'Nia' };
+    await post(tenant, user, inboundMessage(user, { type: 'text', text: { body: 'please forget me' }, at: at(30_000) }));
+    const erasure = await request(tenant, 'erasure', { userId: user.userId! });
+    expect(erasure.status).toBe('completed');
+    const confirmation = world.graph.sent.find((m) => m.phoneNumberId === tenant.phoneNumberId);
+    expect(confirmation).toMatchObject({ addressee: { kind: 'recipient', value: user.userId }, body: { type: 'text' } });
+    expect(confirmation!.body.to).toBeUndefined();
+  }, 30_000);
+
   it('a Privacy Centre erasure request from a username user (flow completion with no wa_id) creates the request', async () => {
     const tenant = await createPrivacyTenant(world, { messageStorage: 'none' });
     const user: Sender = { userId: bsuid(), username: 'sam.t', name: 'Sam T' };
@@ -223,19 +234,18 @@ describe('marketing preferences from WhatsApp (user_preferences)', () => {
     }
     expect(t.services.telemetry.metrics.some((m) => m.name === 'webhook.user_preferences' && m.dimensions.value === 'stop')).toBe(true);
 
-    // flows:send --marketing refuses (exit 3, nothing sent, audited); the Privacy Centre itself still goes.
-    const sent: string[] = [];
-    const fakeFetch = (async (_url: string, init?: { body?: string }) => {
-      sent.push(String(init?.body ?? ''));
-      return new Response(JSON.stringify({ messaging_product: 'whatsapp', contacts: [{ input: user.userId, user_id: user.userId }], messages: [{ id: 'wamid.sent' }] }), { status: 200, headers: { 'content-type': 'application/json' } });
-    }) as unknown as typeof fetch;
-    const io = { cwd: process.cwd(), env: { ...t.services.env, FLOWS_PRIVACY_CENTRE_FLOW_ID: '1234567890' }, out: () => undefined, err: () => undefined, fetch: fakeFetch, secrets: t.services.secrets };
+    // flows:send --marketing refuses (exit 3, nothing sent, audited); the Privacy Centre itself still goes,
+    // through the Graph fake, addressed by BSUID as Meta documents it: `recipient`, no `to`.
+    const sent = world.graph.sent;
+    const before = sent.length;
+    const io = { cwd: process.cwd(), env: { ...t.services.env, FLOWS_PRIVACY_CENTRE_FLOW_ID: '1234567890' }, out: () => undefined, err: () => undefined, fetch: globalThis.fetch, secrets: t.services.secrets };
     expect(await sendFlowMain(['--tenant', tenant.tenantId, '--to', user.userId!, '--marketing'], io)).toBe(3);
-    expect(sent).toEqual([]);
+    expect(sent.length).toBe(before);
+    const refused = await fetch(`${t.url}/api/audit?tenantId=${tenant.tenantId}&type=flow.send.refused`, { headers: adminHeaders() });
+    expect(((await refused.json()) as { events: { details: Record<string, unknown> }[] }).events[0]?.details).toMatchObject({ reason: 'whatsapp-stop' });
     expect(await sendFlowMain(['--tenant', tenant.tenantId, '--to', user.userId!], io)).toBe(0);
-    // Sent to the BSUID as Meta documents it: `recipient`, no `to`.
-    expect(JSON.parse(sent[0]!)).toMatchObject({ recipient: user.userId, type: 'interactive' });
-    expect(JSON.parse(sent[0]!).to).toBeUndefined();
+    expect(sent.at(-1)).toMatchObject({ phoneNumberId: tenant.phoneNumberId, addressee: { kind: 'recipient', value: user.userId }, body: { recipient: user.userId, type: 'interactive' } });
+    expect(sent.at(-1)!.body.to).toBeUndefined();
 
     // An older stop delivered late does not undo a newer resume.
     await postChange(tenant, 'user_preferences', { user_preferences: [{ user_id: user.userId, category: 'marketing_messages', value: 'resume', timestamp: stopAt + 10, detail: 'User requested to resume marketing messages' }] });
