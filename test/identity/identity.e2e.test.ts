@@ -233,6 +233,9 @@ describe('marketing preferences from WhatsApp (user_preferences)', () => {
       expect(await centre.heldData(tenant.tenantId, subject as never)).toMatchObject({ marketing: 'opted_out', whatsappMarketing: 'stop' });
     }
     expect(t.services.telemetry.metrics.some((m) => m.name === 'webhook.user_preferences' && m.dimensions.value === 'stop')).toBe(true);
+    const day = new Date().toISOString().slice(0, 10);
+    const metrics = await fetch(`${t.url}/api/privacy-metrics?tenantId=${tenant.tenantId}&from=${day}&to=${new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)}`, { headers: adminHeaders() });
+    expect(((await metrics.json()) as { figures: { marketingPreferences: unknown } }).figures.marketingPreferences).toMatchObject({ value: { stop: 1, resume: 0 } });
 
     // flows:send --marketing refuses (exit 3, nothing sent, audited); the Privacy Centre itself still goes,
     // through the Graph fake, addressed by BSUID as Meta documents it: `recipient`, no `to`.
