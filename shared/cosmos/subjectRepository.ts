@@ -204,6 +204,17 @@ export class CosmosSubjectRepository implements SubjectStore, SubjectDocumentSto
     return [...found.values()];
   }
 
+  async deleteRemaining(tenantId: TenantId): Promise<number> {
+    const { resources } = await this.container.items
+      .query<{ id: string; pk: string }>({ query: 'SELECT c.id, c.pk FROM c WHERE c.tenantId = @tenantId', parameters: [{ name: '@tenantId', value: tenantId }] })
+      .fetchAll();
+    const byPartition = new Map<string, string[]>();
+    for (const r of resources) byPartition.set(r.pk, [...(byPartition.get(r.pk) ?? []), r.id]);
+    let deleted = 0;
+    for (const [pk, ids] of byPartition) deleted += await this.deleteInPartition(pk, ids);
+    return deleted;
+  }
+
   async countSubjects(tenantId: TenantId): Promise<number> {
     const { resources } = await this.container.items
       .query<{ pk: string }>({ query: "SELECT c.pk FROM c WHERE c.tenantId = @tenantId AND c.type = 'contact'", parameters: [{ name: '@tenantId', value: tenantId }] })

@@ -97,6 +97,8 @@ export interface SubjectDocumentStore {
   upsert(doc: AnySubjectDocument): Promise<void>;
   /** Up to `max` subjects of the tenant that still hold a contact (account cancellation), by the identifier the contact holds. */
   subjectsWithData(tenantId: TenantId, max: number): Promise<SubjectIdentifier[]>;
+  /** Deletes every subject document of the tenant that is left (the end of an account cancellation); how many. */
+  deleteRemaining(tenantId: TenantId): Promise<number>;
   /** How many subjects of the tenant have a contact document. */
   countSubjects(tenantId: TenantId): Promise<number>;
 }

@@ -121,6 +121,16 @@ export class InMemorySubjectStore implements SubjectStore, SubjectDocumentStore 
     return [...found.values()];
   }
 
+  async deleteRemaining(tenantId: TenantId): Promise<number> {
+    let deleted = 0;
+    for (const [k, { doc }] of this.docs) {
+      if (doc.tenantId !== tenantId) continue;
+      this.docs.delete(k);
+      deleted += 1;
+    }
+    return deleted;
+  }
+
   async countSubjects(tenantId: TenantId): Promise<number> {
     return new Set([...this.docs.values()].filter(({ doc }) => doc.tenantId === tenantId && doc.type === 'contact').map(({ doc }) => doc.pk)).size;
   }
