@@ -47,6 +47,7 @@ export async function getPrivacyRequestExport(call: Call): Promise<HttpResponseI
   if (result.kind === 'not-found') return errorResponse(404, 'this request is not an access request');
   if (result.kind === 'not-ready') return errorResponse(409, `the export is not ready (status ${result.request.status})`);
   if (result.kind === 'expired') return errorResponse(410, 'the export has expired and was deleted: make a new access request');
+  if (result.kind === 'erased') return errorResponse(410, `the subject's data was erased by privacy request ${result.erasureId}: this export is withheld or deleted`);
   return {
     status: 200,
     body: result.content,

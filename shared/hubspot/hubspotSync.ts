@@ -10,7 +10,8 @@ import { decryptText } from '../crypto/dataEncryption';
 import { dataKeyring } from '../crypto/subjectKeys';
 import type { Clock } from '../domain/clock';
 import { hashOfPartitionKey, identifierOf, normaliseWaId, subjectPartitionKey, tenantIdSchema, toE164, type SubjectHash, type SubjectIdentifier, type TenantId } from '../domain/ids';
-import type { Marker, MarkerStore } from '../markers/markerStore';
+import { coverOf, erasedAtOf, erasureCovering } from '../markers/erasureFence';
+import type { MarkerStore } from '../markers/markerStore';
 import type { MessageStore } from '../messages/messageStore';
 import { DeadLetterError, type QueueSender } from '../queue/queuePort';
 import { retryDelayMs, throttledDelayMs, type Backoff } from '../retry';
@@ -135,7 +136,8 @@ async function sync(deps: HubSpotSyncDeps, message: HubSpotSyncMessage): Promise
   }
 
   const subjectHash = message.subjectHash as SubjectHash;
-  const [tombstone, suppression, contact, restriction] = await Promise.all([
+  const [fence, tombstone, suppression, contact, restriction] = await Promise.all([
+    deps.markers.get('fence', tenant.id, subjectHash),
     deps.markers.get('tombstone', tenant.id, subjectHash),
     deps.markers.get('suppression', tenant.id, subjectHash),
     deps.subjects.getContact(tenant.id, subjectHash),
@@ -144,7 +146,8 @@ async function sync(deps: HubSpotSyncDeps, message: HubSpotSyncMessage): Promise
   // The partition's identifier, as its contact holds it (before the identity migration: the legacy key).
   const identifier = identifierOf(contact?.userId ?? contact?.waId ?? '') ?? legacyIdentifierOf(message.tenantId, found.doc.pk);
   const erasedAt = tombstone ? erasedAtOf(tombstone) : undefined;
-  if (erasedAt !== undefined && !(Date.parse(found.doc.sentAt) > erasedAt)) {
+  // Covered by an erasure (in flight, or completed after the message was sent): never published.
+  if (coverOf(fence, tombstone, new Date(found.doc.sentAt))) {
     await deps.messages.delete(found.doc);
     return { outcome: 'erased' };
   }
@@ -184,9 +187,12 @@ async function sync(deps: HubSpotSyncDeps, message: HubSpotSyncMessage): Promise
   // with the first message, idempotency id) and records it then.
   if (published.threadId) await deps.registry.recordThread(tenant.id, subjectHash, { id: published.threadId, channelAccountId: channel.channelAccountId }, registryTtlSeconds(tenant));
 
-  if ((await deps.messages.delete(found.doc)) === 'gone' && !(await deps.subjects.getContact(tenant.id, subjectHash))) {
-    // The document went while we published and the contact document with it: the subject was erased
-    // meanwhile, and the HubSpot eraser may have looked before our contact or message existed.
+  const deleted = await deps.messages.delete(found.doc);
+  // Write, then look again: an erasure that began while we published includes what we published (its
+  // HubSpot eraser may have looked before our contact or message existed). The same when the document
+  // went meanwhile with the contact document: the subject was erased.
+  const covered = await erasureCovering(deps.markers, tenant.id, subjectHash, new Date(found.doc.sentAt));
+  if (covered || (deleted === 'gone' && !(await deps.subjects.getContact(tenant.id, subjectHash)))) {
     if (published.threadId) await deps.conversations.archiveThread(tenant.id, published.threadId).catch(() => undefined);
     await deps.contacts.gdprDelete(tenant.id, contactId).catch(() => undefined);
     await deps.registry.forget(tenant.id, subjectHash).catch(() => undefined);
@@ -314,8 +320,4 @@ function legacyIdentifierOf(tenantId: TenantId, pk: string): SubjectIdentifier |
   if (hashOfPartitionKey(tenantId, pk) !== undefined || !pk.startsWith(`${tenantId}|`)) return undefined;
   const waId = normaliseWaId(pk.slice(tenantId.length + 1));
   return waId ? { kind: 'waId', value: waId } : undefined;
-}
-
-function erasedAtOf(tombstone: Marker): number {
-  return Date.parse(String(tombstone.data?.erasedAt ?? tombstone.at));
 }

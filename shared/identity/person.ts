@@ -10,9 +10,10 @@ import { closure, type IdentityLinkStore, type LinkCause } from './identityLinks
  * - `suppression`: STOP, objection, a marketing erasure;
  * - `tombstone`: the person was erased (a late webhook under any identifier is dropped);
  * - `marketing-preference`: the person's own stop / resume from WhatsApp (`user_preferences`);
- * - `restriction`: processing restricted (Art. 18).
+ * - `restriction`: processing restricted (Art. 18);
+ * - `fence`: an erasure of the person is in flight (markers/erasureFence.ts).
  */
-export const PERSON_MARKER_KINDS = ['suppression', 'tombstone', 'marketing-preference', 'restriction'] as const satisfies readonly MarkerKind[];
+export const PERSON_MARKER_KINDS = ['suppression', 'tombstone', 'marketing-preference', 'restriction', 'fence'] as const satisfies readonly MarkerKind[];
 export type PersonMarkerKind = (typeof PERSON_MARKER_KINDS)[number];
 
 export interface PersonMarkers {
@@ -121,5 +122,23 @@ export async function spreadPersonMarkers(deps: Pick<PersonDeps, 'links' | 'mark
         }),
       ),
     );
+  }
+}
+
+/**
+ * The erasure fence over the person (markers/erasureFence.ts): written under every identifier, so a
+ * writer checking the identifier it writes under sees it; spread to an identifier linked meanwhile.
+ */
+export function fencePerson(deps: Pick<PersonDeps, 'links' | 'markers'>, tenantId: TenantId, hashes: readonly SubjectHash[], fence: { requestId: string; since: string; scope: string }): Promise<SubjectHash[]> {
+  return markPerson(deps, tenantId, hashes, 'fence', { ttlSeconds: -1, data: fence });
+}
+
+/** Lifts this request's fence under every identifier of the person; a fence of another erasure stays. */
+export async function liftPersonFence(deps: Pick<PersonDeps, 'links' | 'markers'>, tenantId: TenantId, hashes: readonly SubjectHash[], requestId: string): Promise<void> {
+  const del = deps.markers.delete?.bind(deps.markers);
+  if (!del) throw new Error('this marker store cannot delete');
+  for (const hash of await closure(deps.links, tenantId, hashes)) {
+    const fence = await deps.markers.get('fence', tenantId, hash);
+    if (fence && fence.data?.requestId === requestId) await del('fence', tenantId, hash);
   }
 }

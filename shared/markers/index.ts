@@ -1,1 +1,2 @@
 export * from './markerStore';
+export * from './erasureFence';

@@ -1,6 +1,6 @@
 import type { AuditEventInput } from '../audit/auditLog';
 import { retryDelayMs, throttledDelayMs } from '../retry';
-import { markPerson } from '../identity/person';
+import { fencePerson, liftPersonFence, markPerson } from '../identity/person';
 import { advanceCancellation } from './cancellation';
 import type { PrivacyDeps } from './deps';
 import { describeFailure } from './errors';
@@ -81,8 +81,10 @@ async function retryVerification(deps: PrivacyDeps, doc: PrivacyRequestDocument,
 }
 
 /**
- * A clean verification: the optional confirmation to the subject, the tombstone and the audit event,
- * then the request completed with its subject reference wiped and its open-request lock released.
+ * A clean verification: the tombstone and the audit event, then the request completed with its subject
+ * reference wiped and its open-request lock released, then the fence lifted (the tombstone has taken
+ * over by then), and last the optional confirmation to the subject: a reply to it is dated after the
+ * erasure, a new relationship, and nothing the erasure covered can arrive after "completed".
  */
 async function completeErasure(
   deps: PrivacyDeps,
@@ -92,7 +94,6 @@ async function completeErasure(
   known: VersionedRequest | undefined,
 ): Promise<'completed' | 'skipped'> {
   const requestId = current.id;
-  const confirmationSent = subject.tenant.confirmErasureByMessage ? await deps.confirmations.send(subject.tenant, subject) : undefined;
   const completedAt = deps.clock.now();
   const totalMs = completedAt.getTime() - Date.parse(current.receivedAt);
   // The tombstone and the audit event before the status: once the subject reference is wiped nothing
@@ -102,6 +103,7 @@ async function completeErasure(
     ttlSeconds: -1,
     data: { erasedAt: completedAt.toISOString(), requestId, scope: current.scope },
   });
+  const round = current.tasks.reduce((n, t) => n + t.generation, 0);
   const audited = deps.audit.record({
     tenantId: current.tenantId,
     type: 'privacy.erasure.completed',
@@ -109,7 +111,7 @@ async function completeErasure(
     requestId,
     // A request completes once per round of tasks (a retry raises a generation): a verification that
     // runs twice (a redelivered message, two instances) writes one event.
-    idempotencyKey: `${requestId}:erasure-completed:${current.tasks.reduce((n, t) => n + t.generation, 0)}`,
+    idempotencyKey: `${requestId}:erasure-completed:${round}`,
     details: {
       type: current.type,
       scope: current.scope,
@@ -118,7 +120,6 @@ async function completeErasure(
       dueAt: current.dueAt,
       totalMs,
       reruns: verification.reruns,
-      ...(confirmationSent !== undefined ? { confirmationSent } : {}),
       ...taskDetails(current.tasks),
     },
   });
@@ -133,9 +134,33 @@ async function completeErasure(
   if (!finished) return 'skipped'; // a concurrent verification of the same request finished it first
   deps.telemetry.event('privacy.request.completed', { tenantId: current.tenantId, type: current.type, channel: current.channel, latencyMs: totalMs, requestId });
   await deps.requests.releaseOpenLock(finished.openKey, requestId, finished.openLockEtag);
+  await liftFenceOf(deps, current);
+  if (subject.tenant.confirmErasureByMessage) {
+    const sent = await deps.confirmations.send(subject.tenant, subject);
+    await deps.audit.record({
+      tenantId: current.tenantId,
+      type: 'privacy.erasure.confirmation',
+      subjectHash: current.subjectHash,
+      requestId,
+      idempotencyKey: `${requestId}:erasure-confirmation:${round}`,
+      details: { confirmationSent: sent, channel: current.channel },
+    });
+  }
   // An account cancellation moves on as its erasures complete (the reconciler also advances it).
   if (subject.tenant.cancelledAt) await advanceCancellation(deps, current.tenantId);
   return 'completed';
+}
+
+/**
+ * This erasure's fence comes down. Another erasure of the subject still open (another scope) keeps the
+ * subject fenced: its fence is written again, in case this one had overwritten it.
+ */
+async function liftFenceOf(deps: PrivacyDeps, request: PrivacyRequestDocument): Promise<void> {
+  // Under every identifier of the person, as it was written (shared/identity).
+  await liftPersonFence(deps, request.tenantId, [request.subjectHash, ...(request.subjectHashes ?? [])], request.id);
+  const others = await deps.requests.listForSubject(request.tenantId, request.subjectHash, { type: 'erasure', limit: 20 });
+  const open = others.find((r) => r.id !== request.id && (r.status === 'received' || r.status === 'in_progress' || r.status === 'verifying' || r.status === 'failed'));
+  if (open) await fencePerson(deps, open.tenantId, [open.subjectHash, ...(open.subjectHashes ?? [])], { requestId: open.id, since: open.receivedAt, scope: open.scope });
 }
 
 /**

@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { encryptText } from '../crypto/dataEncryption';
 import { hashIdentifier } from '../crypto/subjectKeys';
 import type { SubjectHash, SubjectIdentifier, TenantId } from '../domain/ids';
-import { personOf } from '../identity/person';
+import { fencePerson, personOf } from '../identity/person';
 import type { PrivacyDeps } from './deps';
 import type { VersionedRequest } from './ports';
 import {
@@ -82,6 +82,11 @@ export async function createPrivacyRequest(deps: PrivacyDeps, rawInput: CreatePr
     ttl: -1,
   };
   const written = await deps.requests.create(doc);
+  // The subject is fenced from now (shared/markers/erasureFence.ts); if this write fails, planning
+  // writes the fence before any store is touched, and the verification catches what came in between.
+  const fenced = input.type === 'erasure'
+    ? fencePerson(deps, input.tenantId, [subjectHash], { requestId: id, since: now.toISOString(), scope }).catch(() => undefined)
+    : undefined;
   // Written first; then the audit event and the send go out together.
   const audited = deps.audit.record({
     tenantId: input.tenantId,
@@ -93,7 +98,7 @@ export async function createPrivacyRequest(deps: PrivacyDeps, rawInput: CreatePr
   });
   deps.telemetry.event('privacy.request.received', { tenantId: input.tenantId, type: input.type, channel: input.channel, ...(input.screen ? { screen: input.screen } : {}) });
 
-  const [enqueued] = await Promise.all([enqueue(deps, id, id, written), audited]);
+  const [enqueued] = await Promise.all([enqueue(deps, id, id, written), audited, fenced]);
   return { kind: 'created', request: viewOf(enqueued ?? doc) };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { decryptText } from '../crypto/dataEncryption';
+import { erasureCovering } from '../markers/erasureFence';
 import { subjectPartitionKey } from '../domain/ids';
 import { markPerson } from '../identity/person';
 import { lifetime, type ConsentDocument } from '../subjects/documents';
@@ -31,14 +32,18 @@ export async function carryOutDirectRequest(deps: PrivacyDeps, doc: PrivacyReque
       break;
     }
     case 'rectification':
-      outcome = await rectify(deps, doc, subject);
-      break;
     case 'restriction':
-      outcome = await restrict(deps, subject);
+    case 'objection': {
+      // An erasure of the subject in flight makes a change to their data moot (and must not meet a write
+      // that recreates what it deleted); an objection's suppression (a keyed hash) still goes on the list.
+      const erasing = await erasureCovering(deps.markers, doc.tenantId, doc.subjectHash, started);
+      if (erasing?.state === 'in-progress') {
+        outcome = { includedInErasure: erasing.requestId, ...(doc.type === 'objection' ? await suppress(deps, subject) : {}) };
+      } else {
+        outcome = doc.type === 'rectification' ? await rectify(deps, doc, subject) : doc.type === 'restriction' ? await restrict(deps, subject) : await object(deps, subject, started);
+      }
       break;
-    case 'objection':
-      outcome = await object(deps, subject);
-      break;
+    }
     case 'erasure':
       throw new StoreError('permanent', 'an erasure is planned, not carried out directly');
   }
@@ -63,6 +68,10 @@ export async function carryOutDirectRequest(deps: PrivacyDeps, doc: PrivacyReque
 async function accessExport(deps: PrivacyDeps, doc: PrivacyRequestDocument, subject: SubjectContext): Promise<{ tasks: PrivacyTask[]; export: NonNullable<PrivacyRequestDocument['export']> }> {
   const generatedAt = deps.clock.now();
   const expiresAt = new Date(generatedAt.getTime() + ttlSeconds(subject.tenant.retention.exportDays) * 1000);
+  const blobName = exportBlobName(subject.tenantId, subject.subjectHash, doc.id);
+  // An erasure of the subject in flight: its data is going, and a copy of it must not stay behind.
+  const before = await erasureCovering(deps.markers, doc.tenantId, doc.subjectHash, generatedAt);
+  if (before?.state === 'in-progress') return { tasks: [], export: { blobName, expiresAt: expiresAt.toISOString(), bytes: 0, erasedBy: before.requestId } };
   const stores: Record<string, unknown> = {};
   const tasks: PrivacyTask[] = [];
   for (const store of deps.registry.stores) {
@@ -89,8 +98,14 @@ async function accessExport(deps: PrivacyDeps, doc: PrivacyRequestDocument, subj
     stores,
   };
   const bytes = Buffer.from(JSON.stringify(document, null, 2), 'utf8');
-  const blobName = exportBlobName(subject.tenantId, subject.subjectHash, doc.id);
   await step('Blob Storage', 'export upload', () => deps.exports.write(blobName, bytes));
+  // Write, then look again: an erasure that began after the data was read covers this copy, and its
+  // exports eraser may have listed the subject's exports before this one existed.
+  const after = await erasureCovering(deps.markers, doc.tenantId, doc.subjectHash, generatedAt);
+  if (after) {
+    await step('Blob Storage', 'export delete', () => deps.exports.delete(blobName));
+    return { tasks, export: { blobName, expiresAt: expiresAt.toISOString(), bytes: 0, deletedAt: deps.clock.now().toISOString(), erasedBy: after.requestId } };
+  }
   return { tasks, export: { blobName, expiresAt: expiresAt.toISOString(), bytes: bytes.length } };
 }
 
@@ -137,11 +152,10 @@ async function eachContact(deps: PrivacyDeps, subject: SubjectContext, change: (
  * Art. 21: marketing opt-out. The keyed hash goes onto the suppression list (which survives erasure),
  * and the subject's marketing consent, if any is held, is recorded as withdrawn.
  */
-async function object(deps: PrivacyDeps, subject: SubjectContext): Promise<Outcome> {
+async function object(deps: PrivacyDeps, subject: SubjectContext, started: Date): Promise<Outcome> {
   const now = deps.clock.now();
   const pk = subjectPartitionKey(subject.tenantId, subject.subjectHash);
-  const existing = await deps.markers.get('suppression', subject.tenantId, subject.subjectHash);
-  if (!existing) await markPerson(deps, subject.tenantId, subject.subjectHashes, 'suppression', { ttlSeconds: -1, data: { since: now.toISOString(), source: 'objection' } });
+  const { alreadySuppressed } = await suppress(deps, subject);
   const [consents, contact] = await step('Cosmos DB', 'consent query', async () =>
     Promise.all([
       deps.subjects.consents(subject),
@@ -157,5 +171,17 @@ async function object(deps: PrivacyDeps, subject: SubjectContext): Promise<Outco
   await step('Cosmos DB', 'consent write', async () => {
     for (const consent of withdrawn) await deps.subjects.upsert(consent);
   });
-  return { suppressed: true, alreadySuppressed: existing !== undefined, consentsWithdrawn: withdrawn.length };
+  // Write, then look again: an erasure that began meanwhile may have passed the consents already.
+  if (await erasureCovering(deps.markers, subject.tenantId, subject.subjectHash, started)) {
+    await step('Cosmos DB', 'consent delete', () => deps.subjects.delete(subject, withdrawn.map((c) => ({ id: c.id, pk: c.pk, type: c.type }))));
+    return { suppressed: true, alreadySuppressed, consentsWithdrawn: 0 };
+  }
+  return { suppressed: true, alreadySuppressed, consentsWithdrawn: withdrawn.length };
+}
+
+/** The keyed hash on the suppression list (it survives erasure, so the subject is not messaged again). */
+async function suppress(deps: PrivacyDeps, subject: SubjectContext): Promise<{ suppressed: true; alreadySuppressed: boolean }> {
+  const existing = await deps.markers.get('suppression', subject.tenantId, subject.subjectHash);
+  if (!existing) await markPerson(deps, subject.tenantId, subject.subjectHashes, 'suppression', { ttlSeconds: -1, data: { since: deps.clock.now().toISOString(), source: 'objection' } });
+  return { suppressed: true, alreadySuppressed: existing !== undefined };
 }

@@ -121,6 +121,7 @@ export interface TenantFiles {
 export interface PrivacyMarkers {
   get(kind: MarkerKind, tenantId: TenantId, key: string): Promise<Marker | undefined>;
   put(kind: MarkerKind, tenantId: TenantId, key: string, options?: { ttlSeconds?: number; data?: Marker['data'] }): Promise<Marker>;
+  delete(kind: MarkerKind, tenantId: TenantId, key: string): Promise<void>;
 }
 
 export interface TenantDirectory {

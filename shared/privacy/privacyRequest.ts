@@ -130,7 +130,16 @@ export const privacyRequestDocumentSchema = z.object({
       leftovers: z.record(z.string(), z.number()),
     })
     .optional(),
-  export: z.object({ blobName: z.string(), expiresAt: z.string(), bytes: z.number().int().min(0), deletedAt: z.string().optional() }).optional(),
+  export: z
+    .object({
+      blobName: z.string(),
+      expiresAt: z.string(),
+      bytes: z.number().int().min(0),
+      deletedAt: z.string().optional(),
+      /** An erasure of the subject covered the export's data (erasureFence.ts): it was withheld or deleted. */
+      erasedBy: z.string().optional(),
+    })
+    .optional(),
   /** What a direct request (rectification, restriction, objection) changed: counts and flags only. */
   outcome: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   ttl: z.number().int(),
@@ -154,7 +163,8 @@ export interface PrivacyRequestView {
   failure?: { store: string; reason: string };
   tasks: Omit<PrivacyTask, 'refs' | 'generation'>[];
   verification?: PrivacyRequestDocument['verification'];
-  export?: { expiresAt: string; bytes: number; href: string };
+  /** `erasedBy`: an erasure of the subject covered the export (withheld or deleted; GET .../export answers 410). */
+  export?: { expiresAt: string; bytes: number; href: string; erasedBy?: string };
   outcome?: PrivacyRequestDocument['outcome'];
 }
 
@@ -175,7 +185,7 @@ export function viewOf(doc: PrivacyRequestDocument): PrivacyRequestView {
     ...(doc.failure ? { failure: doc.failure } : {}),
     tasks: doc.tasks.map(({ refs: _refs, generation: _generation, ...task }) => task),
     ...(doc.verification ? { verification: doc.verification } : {}),
-    ...(doc.export ? { export: { expiresAt: doc.export.expiresAt, bytes: doc.export.bytes, href: `/api/privacy-requests/${doc.id}/export` } } : {}),
+    ...(doc.export ? { export: { expiresAt: doc.export.expiresAt, bytes: doc.export.bytes, href: `/api/privacy-requests/${doc.id}/export`, ...(doc.export.erasedBy ? { erasedBy: doc.export.erasedBy } : {}) } } : {}),
     ...(doc.outcome ? { outcome: doc.outcome } : {}),
   };
 }

@@ -1,3 +1,4 @@
+import { fencePerson } from '../identity/person';
 import { DeadLetterError } from '../queue/queuePort';
 import { retryDelayMs, throttledDelayMs } from '../retry';
 import { failRequest, verifyAndComplete } from './completion';
@@ -70,6 +71,10 @@ async function plan(deps: PrivacyDeps, read: VersionedRequest): Promise<ProcessO
   const now = deps.clock.now().toISOString();
   // The person: every identifier linked to the one the request names (shared/identity), recorded.
   const subjectHashes = await subjectHashesOf(deps, doc);
+  // Before any store is touched: from here on, whatever arrives for any identifier of the person is
+  // included in this erasure (written again in case the write at creation failed; a failure here
+  // retries the planning).
+  await fencePerson(deps, doc.tenantId, subjectHashes, { requestId: doc.id, since: doc.receivedAt, scope: doc.scope });
   const tasks: PrivacyTask[] = await Promise.all(
     deps.registry.storesFor(doc.scope).map(async (store): Promise<PrivacyTask> => {
       const note = store.notApplicable(tenant);

@@ -157,7 +157,7 @@ function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
     hubspotObjects,
     privacy,
     webhook: { ...common, secrets: s.secrets, tenants, markers, audit, subjects, links, legacy: cosmosLegacyDocuments(s.cosmos.subjects), queue: s.queue, sleep: timerSleep, requestPrivacy },
-    mediaDownload: { ...common, subjects, blobs: mediaBlobsOf(s.blobs.media), queue: s.queue, secrets: s.secrets, fetch: s.fetch, graphBaseUrl: s.settings.GRAPH_API_BASE_URL },
+    mediaDownload: { ...common, subjects, markers, blobs: mediaBlobsOf(s.blobs.media), queue: s.queue, secrets: s.secrets, fetch: s.fetch, graphBaseUrl: s.settings.GRAPH_API_BASE_URL },
     syncToHubSpot: (message) => syncMessageToHubSpot(hubspotSync, message),
     flows: {
       ...common,

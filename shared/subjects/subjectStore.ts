@@ -69,5 +69,7 @@ export interface SubjectStore {
   removeByMessageId(pk: string, messageId: string, ids: readonly string[]): Promise<number>;
   /** Replaces a document only if it is still at `etag`. */
   replace(doc: AnySubjectDocument, etag: string): Promise<ReplaceOutcome>;
+  /** Deletes these documents of the subject (a writer undoing its own write); one already gone counts as done. */
+  delete(subject: { tenantId: TenantId }, docs: readonly { id: string; pk: string }[]): Promise<number>;
 }
 

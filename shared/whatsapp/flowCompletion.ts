@@ -1,4 +1,5 @@
 import { ERASURE_SCOPES, type ErasureScope, type PrivacyRequestType } from '../privacy/privacyRequest';
+import { nestedDeeperThan } from '../domain/nesting';
 
 /**
  * A completed WhatsApp Flow (`interactive.nfm_reply`): `response_json` is a JSON string with the answers
@@ -42,17 +43,6 @@ export type FlowParse =
  */
 export const MAX_ANSWER_DEPTH = 32;
 
-function deeperThan(value: unknown, limit: number): boolean {
-  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
-  while (stack.length > 0) {
-    const { value: current, depth } = stack.pop()!;
-    if (current === null || typeof current !== 'object') continue;
-    if (depth >= limit) return true;
-    for (const child of Object.values(current)) stack.push({ value: child, depth: depth + 1 });
-  }
-  return false;
-}
-
 export function parseFlowCompletion(responseJson: string): FlowParse {
   let parsed: unknown;
   try {
@@ -61,7 +51,7 @@ export function parseFlowCompletion(responseJson: string): FlowParse {
     return { ok: false, reason: 'not-json' };
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { ok: false, reason: 'not-an-object' };
-  if (deeperThan(parsed, MAX_ANSWER_DEPTH)) return { ok: false, reason: 'too-deep' };
+  if (nestedDeeperThan(parsed, MAX_ANSWER_DEPTH)) return { ok: false, reason: 'too-deep' };
   const { flow_token: flowToken, screen, ...answers } = parsed as Record<string, unknown>;
   const completion: FlowCompletion = {
     answers,

@@ -3,6 +3,7 @@ import { dataKeyring } from '../crypto/subjectKeys';
 import { declaredScreen } from '../domain/allowList';
 import { subjectPartitionKey, type TenantId } from '../domain/ids';
 import { personMarker } from '../identity/person';
+import { coverOf, type ErasureCover } from '../markers/erasureFence';
 import { requireSecret } from '../secrets/secretProvider';
 import { lifetime, type FlowResponseDocument, type MediaRefDocument, type MessageDocument } from '../subjects/documents';
 import type { StoredContact } from '../subjects/subjectStore';
@@ -108,18 +109,17 @@ async function claimMessage(deps: WebhookDeps, tenantId: TenantId, messageKey: s
 
 async function processMessage(deps: WebhookDeps, m: MessageContext): Promise<MessageOutcome> {
   const { tenant, subjectHash } = m;
-  // Identifiers shown together are one person; linking spreads the person's markers to each of them, so
-  // the checks below need only the identifiers this message carries.
+  // Identifiers shown together are one person; linking spreads the person's markers (the erasure fence
+  // and tombstones included) to each of them, so the checks below need only the identifiers this
+  // message carries.
   await linkSender(deps, tenant.id, m.sender.identifiers, m.hashes, m.hashKey);
-  const [tombstone, suppression] = await Promise.all([
+  const [fence, tombstone, suppression] = await Promise.all([
+    personMarker(deps, tenant.id, m.hashes, 'fence'),
     personMarker(deps, tenant.id, m.hashes, 'tombstone'),
     personMarker(deps, tenant.id, m.hashes, 'suppression'),
   ]);
-  if (tombstone) {
-    const erasedAt = Date.parse(String(tombstone.data?.erasedAt ?? tombstone.at));
-    // At or before the erasure: a late or retried delivery of erased data. It must not come back.
-    if (!(m.eventAt.getTime() > erasedAt)) return 'dropped-after-erasure';
-  }
+  const cover = coverOf(fence, tombstone, m.eventAt);
+  if (cover) return dropCovered(deps, m, cover);
   if (isPrivacyCentreClosing(m.message)) return 'ignored';
   if (m.message.type === 'revoke') return applyRevoke(deps, m, m.message.revoke.original_message_id);
   if (m.message.type === 'edit') return applyEdit(deps, m, m.message.edit.original_message_id, m.message.edit.message);
@@ -128,11 +128,7 @@ async function processMessage(deps: WebhookDeps, m: MessageContext): Promise<Mes
   const before = command ? await deps.subjects.getContact(tenant.id, subjectHash) : undefined;
   // An opt-in change older than the last one applied (out-of-order delivery) does not undo it.
   const applyCommand = command !== undefined && !(before?.optInEventAt && before.optInEventAt > m.eventAt.toISOString());
-  if (applyCommand && command === 'opt-out') {
-    await markPersonFromWebhook(deps, tenant.id, m.hashes, 'suppression', { ttlSeconds: -1, data: { since: m.eventAt.toISOString() } });
-  } else if (applyCommand && command === 'opt-in') {
-    await unmarkPersonFromWebhook(deps, tenant.id, m.hashes, 'suppression');
-  }
+  if (applyCommand) await applyOptCommand(deps, m, command);
 
   const { contact, created } = await deps.subjects.updateContact(tenant.id, subjectHash, (current) =>
     nextContact(current, m, suppression !== undefined, applyCommand ? command : undefined),
@@ -142,26 +138,75 @@ async function processMessage(deps: WebhookDeps, m: MessageContext): Promise<Mes
     deps.telemetry.event('subject.reengaged', { tenantId: tenant.id });
     await deps.audit.record({ tenantId: tenant.id, type: 'subject.reengaged', subjectHash });
   }
-  if (applyCommand) {
-    await deps.audit.record({
-      tenantId: tenant.id,
-      type: command === 'opt-out' ? 'subject.opted-out' : 'subject.opted-in',
-      subjectHash,
-      details: { channel: 'message' },
-    });
-  }
 
   const suppressed = applyCommand ? command === 'opt-out' : suppression !== undefined || contact?.optIn === 'opted_out';
   const restricted = contact?.restricted === true || (await personMarker(deps, tenant.id, m.hashes, 'restriction')) !== undefined;
 
+  const outcome = await storeMessage(deps, m, suppressed || restricted);
+  // Write, then look again: an erasure that started while this message was being written includes it,
+  // and may have passed this subject's documents already, so the writer removes what it wrote.
+  const [fenceNow, tombstoneNow] = await Promise.all([personMarker(deps, tenant.id, m.hashes, 'fence'), personMarker(deps, tenant.id, m.hashes, 'tombstone')]);
+  const coverNow = coverOf(fenceNow, tombstoneNow, m.eventAt);
+  if (coverNow) {
+    await undoWrites(deps, m, { contactCreated: created });
+    return outcome === 'privacy-request' ? outcome : 'included-in-erasure';
+  }
+  return outcome;
+}
+
+async function storeMessage(deps: WebhookDeps, m: MessageContext, contentWithheld: boolean): Promise<MessageOutcome> {
   const message = m.message;
   if (message.type === 'interactive' && message.interactive.type === 'nfm_reply' && message.interactive.nfm_reply) {
     return handleFlowCompletion(deps, m, message.interactive.nfm_reply.response_json);
   }
   const media = mediaOf(message);
   if (media) await queueMedia(deps, m, media.type, media.content);
-  if (!suppressed && !restricted) await storeContent(deps, m);
+  if (!contentWithheld) await storeContent(deps, m);
   return 'stored';
+}
+
+async function applyOptCommand(deps: WebhookDeps, m: MessageContext, command: 'opt-out' | 'opt-in'): Promise<void> {
+  // The person's: every identifier, and any linked later.
+  if (command === 'opt-out') {
+    await markPersonFromWebhook(deps, m.tenant.id, m.hashes, 'suppression', { ttlSeconds: -1, data: { since: m.eventAt.toISOString() } });
+  } else {
+    await unmarkPersonFromWebhook(deps, m.tenant.id, m.hashes, 'suppression');
+  }
+  await deps.audit.record({
+    tenantId: m.tenant.id,
+    type: command === 'opt-out' ? 'subject.opted-out' : 'subject.opted-in',
+    subjectHash: m.subjectHash,
+    details: { channel: 'message' },
+  });
+}
+
+/**
+ * A message an erasure covers. Dated at or before a completed erasure: a late or retried delivery of
+ * erased data, which must not come back. During an erasure: included in it; a STOP is still honoured
+ * (the suppression list holds only the keyed hash and survives the erasure). Either way, what an earlier
+ * attempt of this same message may have written before it failed is removed.
+ */
+async function dropCovered(deps: WebhookDeps, m: MessageContext, cover: ErasureCover): Promise<MessageOutcome> {
+  if (cover.state === 'in-progress') {
+    const command = optCommandOf(m.message);
+    if (command) await applyOptCommand(deps, m, command);
+    // A right asked for meanwhile is still a request (the request is its own record; no answers kept).
+    const message = m.message;
+    if (message.type === 'interactive' && message.interactive.type === 'nfm_reply' && message.interactive.nfm_reply) {
+      const parsed = parseFlowCompletion(message.interactive.nfm_reply.response_json);
+      if (parsed.ok && parsed.completion.dataRequest) return handleFlowCompletion(deps, m, message.interactive.nfm_reply.response_json);
+    }
+  }
+  await undoWrites(deps, m, { contactCreated: false });
+  return cover.state === 'in-progress' ? 'included-in-erasure' : 'dropped-after-erasure';
+}
+
+/** The documents this message writes are named by its keyed id, so they can be removed by name. */
+async function undoWrites(deps: WebhookDeps, m: MessageContext, options: { contactCreated: boolean }): Promise<void> {
+  const media = mediaOf(m.message);
+  const ids = [messageDocIdOf(m.messageKey), flowDocIdOf(m.messageKey), ...(media && MEDIA_ID.test(media.content.id) ? [`media-${media.content.id}`] : []), ...(options.contactCreated ? ['contact'] : [])];
+  const removed = await deps.subjects.delete({ tenantId: m.tenant.id }, ids.map((id) => ({ id, pk: m.pk })));
+  if (removed > 0) deps.telemetry.event('webhook.write_undone', { tenantId: m.tenant.id, documents: removed });
 }
 
 function nextContact(current: StoredContact | undefined, m: MessageContext, suppressed: boolean, command: 'opt-out' | 'opt-in' | undefined): StoredContact {

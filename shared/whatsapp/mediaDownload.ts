@@ -7,6 +7,7 @@ import { DeadLetterError, type QueueSender } from '../queue/queuePort';
 import { retryDelayMs, retryAfterMsOf, type Backoff } from '../retry';
 import type { SecretProvider } from '../secrets/secretProvider';
 import { mediaPrefixFor } from '../domain/subjectPrefixes';
+import { erasureCovering, type FenceMarkers } from '../markers/erasureFence';
 import type { MediaRefDocument } from '../subjects/documents';
 import type { SubjectStore, VersionedDocument } from '../subjects/subjectStore';
 import type { Telemetry } from '../telemetry/telemetry';
@@ -29,6 +30,8 @@ export interface MediaBlobs {
 
 export interface MediaDownloadDeps {
   subjects: SubjectStore;
+  /** The erasure fence and tombstones (shared/markers/erasureFence.ts). */
+  markers: Pick<FenceMarkers, 'get'>;
   blobs: MediaBlobs;
   queue: QueueSender;
   secrets: SecretProvider;
@@ -91,6 +94,9 @@ async function download(deps: MediaDownloadDeps, message: MediaDownloadMessage):
   if (!found) return { outcome: 'gone' };
   if (found.doc.status !== 'queued') return { outcome: 'already-done' };
   await checkSubject(deps.secrets, message.tenantId, found.doc, message.subjectHash);
+  const receivedAt = new Date(found.doc.createdAt);
+  // An erasure of the subject in flight includes this media: nothing is downloaded.
+  if (await erasureCovering(deps.markers, message.tenantId, message.subjectHash, receivedAt)) return { outcome: 'gone', reason: 'erasure-in-progress' };
 
   const token = await deps.secrets.get('WHATSAPP_ACCESS_TOKEN');
   if (token === undefined) throw new DeadLetterError('MissingSecret', 'WHATSAPP_ACCESS_TOKEN is not set');
@@ -129,16 +135,20 @@ async function download(deps: MediaDownloadDeps, message: MediaDownloadMessage):
   for (let i = 0; i < 3 && current; i++) {
     const stored: MediaRefDocument = { ...current.doc, status: 'stored', blobName, ...(mimeType ? { mimeType } : {}) };
     const result = await deps.subjects.replace(stored, current.etag);
-    if (result === 'replaced') return { outcome: 'stored', reason: expected.length === 0 ? 'no-sha256-to-check' : undefined };
+    if (result === 'replaced') {
+      // Write, then look again: an erasure that started during the upload includes this file.
+      if (!(await erasureCovering(deps.markers, message.tenantId, message.subjectHash, receivedAt))) return { outcome: 'stored', reason: expected.length === 0 ? 'no-sha256-to-check' : undefined };
+      await deps.subjects.delete({ tenantId: message.tenantId }, [{ id: stored.id, pk: stored.pk }]);
+      break;
+    }
     if (result === 'gone') break;
     current = await deps.subjects.findById(message.tenantId, 'mediaRef', message.mediaRefId);
   }
-  // The reference vanished while the file was on its way: the subject was erased. Keep nothing.
+  // The reference vanished while the file was on its way, or an erasure began: keep nothing.
   await deps.blobs.delete(blobName);
   return { outcome: 'gone', reason: 'erased-during-download' };
 }
 
-/** The message's subject hash must be the reference's own (it names the blob prefix erasure deletes). */
 /**
  * The reference must be in the partition of the identifier the message names (its keyed hash), or in
  * that number's legacy partition (`<tenantId>|<waId>`, queued before the identity migration).

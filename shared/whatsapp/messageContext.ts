@@ -12,6 +12,8 @@ export type MessageOutcome =
   | 'stored'
   | 'duplicate'
   | 'dropped-after-erasure'
+  /** Arrived while an erasure of the subject was in flight: included in it, nothing kept (markers/erasureFence.ts). */
+  | 'included-in-erasure'
   | 'ignored'
   | 'privacy-request'
   /** A number change (system message): the old and new identifiers linked, nothing stored. */

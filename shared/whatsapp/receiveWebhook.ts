@@ -14,6 +14,8 @@ export interface DeliverySummary {
   stored: number;
   duplicates: number;
   droppedAfterErasure: number;
+  /** Arrived while an erasure of its subject was in flight: included in the erasure, nothing kept. */
+  includedInErasure: number;
   privacyRequests: number;
   /** Ids of the privacy requests flow completions created (ids only: what an operator or the simulator follows). */
   privacyRequestIds: string[];
@@ -39,7 +41,7 @@ export type WebhookResult =
  * every change, in order. Nothing of the body is logged; telemetry carries ids, counts and enums only.
  */
 export async function receiveWebhook(deps: WebhookDeps, input: { body: Buffer; signature: string | null; maxBytes: number }): Promise<WebhookResult> {
-  const summary: DeliverySummary = { messages: 0, stored: 0, duplicates: 0, droppedAfterErasure: 0, privacyRequests: 0, privacyRequestIds: [], ignored: 0, rejected: 0, statuses: 0, unknownNumbers: 0, identity: 0 };
+  const summary: DeliverySummary = { messages: 0, stored: 0, duplicates: 0, droppedAfterErasure: 0, includedInErasure: 0, privacyRequests: 0, privacyRequestIds: [], ignored: 0, rejected: 0, statuses: 0, unknownNumbers: 0, identity: 0 };
   if (input.body.length > input.maxBytes) return { kind: 'too-large', maxBytes: input.maxBytes };
 
   let check;
@@ -142,6 +144,7 @@ function count(summary: DeliverySummary, outcome: MessageOutcome): void {
   if (outcome === 'stored') summary.stored += 1;
   else if (outcome === 'duplicate') summary.duplicates += 1;
   else if (outcome === 'dropped-after-erasure') summary.droppedAfterErasure += 1;
+  else if (outcome === 'included-in-erasure') summary.includedInErasure += 1;
   else if (outcome === 'privacy-request') summary.privacyRequests += 1;
   else if (outcome === 'rejected') summary.rejected += 1;
   else if (outcome === 'linked' || outcome === 'revoked' || outcome === 'edited') summary.identity += 1;

@@ -1,5 +1,6 @@
 import { identifierHashOf, type TenantId } from '../domain/ids';
 import { senderOf } from './sender';
+import { nestedDeeperThan } from '../domain/nesting';
 import { InputFailure, inputFailureReason } from '../failures';
 import { requireSecret } from '../secrets/secretProvider';
 import type { Tenant } from '../tenants/tenant';
@@ -31,19 +32,7 @@ export function checkProcessable(message: KnownMessage): void {
   const at = Number(message.timestamp) * 1000;
   // Meta's timestamp is Unix seconds; "99999999999999" is beyond any date (a Date holds ±8.64e15 ms).
   if (!Number.isFinite(at) || Math.abs(at) > 8.64e15) throw new InputFailure('timestamp');
-  if (deeperThan(message, MAX_MESSAGE_DEPTH)) throw new InputFailure('too-deep');
-}
-
-/** Iterative, so a message nested 100 000 deep is measured without a stack overflow. */
-function deeperThan(value: unknown, limit: number): boolean {
-  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
-  while (stack.length > 0) {
-    const { value: current, depth } = stack.pop()!;
-    if (current === null || typeof current !== 'object') continue;
-    if (depth >= limit) return true;
-    for (const child of Object.values(current)) stack.push({ value: child, depth: depth + 1 });
-  }
-  return false;
+  if (nestedDeeperThan(message, MAX_MESSAGE_DEPTH)) throw new InputFailure('too-deep');
 }
 
 /**

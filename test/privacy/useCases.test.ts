@@ -263,7 +263,7 @@ describe('completion', () => {
     expect(events.filter((e) => e.type === 'privacy.erasure.completed' && e.requestId === requestId)).toHaveLength(1);
   });
 
-  it('sends the optional WhatsApp confirmation to the subject before the number is forgotten, and records that it went', async () => {
+  it('sends the optional WhatsApp confirmation to the subject after the erasure has completed, and records that it went', async () => {
     const received: { path: string; body: { to?: string; type?: string } }[] = [];
     const graph = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -285,9 +285,10 @@ describe('completion', () => {
       const created = await createPrivacyRequest(deps, { tenantId, subject: { kind: 'waId', value: waId }, type: 'erasure', channel: 'message' });
       if (created.kind === 'unknown-tenant') throw new Error('tenant missing');
       expect((await waitFor(deps, created.request.id, ['completed', 'failed'])).status).toBe('completed');
+      // Sent after "completed": the audit event of the confirmation follows the request's status.
+      const event = await eventually(async () => (await new CosmosAuditLog(services.cosmos.audit, services.clock).query(tenantId, new Date(0), new Date(Date.now() + 1000), { type: 'privacy.erasure.confirmation' }))[0]);
+      expect(event.details).toMatchObject({ confirmationSent: true, channel: 'message' });
       expect(received).toEqual([{ path: `/v23.0/${phoneNumberId}/messages`, body: expect.objectContaining({ to: waId, type: 'text', messaging_product: 'whatsapp' }) }]);
-      const [event] = await new CosmosAuditLog(services.cosmos.audit, services.clock).query(tenantId, new Date(0), new Date(Date.now() + 1000), { type: 'privacy.erasure.completed' });
-      expect(event?.details).toMatchObject({ confirmationSent: true, channel: 'message' });
     } finally {
       await stop();
       await new Promise((resolve) => graph.close(resolve));

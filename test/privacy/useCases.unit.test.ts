@@ -189,7 +189,10 @@ describe('an erasure', () => {
     expect(doc.subjectRef).toBeUndefined();
     expect(await w.markers.get('tombstone', TENANT, w.subjectHash)).toMatchObject({ data: { requestId: id, scope: 'all' } });
     const completed = w.audit.events.find((e) => e.type === 'privacy.erasure.completed')!;
-    expect(completed.details).toMatchObject({ 'cosmos.deleted': 3, 'blob.deleted': 2, 'hubspot.deleted': 1, confirmationSent: true, reruns: 0 });
+    expect(completed.details).toMatchObject({ 'cosmos.deleted': 3, 'blob.deleted': 2, 'hubspot.deleted': 1, reruns: 0 });
+    // The confirmation goes out last, after "completed" and the fence lifted, and is audited on its own.
+    expect(w.audit.events.find((e) => e.type === 'privacy.erasure.confirmation')?.details).toMatchObject({ confirmationSent: true });
+    expect(await w.markers.get('fence', TENANT, w.subjectHash)).toBeUndefined();
     expect((w.deps.confirmations as RecordingConfirmations).sent).toEqual([expect.objectContaining({ tenantId: TENANT, identifier: { kind: 'waId', value: WA_ID }, subjectHash: w.subjectHash })]);
   });
 
@@ -212,6 +215,44 @@ describe('an erasure', () => {
       verification: { reruns: 1, leftovers: { blob: 1 } },
     });
     expect(w.audit.events.map((e) => e.type)).toEqual(['privacy.request.received', 'privacy.request.failed']);
+    // A failed erasure is an open obligation: its subject stays fenced until a retry completes it.
+    expect(await w.markers.get('fence', TENANT, w.subjectHash)).toMatchObject({ data: { requestId: id } });
+  });
+
+  it("the subject is fenced from the request's receipt, before any store is touched, until after 'completed'", async () => {
+    const w = await world();
+    await w.seedSubject();
+    const id = await w.erasure();
+    expect(await w.markers.get('fence', TENANT, w.subjectHash)).toMatchObject({ data: { requestId: id, scope: 'all' } });
+    // The write at receipt failed: planning writes the fence before the first task goes out.
+    await w.markers.delete('fence', TENANT, w.subjectHash);
+    const cosmos = w.deps.registry.get('cosmos');
+    const erase = cosmos.eraseSubject.bind(cosmos);
+    let fencedWhileErasing: unknown;
+    cosmos.eraseSubject = async (subject, scope) => {
+      fencedWhileErasing = await w.markers.get('fence', TENANT, w.subjectHash);
+      return erase(subject, scope);
+    };
+    await w.drain();
+    expect(fencedWhileErasing).toMatchObject({ data: { requestId: id } });
+    expect(await w.requests.get(id)).toMatchObject({ status: 'completed' });
+    expect(await w.markers.get('fence', TENANT, w.subjectHash)).toBeUndefined();
+    expect(await w.markers.get('tombstone', TENANT, w.subjectHash)).toMatchObject({ data: { requestId: id } });
+  });
+
+  it('an erasure that completes beside another open erasure of the subject leaves the subject fenced for that one', async () => {
+    const w = await world();
+    await w.seedSubject();
+    const first = await w.erasure();
+    const second = await createPrivacyRequest(w.deps, { tenantId: TENANT, subject: { kind: 'waId', value: WA_ID }, type: 'erasure', scope: 'media', channel: 'admin' });
+    if (second.kind !== 'created') throw new Error('second erasure not created');
+    // The first one's fence was written last (a retry re-planned it): the second is unfenced until the first completes.
+    await w.markers.put('fence', TENANT, w.subjectHash, { ttlSeconds: -1, data: { requestId: first, since: new Date().toISOString(), scope: 'all' } });
+    await processPrivacyRequest(w.deps, { requestId: first });
+    for (const task of w.sent('erasure-tasks').filter((m) => (m.body as { requestId: string }).requestId === first)) await runErasureTask(w.deps, task.body);
+    for (const message of w.sent('privacy-requests').filter((m) => (m.body as { requestId: string }).requestId === first)) await processPrivacyRequest(w.deps, message.body);
+    expect(await w.requests.get(first)).toMatchObject({ status: 'completed' });
+    expect(await w.markers.get('fence', TENANT, w.subjectHash)).toMatchObject({ data: { requestId: second.request.id } });
   });
 
   it('a transient store failure is rescheduled with backoff; after the last attempt the task and the request fail and the message is dead-lettered', async () => {
