@@ -1,11 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { ApiClient, CliError, EXIT, isLoopback, usageError, type Auth } from './api';
 import { parseCommandLine, UsageError, type OptionSpecs } from './args';
+import { drillCommands } from './commands/drills';
 import { metricsCommands } from './commands/metrics';
 import { operationsCommands } from './commands/operations';
 import { requestCommands } from './commands/requests';
 import { tenantCommands } from './commands/tenants';
 import { identityCommands } from './commands/identity';
+import { tombstoneCommands } from './commands/tombstones';
 import type { CliIo, Command, Values } from './context';
 import { Output } from './output';
 
@@ -14,7 +16,7 @@ export type { CliIo } from './context';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7071';
 
-export const COMMANDS: Command[] = [...tenantCommands, ...requestCommands, ...identityCommands, ...operationsCommands, ...metricsCommands];
+export const COMMANDS: Command[] = [...tenantCommands, ...requestCommands, ...identityCommands, ...operationsCommands, ...drillCommands, ...tombstoneCommands, ...metricsCommands];
 
 const GLOBAL_OPTIONS = ['url', 'client-id', 'auth', 'json', 'help'];
 
@@ -38,6 +40,7 @@ const OPTIONS = {
   file: { type: 'string' },
   limit: { type: 'string' },
   max: { type: 'string' },
+  queue: { type: 'string' },
   yes: { type: 'boolean' },
   timeout: { type: 'string' },
   interval: { type: 'string' },

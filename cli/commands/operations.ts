@@ -33,9 +33,20 @@ const showSchema = z.object({
     }),
   ),
 });
-const replaySchema = z.object({ queue: z.string(), replayed: z.number(), remaining: z.number() });
+const replaySchema = z.object({
+  queue: z.string(),
+  dryRun: z.boolean(),
+  requested: z.number(),
+  replayed: z.number(),
+  redriven: z.number(),
+  stale: z.number(),
+  kept: z.number(),
+  remaining: z.number(),
+});
+type Replay = z.infer<typeof replaySchema>;
 
-const REPLAY_BATCH = 100;
+/** The route's largest `max`. */
+const REPLAY_BATCH = 1000;
 const QUEUES = ['media-downloads', 'hubspot-sync', 'privacy-requests', 'erasure-tasks'];
 
 export const operationsCommands: Command[] = [
@@ -129,37 +140,54 @@ export const operationsCommands: Command[] = [
   },
   {
     words: ['dead-letters', 'replay'],
-    args: ['queue'],
-    options: ['max'],
-    summary: 'send dead-lettered messages back to their queue, in batches of 100 (admins; audited) [--max n]',
+    args: [],
+    options: ['queue', 'dry-run', 'max'],
+    summary: 'empty dead-letter queues: resend, re-drive failed requests, complete stale ones; originals completed (admins; audited) [--queue q] [--dry-run] [--max n]',
     async run(ctx) {
-      const queue = queueArg(ctx);
+      const only = text(ctx, 'queue');
+      if (only !== undefined && !QUEUES.includes(only)) throw usageError(`--queue must be one of ${QUEUES.join(', ')}`, 'queue');
+      const dryRun = ctx.values['dry-run'] === true;
       const max = integer(ctx, 'max', 1, 100_000) ?? 100_000;
-      // In batches, so the operator sees it advance; never more than what was waiting when it started
-      // (a message that fails again comes back to the dead-letter queue and must not be replayed in a loop).
       const counts = parse(countsSchema, (await ctx.api.call('GET', 'dead-letters')).body, 'the dead-letter counts');
-      const target = Math.min(max, counts.queues[queue] ?? 0);
-      const indicator = ctx.out.progress(`replaying ${queue}: 0 of ${target}`);
-      let replayed = 0;
-      let remaining = counts.queues[queue] ?? 0;
-      try {
-        while (replayed < target) {
-          const { body } = await ctx.api.call('POST', `dead-letters/${queue}/replay`, { query: { max: String(Math.min(REPLAY_BATCH, target - replayed)) } });
-          const batch = parse(replaySchema, body, 'the replay');
-          replayed += batch.replayed;
-          remaining = batch.remaining;
-          indicator.update(`replaying ${queue}: ${replayed} of ${target}`);
-          if (batch.replayed === 0) break;
+      const results: Replay[] = [];
+      for (const queue of only ? [only] : QUEUES) {
+        const waiting = counts.queues[queue] ?? 0;
+        if (waiting === 0 && only === undefined) continue;
+        // Never more than what was waiting when it started: a message that fails again comes back to the
+        // dead-letter queue and must not be replayed in a loop.
+        const target = Math.min(max, waiting);
+        const indicator = ctx.out.progress(`${dryRun ? 'checking' : 'replaying'} ${queue}: 0 of ${target}`);
+        const total: Replay = { queue, dryRun, requested: 0, replayed: 0, redriven: 0, stale: 0, kept: 0, remaining: waiting };
+        try {
+          let done = 0;
+          do {
+            const query = { max: String(Math.max(1, Math.min(REPLAY_BATCH, target - done))), ...(dryRun ? { dryRun: 'true' } : {}) };
+            const batch = parse(replaySchema, (await ctx.api.call('POST', `dead-letters/${queue}/replay`, { query })).body, 'the replay');
+            for (const key of ['requested', 'replayed', 'redriven', 'stale', 'kept'] as const) total[key] += batch[key];
+            total.remaining = batch.remaining;
+            const moved = batch.replayed + batch.redriven + batch.stale;
+            done += moved + batch.kept;
+            indicator.update(`${dryRun ? 'checking' : 'replaying'} ${queue}: ${done} of ${target}`);
+            // A dry run sees the same messages again; kept ones stay at the front: one pass then.
+            if (dryRun || moved === 0 || batch.kept > 0) break;
+          } while (done < target);
+        } finally {
+          indicator.done();
         }
-      } finally {
-        indicator.done();
+        results.push(total);
       }
-      const result = { queue, replayed, remaining };
       if (ctx.out.json) {
-        ctx.out.data(result);
+        ctx.out.data({ dryRun, queues: results });
         return EXIT.ok;
       }
-      ctx.out.line(`${queue}: ${replayed} message(s) replayed, ${remaining} dead-lettered now`);
+      if (results.length === 0) ctx.out.line('no dead letters');
+      for (const r of results) {
+        ctx.out.line(
+          dryRun
+            ? `${r.queue} (dry run, nothing changed): would replay ${r.replayed}, re-drive ${r.redriven}, complete ${r.stale} stale, keep ${r.kept}`
+            : `${r.queue}: ${r.replayed} replayed, ${r.redriven} re-driven, ${r.stale} stale, ${r.kept} kept; ${r.remaining} dead-lettered now`,
+        );
+      }
       return EXIT.ok;
     },
   },

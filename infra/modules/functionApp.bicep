@@ -147,6 +147,9 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     // Hourly at :15: the windows of the overdue and queue-dead-lettered alerts (alerts.bicep) assume it.
     DEADLINE_WATCH_SCHEDULE: '0 15 * * * *'
     DEADLINE_ALERT_DAYS: '7'
+    // The erasure drill, daily at 04:00 UTC, for the tenants that opted in (drills.enabled); its alert
+    // (alerts.bicep, erasure-drill-failed) looks at the day's drills every 15 minutes.
+    ERASURE_DRILL_SCHEDULE: '0 0 4 * * *'
 
     // Request bodies: Meta's webhook payloads are up to 3 MB (read as 3 MiB). The host refuses anything
     // larger (413) before the worker sees it (its default is 100 MB); the app's own limit is the same figure.

@@ -113,6 +113,23 @@ const settingsShape = {
   /** The deadline watch (privacy deadlines, dead-letter counts): hourly at :15 by default. */
   DEADLINE_WATCH_SCHEDULE: ncrontab('0 15 * * * *'),
   DEADLINE_ALERT_DAYS: integer(1, 60, 7),
+  /**
+   * The erasure drill's timer (docs/operations.md, "Erasure drills"): unset (the default, and locally) means no
+   * timer; Azure sets it daily. Drills run for the tenants that opted in (`drills.enabled`).
+   */
+  ERASURE_DRILL_SCHEDULE: optionalText.pipe(
+    z.union([
+      z.undefined(),
+      z.string().superRefine((value, ctx) => {
+        const problem = ncrontabProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+    ]),
+  ),
+  /** A drill slower than this (planting to verified) is reported `slow` (privacy.drill.slow). */
+  ERASURE_DRILL_TARGET_SECONDS: integer(1, 3600, 120),
+  /** A drill stops waiting for its erasure after this long and is `failed` (under the 230 s an HTTP call may take). */
+  ERASURE_DRILL_TIMEOUT_SECONDS: integer(5, 600, 180),
   SECRET_CACHE_SECONDS: integer(0, 86_400, 300),
   /**
    * Largest accepted body of the webhook and the Flows endpoint (413 above). Meta: "Webhooks payloads can

@@ -32,7 +32,7 @@ export function cosmosMetricsSource(containers: { privacyRequests: Container; au
           containers.privacyRequests,
           {
             query:
-              'SELECT c.id, c.tenantId, c.type, c.scope, c.channel, c.screen, c.status, c.receivedAt, c.dueAt, c.completedAt, c.failedAt, c.subjectHash, c.failure ' +
+              'SELECT c.id, c.tenantId, c.type, c.scope, c.channel, c.screen, c.status, c.receivedAt, c.dueAt, c.completedAt, c.failedAt, c.subjectHash, c.failure, c.drill ' +
               "FROM c WHERE c.docType = 'request' AND c.tenantId = @tenantId AND c.receivedAt >= @from AND c.receivedAt < @to",
             parameters: [
               { name: '@tenantId', value: tenantId },
@@ -73,14 +73,22 @@ export function cosmosMetricsSource(containers: { privacyRequests: Container; au
         ),
       ]);
       let unreadable = 0;
+      // Erasure drills (shared/drills) are not privacy work: their requests, the audit events of those
+      // requests and of their synthetic subjects are left out of every figure.
+      const drills = requests.filter((r) => (r as { drill?: unknown }).drill === true) as { id?: unknown; subjectHash?: unknown }[];
+      const drillRequests = new Set(drills.map((r) => r.id));
+      const drillSubjects = new Set(drills.map((r) => r.subjectHash));
       const parsedRequests: RequestRecord[] = [];
       for (const raw of requests) {
+        if (drillRequests.has((raw as { id?: unknown }).id)) continue;
         const parsed = requestRecordSchema.safeParse(raw);
         if (parsed.success) parsedRequests.push(parsed.data);
         else unreadable += 1;
       }
       const parsedAudit: AuditRecord[] = [];
       for (const raw of audit) {
+        const event = raw as { requestId?: unknown; subjectHash?: unknown; details?: { drill?: unknown } | null };
+        if (event.details?.drill === true || drillRequests.has(event.requestId) || drillSubjects.has(event.subjectHash)) continue;
         const parsed = auditRecordSchema.safeParse(raw);
         if (parsed.success) parsedAudit.push(parsed.data);
         else unreadable += 1;
@@ -88,6 +96,7 @@ export function cosmosMetricsSource(containers: { privacyRequests: Container; au
       const parsedTombstones: TombstoneRecord[] = [];
       for (const raw of tombstones) {
         const marker = raw as { key?: unknown; at?: unknown; data?: { erasedAt?: unknown; scope?: unknown } | null };
+        if (drillSubjects.has(marker.key)) continue;
         const parsed = tombstoneRecordSchema.safeParse({
           subjectHash: marker.key,
           erasedAt: marker.data?.erasedAt ?? marker.at,

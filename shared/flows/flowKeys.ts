@@ -1,7 +1,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { Clock } from '../domain/clock';
 import type { TenantId } from '../domain/ids';
-import type { SecretKey, SecretProvider } from '../secrets/secretProvider';
+import { refreshSecrets, type SecretKey, type SecretProvider } from '../secrets/secretProvider';
 
 /**
  * The Flows endpoint's RSA private key, per tenant: `FLOWS_PRIVATE_KEY_<TENANT>` (tenant id upper-cased,
@@ -19,6 +19,12 @@ export type FlowKeyLookup =
 
 export interface FlowKeySource {
   privateKeyFor(tenantId: TenantId): Promise<FlowKeyLookup>;
+  /**
+   * A request the cached key cannot decrypt (the key may have been rotated in Key Vault since): the key
+   * secrets are read again (rate-limited in the secret provider) and, if they changed, the parsed key is
+   * dropped. Resolves whether a different key is now there to try.
+   */
+  refresh?(tenantId: TenantId): Promise<boolean>;
 }
 
 /**
@@ -49,6 +55,13 @@ export class CachedFlowKeys implements FlowKeySource {
       () => this.entries.delete(tenantId),
     );
     return value;
+  }
+
+  async refresh(tenantId: TenantId): Promise<boolean> {
+    const names = flowsKeySecretNames(tenantId);
+    const changed = await refreshSecrets(this.secrets, [names.key, names.passphrase, 'FLOWS_PRIVATE_KEY', 'FLOWS_PRIVATE_KEY_PASSPHRASE']);
+    if (changed) this.entries.delete(tenantId);
+    return changed;
   }
 
   private async load(tenantId: TenantId): Promise<FlowKeyLookup> {

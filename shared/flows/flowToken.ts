@@ -1,6 +1,6 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { decryptText, encryptText, type DataKeyring } from '../crypto/dataEncryption';
+import { decryptText, encryptText, keyIdOf, type DataKeyring } from '../crypto/dataEncryption';
 import { identifierHashOf, identifierOf, tenantIdSchema, type SubjectHash, type SubjectIdentifier, type TenantId } from '../domain/ids';
 
 /**
@@ -74,6 +74,17 @@ export function issueFlowToken(
   };
   const signed = `${VERSION}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
   return `${signed}.${mac(keys.subjectHashKey, signed).toString('base64url')}`;
+}
+
+/** The data key id the token's subject reference was sealed with (unverified: only to pick the keyring). */
+export function flowTokenKeyId(token: unknown): string | undefined {
+  if (typeof token !== 'string' || token.length > 2048) return undefined;
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { r?: unknown };
+    return typeof payload.r === 'string' ? keyIdOf(payload.r) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { requireSecret, type SecretProvider } from '../secrets/secretProvider';
 import type { Telemetry } from '../telemetry/telemetry';
 import { decryptFlowRequest, encryptedRequestSchema, encryptFlowResponse, FlowDecryptionError } from './flowCrypto';
 import type { FlowKeySource } from './flowKeys';
-import { verifyFlowToken } from './flowToken';
+import { flowTokenKeyId, verifyFlowToken } from './flowToken';
 import { privacyCentre } from './privacyCentre';
 import type { PrivacyCentrePort } from './privacyCentrePort';
 import { ERROR_ACKNOWLEDGED, flowRequestSchema, PING_RESPONSE, screenError, type FlowRequest } from './protocol';
@@ -70,7 +70,7 @@ export async function handleFlowsRequest(
     return outcome({ kind: 'error', status: 400, message: `${field} ${issue?.message ?? 'is invalid'}`, field }, { reason: 'envelope' });
   }
 
-  const key = await deps.keys.privateKeyFor(tenantId);
+  let key = await deps.keys.privateKeyFor(tenantId);
   if (!key.ok) {
     // Without a usable key nothing can be decrypted: 421 makes the client re-fetch the public key, and
     // the event tells operators which secret to fix.
@@ -80,8 +80,21 @@ export async function handleFlowsRequest(
   try {
     decrypted = decryptFlowRequest(envelope.data, key.key);
   } catch (error) {
-    const reason = error instanceof FlowDecryptionError ? error.reason : 'unknown';
-    return outcome({ kind: 'error', status: 421, message: 'the request cannot be decrypted' }, { reason: `decrypt-${reason}` });
+    // The key may have been rotated in Key Vault after this instance cached it: read it again once
+    // (rate-limited) and try the new one before refusing.
+    const fresh = deps.keys.refresh && (await deps.keys.refresh(tenantId)) ? await deps.keys.privateKeyFor(tenantId) : undefined;
+    if (fresh?.ok) {
+      key = fresh;
+      try {
+        decrypted = decryptFlowRequest(envelope.data, key.key);
+      } catch {
+        // refused below, with the first reason
+      }
+    }
+    if (!decrypted) {
+      const reason = error instanceof FlowDecryptionError ? error.reason : 'unknown';
+      return outcome({ kind: 'error', status: 421, message: 'the request cannot be decrypted' }, { reason: `decrypt-${reason}` });
+    }
   }
   const reply = (status: number, body: unknown): FlowsEndpointResult => ({ kind: 'encrypted', status, body: encryptFlowResponse(body, decrypted.aesKey, decrypted.iv) });
 
@@ -108,7 +121,7 @@ export async function handleFlowsRequest(
     return outcome(reply(200, ERROR_ACKNOWLEDGED), { ...details, reason: 'client-error' });
   }
 
-  const keys = { subjectHashKey: await requireSecret(deps.secrets, 'SUBJECT_HASH_KEY'), dataKeyring: await dataKeyring(deps.secrets) };
+  const keys = { subjectHashKey: await requireSecret(deps.secrets, 'SUBJECT_HASH_KEY'), dataKeyring: await dataKeyring(deps.secrets, flowTokenKeyId(request.flow_token)) };
   const token = verifyFlowToken(keys, request.flow_token, { tenantId, now: deps.clock.now() });
   if (!token.ok) return outcome(reply(427, { error_msg: FLOW_TOKEN_INVALID_MESSAGE }), { ...details, reason: `token-${token.reason}` });
 

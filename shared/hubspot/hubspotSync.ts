@@ -6,7 +6,7 @@
  * (2026-08-14: thread archive). See docs/hubspot.md "Sources".
  */
 import { z } from 'zod';
-import { decryptText } from '../crypto/dataEncryption';
+import { decryptText, keyIdOf } from '../crypto/dataEncryption';
 import { dataKeyring } from '../crypto/subjectKeys';
 import type { Clock } from '../domain/clock';
 import { hashOfPartitionKey, identifierOf, normaliseWaId, subjectPartitionKey, tenantIdSchema, toE164, type SubjectHash, type SubjectIdentifier, type TenantId } from '../domain/ids';
@@ -170,7 +170,7 @@ async function sync(deps: HubSpotSyncDeps, message: HubSpotSyncMessage): Promise
   }
   let content: unknown;
   try {
-    content = JSON.parse(decryptText(await dataKeyring(deps.secrets), found.doc.ciphertext, found.doc.id));
+    content = JSON.parse(decryptText(await dataKeyring(deps.secrets, keyIdOf(found.doc.ciphertext)), found.doc.ciphertext, found.doc.id));
   } catch {
     throw new DeadLetterError('Undecryptable', 'the message content does not decrypt with DATA_ENCRYPTION_KEY or DATA_ENCRYPTION_KEY_PREVIOUS');
   }

@@ -1,5 +1,5 @@
 import type { AuditLog } from '../audit/auditLog';
-import { decryptText, type DataKeyring } from '../crypto/dataEncryption';
+import { decryptText, keyIdOf, type DataKeyring } from '../crypto/dataEncryption';
 import { dataKeyring, hashSubject } from '../crypto/subjectKeys';
 import { legacyPartitionKey, subjectPartitionKey, type TenantId, type WaId } from '../domain/ids';
 import type { SecretProvider } from '../secrets/secretProvider';
@@ -39,7 +39,10 @@ export async function readStoredMessages(deps: StoredMessageDeps, tenantId: Tena
   const hash = await hashSubject(deps.secrets, tenantId, waId);
   const docs = await deps.messages.listForSubject(tenantId, [subjectPartitionKey(tenantId, hash), legacyPartitionKey(tenantId, waId)]);
   if (docs.length === 0) return [];
-  const keyring = await dataKeyring(deps.secrets);
+  let keyring = await dataKeyring(deps.secrets);
+  // A message written by an instance that already has a rotated-in key: the ring is read again once.
+  const unknown = docs.map((d) => keyIdOf(d.ciphertext)).find((id) => id !== undefined && !keyring.all.has(id));
+  if (unknown) keyring = await dataKeyring(deps.secrets, unknown);
   return docs.map((doc) => decrypted(keyring, doc));
 }
 

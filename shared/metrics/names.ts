@@ -34,8 +34,12 @@ export const EVENT_NAMES = {
   computed: 'privacy.metrics.computed',
   /** A tenant's figures could not be computed in this run (the next run tries again). */
   unavailable: 'privacy.metrics.unavailable',
-  /** An operator replayed a dead-letter queue (dimensions: queue, count). */
+  /** An operator replayed a dead-letter queue (dimensions: queue, count, redriven, stale, kept). */
   deadLettersReplayed: 'queue.dead_letters.replayed',
+  /** Erasure drills (shared/drills/erasureDrill.ts, its DRILL_EVENTS): the workbook's drill history; failed and slow raise the drill alert. */
+  drillPassed: 'privacy.drill.passed',
+  drillFailed: 'privacy.drill.failed',
+  drillSlow: 'privacy.drill.slow',
 } as const;
 export type EventName = (typeof EVENT_NAMES)[keyof typeof EVENT_NAMES];
 

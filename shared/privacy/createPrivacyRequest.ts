@@ -27,6 +27,8 @@ export interface CreatePrivacyRequestInput {
   actor?: string;
   /** The Flow screen the request was made on. */
   screen?: string;
+  /** An erasure drill's request (shared/drills): marked, so the privacy figures leave it out. */
+  drill?: true;
   rectification?: { profileName: string };
 }
 
@@ -66,6 +68,7 @@ export async function createPrivacyRequest(deps: PrivacyDeps, rawInput: CreatePr
     scope,
     channel: input.channel,
     ...(input.screen ? { screen: input.screen } : {}),
+    ...(input.drill ? { drill: true as const } : {}),
     ...(input.actor ? { actor: input.actor } : {}),
     subjectHash,
     // The identifier is needed until the request is carried out; encrypted, bound to this request's id.
@@ -94,7 +97,7 @@ export async function createPrivacyRequest(deps: PrivacyDeps, rawInput: CreatePr
     subjectHash,
     requestId: id,
     actor: input.actor ?? 'system',
-    details: { type: input.type, scope, channel: input.channel, dueAt: doc.dueAt, jurisdiction: tenant.jurisdiction, ...(input.screen ? { screen: input.screen } : {}) },
+    details: { type: input.type, scope, channel: input.channel, dueAt: doc.dueAt, jurisdiction: tenant.jurisdiction, ...(input.screen ? { screen: input.screen } : {}), ...(input.drill ? { drill: true } : {}) },
   });
   deps.telemetry.event('privacy.request.received', { tenantId: input.tenantId, type: input.type, channel: input.channel, ...(input.screen ? { screen: input.screen } : {}) });
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { decryptText } from '../crypto/dataEncryption';
+import { openSealed } from '../crypto/subjectKeys';
 import { erasureCovering } from '../markers/erasureFence';
 import { subjectPartitionKey } from '../domain/ids';
 import { markPerson } from '../identity/person';
@@ -114,7 +114,7 @@ const rectificationSchema = z.object({ profileName: z.string().min(1) });
 /** Art. 16: the contact's profile name corrected. The event records that it happened, not the name. */
 async function rectify(deps: PrivacyDeps, doc: PrivacyRequestDocument, subject: SubjectContext): Promise<Outcome> {
   if (!doc.rectificationRef) throw new StoreError('permanent', 'the rectification has no corrected value left');
-  const { profileName } = rectificationSchema.parse(JSON.parse(decryptText(await deps.keyring(), doc.rectificationRef, `${doc.id}:rectification`)));
+  const { profileName } = rectificationSchema.parse(JSON.parse(await openSealed(deps.keyring, doc.rectificationRef, `${doc.id}:rectification`)));
   const now = deps.clock.now().toISOString();
   // Every identifier's contact of the person holds the name.
   const contact = await step('Cosmos DB', 'contact update', () =>

@@ -9,6 +9,7 @@ export * from './createPrivacyRequest';
 export * from './registry';
 export * from './errors';
 export * from './ports';
+export { triageDeadLetter, type DeadLetterVerdict } from './deadLetterTriage';
 export { RecentTenants } from './recentTenants';
 export { subjectPartitionDataStore } from './subjectPartitionDataStore';
 export { processPrivacyRequest, type ProcessOutcome } from './processRequest';

@@ -157,5 +157,8 @@ export interface ErasureConfirmations {
   send(tenant: Tenant, subject: SubjectRef): Promise<boolean>;
 }
 
-/** The data keyring (current key, and the previous one during a rotation). */
-export type Keyring = () => Promise<DataKeyring>;
+/**
+ * The data keyring (current key, and the previous one during a rotation). Given the key id a ciphertext
+ * names, a ring without it is read again from Key Vault first (shared/crypto/subjectKeys.ts: dataKeyring).
+ */
+export type Keyring = (needs?: string) => Promise<DataKeyring>;

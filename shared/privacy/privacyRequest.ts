@@ -103,6 +103,8 @@ export const privacyRequestDocumentSchema = z.object({
   channel: z.enum(REQUEST_CHANNELS),
   screen: z.string().optional(),
   actor: z.string().optional(),
+  /** An erasure drill's request (shared/drills): excluded from the privacy figures. */
+  drill: z.literal(true).optional(),
   subjectHash: z.string().transform((v) => v as SubjectHash),
   /** Every identifier hash of the person, recorded at planning (shared/identity); the erasers work on all. */
   subjectHashes: z.array(z.string().transform((v) => v as SubjectHash)).optional(),

@@ -1,4 +1,4 @@
-import { decryptText } from '../crypto/dataEncryption';
+import { openSealed } from '../crypto/subjectKeys';
 import { identifierOf, type SubjectHash } from '../domain/ids';
 import { personOf } from '../identity/person';
 import type { Tenant } from '../tenants/tenant';
@@ -17,7 +17,7 @@ export async function subjectOf(deps: PrivacyDeps, doc: PrivacyRequestDocument, 
   const found = tenant ?? (await deps.recentTenants.get(doc.tenantId));
   if (!found) throw new StoreError('permanent', 'the tenant no longer exists');
   if (!doc.subjectRef) throw new StoreError('permanent', 'the request has no subject reference left (already completed?)');
-  const identifier = identifierOf(decryptText(await deps.keyring(), doc.subjectRef, doc.id));
+  const identifier = identifierOf(await openSealed(deps.keyring, doc.subjectRef, doc.id));
   if (!identifier) throw new StoreError('permanent', 'the subject reference does not hold a phone number or a business-scoped user id');
   const subjectHashes = await subjectHashesOf(deps, doc);
   return { tenant: found, tenantId: doc.tenantId, identifier, subjectHash: doc.subjectHash, subjectHashes, requestedAt: doc.receivedAt };

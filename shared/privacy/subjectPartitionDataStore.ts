@@ -1,4 +1,5 @@
-import { decryptText } from '../crypto/dataEncryption';
+import { decryptText, keyIdOf } from '../crypto/dataEncryption';
+import { openSealed } from '../crypto/subjectKeys';
 import type { Clock } from '../domain/clock';
 import type { IdentityLinkStore } from '../identity/identityLinks';
 import { markPerson } from '../identity/person';
@@ -36,7 +37,7 @@ export function subjectPartitionDataStore(deps: { subjects: SubjectDocumentStore
         const readable: Record<string, unknown> = Object.fromEntries(Object.entries(doc).filter(([k]) => !INTERNAL_FIELDS.includes(k)));
         if (type === 'message' && typeof doc.ciphertext === 'string') {
           try {
-            readable.content = JSON.parse(decryptText(keyring, doc.ciphertext, String(doc.id))) as unknown;
+            readable.content = JSON.parse(keyring.all.has(keyIdOf(doc.ciphertext) ?? '') ? decryptText(keyring, doc.ciphertext, String(doc.id)) : await openSealed(deps.keyring, doc.ciphertext, String(doc.id))) as unknown;
           } catch {
             readable.content = null;
             readable.contentUnavailable = 'encrypted with a key that has since been retired';

@@ -3,6 +3,8 @@ import type { Clock } from '../domain/clock';
 import { systemClock } from '../domain/clock';
 import {
   type DeadLetteredMessage,
+  type DeadLetterSettled,
+  type DeadLetterSettlement,
   type MessageHandler,
   type OutgoingMessage,
   type Queue,
@@ -132,6 +134,40 @@ export class InProcessQueue implements Queue {
     }
     this.pump(queue);
     return replayed.length;
+  }
+
+  async settleDeadLetters(queue: QueueName, max: number, decide: (message: DeadLetteredMessage) => Promise<DeadLetterSettlement>): Promise<DeadLetterSettled> {
+    const state = this.state(queue);
+    // Taken out of the dead-letter queue while decided (as a receive locks them); kept ones go back in order.
+    const taken = state.deadLetters.splice(0, max);
+    const kept: DeadLetteredMessage[] = [];
+    const settled: DeadLetterSettled = { resend: 0, complete: 0, keep: 0 };
+    let index = 0;
+    try {
+      for (; index < taken.length; index++) {
+        const message = taken[index]!;
+        const action = await decide({ ...message, body: structuredClone(message.body) });
+        settled[action] += 1;
+        if (action === 'keep') kept.push(message);
+        if (action === 'resend') this.resend(state, message);
+      }
+    } finally {
+      state.deadLetters.unshift(...kept, ...taken.slice(index));
+      this.pump(queue);
+    }
+    return settled;
+  }
+
+  private resend(state: QueueState, message: DeadLetteredMessage): void {
+    const now = this.clock.now().getTime();
+    state.ready.push({
+      messageId: randomUUID(),
+      body: JSON.stringify(message.body),
+      properties: { ...message.properties, replayedFrom: message.messageId },
+      enqueuedAt: new Date(now),
+      visibleAt: now,
+      deliveryCount: 0,
+    });
   }
 
   /** Messages waiting, scheduled or in flight, without receiving them (what Service Bus' peek shows). */

@@ -51,7 +51,18 @@ export interface DeadLetterStore {
   countDeadLetters(queue: QueueName): Promise<number>;
   /** Sends dead-lettered messages back to their queue (fresh delivery count) and removes them from the DLQ. */
   replayDeadLetters(queue: QueueName, max?: number): Promise<number>;
+  /**
+   * Takes up to `max` dead letters of a queue, oldest first, and settles each as `decide` says: `resend`
+   * sends a copy to the queue (new message id, fresh delivery count) and then completes the original;
+   * `complete` removes it without a resend; `keep` leaves it in the dead-letter queue. The original is
+   * always completed, never left behind next to its copy. If `decide` throws, that message and every one
+   * not yet settled stay, and the error escapes.
+   */
+  settleDeadLetters(queue: QueueName, max: number, decide: (message: DeadLetteredMessage) => Promise<DeadLetterSettlement>): Promise<DeadLetterSettled>;
 }
+
+export type DeadLetterSettlement = 'resend' | 'complete' | 'keep';
+export type DeadLetterSettled = Record<DeadLetterSettlement, number>;
 
 export type Queue = QueueSender & QueueConsumer & DeadLetterStore & { close(): Promise<void> };
 

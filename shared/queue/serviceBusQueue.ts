@@ -7,6 +7,8 @@ import {
 } from '@azure/service-bus';
 import {
   type DeadLetteredMessage,
+  type DeadLetterSettled,
+  type DeadLetterSettlement,
   type MessageHandler,
   type OutgoingMessage,
   type Queue,
@@ -72,12 +74,7 @@ export class ServiceBusQueue implements Queue {
     const receiver = this.client.createReceiver(queue, { subQueueType: 'deadLetter' });
     try {
       const messages = await receiver.peekMessages(max);
-      return messages.map((m) => ({
-        ...fromServiceBusMessage(m),
-        reason: m.deadLetterReason ?? 'unknown',
-        description: m.deadLetterErrorDescription ?? '',
-        deadLetteredAt: m.enqueuedTimeUtc ?? new Date(0),
-      }));
+      return messages.map(deadLettered);
     } finally {
       await receiver.close();
     }
@@ -125,6 +122,46 @@ export class ServiceBusQueue implements Queue {
     }
   }
 
+  async settleDeadLetters(queue: QueueName, max: number, decide: (message: DeadLetteredMessage) => Promise<DeadLetterSettlement>): Promise<DeadLetterSettled> {
+    const receiver = this.client.createReceiver(queue, { subQueueType: 'deadLetter', receiveMode: 'peekLock' });
+    const settled: DeadLetterSettled = { resend: 0, complete: 0, keep: 0 };
+    // Kept messages stay locked until the end, so a later receive of this run does not return them again.
+    const locked: ServiceBusReceivedMessage[] = [];
+    const seen = new Set<string>();
+    try {
+      let taken = 0;
+      while (taken < max) {
+        const batch = await receiver.receiveMessages(Math.min(50, max - taken), { maxWaitTimeInMs: 2000 });
+        if (batch.length === 0) break;
+        locked.push(...batch);
+        for (const message of batch) {
+          taken += 1;
+          const id = String(message.messageId ?? '');
+          // A kept message whose lock ran out comes back: this run has decided it already.
+          const action: DeadLetterSettlement = seen.has(id) ? 'keep' : await decide(deadLettered(message));
+          seen.add(id);
+          if (action === 'resend') {
+            await this.sender(queue).sendMessages({
+              body: message.body,
+              contentType: 'application/json',
+              applicationProperties: { ...(message.applicationProperties ?? {}), replayedFrom: id },
+            });
+          }
+          if (action !== 'keep') {
+            await receiver.completeMessage(message);
+            locked.splice(locked.indexOf(message), 1);
+          }
+          settled[action] += 1;
+        }
+      }
+      return settled;
+    } finally {
+      // Kept, or not reached because `decide` failed: back to the dead-letter queue as they were.
+      await Promise.allSettled(locked.map((m) => receiver.abandonMessage(m)));
+      await receiver.close();
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.senders.values()].map((s) => s.close()));
     await this.client.close();
@@ -138,6 +175,15 @@ export class ServiceBusQueue implements Queue {
     }
     return sender;
   }
+}
+
+function deadLettered(m: ServiceBusReceivedMessage): DeadLetteredMessage {
+  return {
+    ...fromServiceBusMessage(m),
+    reason: m.deadLetterReason ?? 'unknown',
+    description: m.deadLetterErrorDescription ?? '',
+    deadLetteredAt: m.enqueuedTimeUtc ?? new Date(0),
+  };
 }
 
 type Long = NonNullable<ServiceBusReceivedMessage['sequenceNumber']>;

@@ -52,6 +52,11 @@ import { blobMediaDataStore } from '../storage/mediaDataStore';
 import type { Telemetry } from '../telemetry/telemetry';
 import type { TenantRepository } from '../tenants/tenantRepository';
 import type { MediaDownloadDeps, RequestPrivacy, WebhookDeps } from '../whatsapp';
+import type { DrillPorts } from '../drills/erasureDrill';
+import type { TombstonePorts } from '../operations/tombstones';
+import { cosmosTombstoneList } from '../cosmos/tombstoneList';
+import { drillMediaOf } from '../storage/drillMedia';
+import { drillStores } from './drillStores';
 import { services, type Services } from './services';
 
 /**
@@ -87,6 +92,10 @@ export interface CompositionRoot {
   retentionSweep: RetentionSweepPorts;
   deadlineWatch: DeadlineWatchPorts;
   health: Parameters<typeof checkHealth>[0];
+  /** The erasure drill (shared/drills): the privacy ports, the stores through their adapters, its limits. */
+  drills: DrillPorts;
+  /** Tombstones out (export) and back in (reapply) around a restore from backup (shared/operations/tombstones.ts). */
+  tombstones: TombstonePorts;
 }
 
 /** The root of each Services with the stateful adapters it shares: the one per-process cache of wiring. */
@@ -181,6 +190,16 @@ function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
       checkpoints: markerCheckpoints(markers),
     },
     deadlineWatch: { ...common, requests: cosmosRequestDeadlines(s.cosmos.privacyRequests), tenants, markers, audit },
+    drills: {
+      ...common,
+      privacy,
+      audit,
+      stores: drillStores({ subjects, markers, media: drillMediaOf(s.blobs.media), contacts: new HubSpotContacts(hubspot), secrets: s.secrets, clock: s.clock }),
+      sleep: timerSleep,
+      targetMs: s.settings.ERASURE_DRILL_TARGET_SECONDS * 1000,
+      timeoutMs: s.settings.ERASURE_DRILL_TIMEOUT_SECONDS * 1000,
+    },
+    tombstones: { privacy, markers, tombstones: cosmosTombstoneList(s.cosmos.markers) },
     health: {
       probes: { cosmos: () => s.cosmos.tenants.read(), blob: () => s.blobs.media.getProperties() },
       queue: s.queue,
@@ -216,7 +235,7 @@ function privacyDeps(s: Services, shared: SharedParts, overrides: PrivacyOverrid
   const clock = rest.clock ?? s.clock;
   // A repository of its own: it remembers the versions it wrote, as one instance of the app does.
   const requests = rest.requests ?? new CosmosPrivacyRequestRepository(s.cosmos.privacyRequests, clock);
-  const keyring = rest.keyring ?? (() => dataKeyring(s.secrets));
+  const keyring = rest.keyring ?? ((needs?: string) => dataKeyring(s.secrets, needs));
   const client = hubspotClient ?? shared.hubspot;
   const contacts = hubspotContacts ?? new HubSpotContacts(client);
   const markers = rest.markers ?? shared.markers;

@@ -59,6 +59,11 @@ export const tenantInputSchema = z
       .array(z.string().refine(isScreenId, 'must be a flow screen id: a letter, then letters, digits or underscores (no run of 5 digits), at most 64'))
       .max(200, 'must list at most 200 screens')
       .default([]),
+    /** Erasure drills (docs/operations.md): a synthetic subject written to every store and erased, on ERASURE_DRILL_SCHEDULE. */
+    drills: z
+      .object({ enabled: z.boolean({ error: 'must be true or false' }) }, { error: 'must be {"enabled": true} or {"enabled": false}' })
+      .strict()
+      .default({ enabled: false }),
   })
   .strict();
 export type TenantInput = z.infer<typeof tenantInputSchema>;

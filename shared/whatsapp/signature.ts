@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { SecretProvider } from '../secrets/secretProvider';
+import { refreshSecrets, type SecretProvider } from '../secrets/secretProvider';
 
 export type SignatureCheck = { ok: true; secret: 'current' | 'previous' } | { ok: false; reason: 'missing' | 'malformed' | 'mismatch' | 'no-secret' };
 
@@ -10,15 +10,26 @@ export function signBody(secret: string, body: Buffer | string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
+const APP_SECRETS = ['WHATSAPP_APP_SECRET', 'WHATSAPP_APP_SECRET_PREVIOUS'] as const;
+
 /**
  * Checks `X-Hub-Signature-256` against the raw request bytes (never a re-serialised body), in constant
- * time, with the current app secret and, during a rotation, the previous one.
+ * time, with the current app secret and, during a rotation, the previous one. A signature that matches
+ * neither makes the secrets be read again once (rate-limited by the secret provider: at most once per 30 s,
+ * shared by concurrent callers) before it is refused: the secret may have been rotated in Key Vault after
+ * this instance cached it. A forged signature therefore costs at most one Key Vault read per 30 s.
  */
 export async function verifySignature(secrets: SecretProvider, body: Buffer, header: string | null): Promise<SignatureCheck> {
   if (header === null || header.trim() === '') return { ok: false, reason: 'missing' };
   const match = SIGNATURE.exec(header.trim());
   if (!match) return { ok: false, reason: 'malformed' };
   const given = Buffer.from(match[1]!, 'hex');
+  const first = await check(secrets, body, given);
+  if (first.ok || first.reason !== 'mismatch') return first;
+  return (await refreshSecrets(secrets, APP_SECRETS)) ? check(secrets, body, given) : first;
+}
+
+async function check(secrets: SecretProvider, body: Buffer, given: Buffer): Promise<SignatureCheck> {
   const [current, previous] = await Promise.all([secrets.get('WHATSAPP_APP_SECRET'), secrets.get('WHATSAPP_APP_SECRET_PREVIOUS')]);
   if (current === undefined && previous === undefined) return { ok: false, reason: 'no-secret' };
   // Both are computed and compared whatever the first result, so timing does not tell which secret matched.

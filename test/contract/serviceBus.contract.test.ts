@@ -154,6 +154,29 @@ describe.skipIf(!connection)(TITLE, () => {
     expect(await queue.countDeadLetters('erasure-tasks')).toBe(0);
   }, 120_000);
 
+  it('settles dead letters one by one as decided: a resent one and a completed one leave the dead-letter queue, a kept one stays (and is not decided twice)', async () => {
+    const failing = collect('hubspot-sync', async () => {
+      throw new Error('worker bug');
+    });
+    const ids = ['resend', 'complete', 'keep'].map((k) => `settle-${k}-${run}`);
+    await queue.send('hubspot-sync', ids.map((messageId) => ({ messageId, body: { run, messageId }, properties: { run } })));
+    await until(async () => ((await queue.countDeadLetters('hubspot-sync')) === 3 ? true : undefined), 60_000, 'three dead letters');
+    await failing.stop();
+    const decided: string[] = [];
+    const healthy = collect('hubspot-sync');
+    const settled = await queue.settleDeadLetters('hubspot-sync', 3, async (m) => {
+      decided.push(m.messageId);
+      return m.messageId.startsWith('settle-resend') ? 'resend' : m.messageId.startsWith('settle-complete') ? 'complete' : 'keep';
+    });
+    expect(settled).toEqual({ resend: 1, complete: 1, keep: 1 });
+    expect(decided.sort()).toEqual([...ids].sort());
+    const [copy] = await until(() => (healthy.received.length > 0 ? healthy.received : undefined), 15_000, 'the resent copy');
+    await healthy.stop();
+    expect(copy).toMatchObject({ body: { run, messageId: ids[0] }, deliveryCount: 1, properties: { replayedFrom: ids[0] } });
+    expect((await queue.peekDeadLetters('hubspot-sync')).map((m) => m.messageId)).toEqual([ids[2]]);
+    await empty('hubspot-sync');
+  }, 180_000);
+
   it('settles a DeadLetterError as the Functions host settles any thrown error: abandoned and redelivered until the max delivery count', async () => {
     let deliveries = 0;
     const { stop } = collect('media-downloads', async () => {

@@ -251,6 +251,8 @@ export const REQUIRED_APP_SETTINGS: Record<string, string | undefined> = {
   RECONCILER_SCHEDULE: '0 */1 * * * *',
   DEADLINE_WATCH_SCHEDULE: '0 15 * * * *',
   DEADLINE_ALERT_DAYS: '7',
+  // Daily at 04:00 UTC: the erasure drill for the tenants that opted in (unset locally: no drill timer).
+  ERASURE_DRILL_SCHEDULE: '0 0 4 * * *',
   LOCAL_DEV_AUTH: 'false',
   // One figure for the app's limit and the host's (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, default 100 MB):
   // nothing larger than Meta's 3 MB payload is buffered by the host either.
@@ -306,12 +308,7 @@ export const ALERT_TELEMETRY: readonly { kind: 'event' | 'metric'; name: string 
  * alerts-on-emitted-telemetry accepts these names until then (and reports an entry the code already emits, so the
  * list does not outlive its reason).
  */
-export const PENDING_TELEMETRY: Record<string, string> = {
-  // emitted by shared/privacy drill (issue 19)
-  'privacy.drill.failed': 'emitted by shared/privacy drill (issue 19)',
-  // emitted by shared/privacy drill (issue 19)
-  'privacy.drill.slow': 'emitted by shared/privacy drill (issue 19)',
-};
+export const PENDING_TELEMETRY: Record<string, string> = {};
 
 /**
  * Composite indexes the app's queries are written for. Each names the query text it serves, so a changed query

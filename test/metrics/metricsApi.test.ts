@@ -162,10 +162,10 @@ describe('dead letters', () => {
     expect(forbidden.status).toBe(403);
     const replay = await fetch(`${t.url}/api/dead-letters/privacy-requests/replay?max=10`, { method: 'POST', headers: adminHeaders('00000000-0000-0000-0000-00000000dead') });
     expect(replay.status).toBe(200);
-    // Replayed, it fails again (still no request id) and is dead-lettered once more: the replay itself is what is counted.
-    expect((await replay.json()) as Record<string, unknown>).toMatchObject({ queue: 'privacy-requests', replayed: 1 });
+    // It has no request id, so it would fail again: the replay keeps it (for an operator) and counts it.
+    expect((await replay.json()) as Record<string, unknown>).toMatchObject({ queue: 'privacy-requests', replayed: 0, kept: 1, remaining: 1 });
     const events = await new CosmosAuditLog(t.services.cosmos.audit, clock).query(OPERATIONS_AUDIT_TENANT, new Date(0), new Date(AS_OF.getTime() + 1000));
-    expect(events).toContainEqual(expect.objectContaining({ type: 'queue.dead-letters.replayed', actor: '00000000-0000-0000-0000-00000000dead', details: { queue: 'privacy-requests', replayed: 1, max: 10 } }));
-    expect(t.services.telemetry.events).toContainEqual({ name: EVENT_NAMES.deadLettersReplayed, dimensions: { queue: 'privacy-requests', count: 1 } });
+    expect(events).toContainEqual(expect.objectContaining({ type: 'queue.dead-letters.replayed', actor: '00000000-0000-0000-0000-00000000dead', details: { queue: 'privacy-requests', replayed: 0, redriven: 0, stale: 0, kept: 1, max: 10 } }));
+    expect(t.services.telemetry.events).toContainEqual({ name: EVENT_NAMES.deadLettersReplayed, dimensions: { queue: 'privacy-requests', count: 0, redriven: 0, stale: 0, kept: 1 } });
   });
 });

@@ -127,7 +127,22 @@ const CASES: Record<string, CrossTenantCase> = {
   getDeadLetterCounts: { kind: 'tenant-free', call: () => ({ method: 'GET', path: 'dead-letters' }) },
   getDeadLetters: { kind: 'admin-only', call: () => ({ method: 'GET', path: 'dead-letters/erasure-tasks' }) },
   replayDeadLetters: { kind: 'admin-only', call: () => ({ method: 'POST', path: 'dead-letters/erasure-tasks/replay' }) },
+  runErasureDrill: { kind: 'not-found', theirs: () => ({ method: 'POST', path: `tenants/${b.tenantId}/drills` }), missing: () => ({ method: 'POST', path: `tenants/${ghostTenant()}/drills` }) },
+  getTombstones: { kind: 'not-found', theirs: () => ({ method: 'GET', path: `tenants/${b.tenantId}/tombstones` }), missing: () => ({ method: 'GET', path: `tenants/${ghostTenant()}/tombstones` }) },
+  reapplyTombstones: {
+    kind: 'not-found',
+    theirs: () => ({ method: 'POST', path: `tenants/${b.tenantId}/tombstones/reapply`, body: tombstoneFile(b.tenantId) }),
+    missing: () => {
+      const ghost = ghostTenant();
+      return { method: 'POST', path: `tenants/${ghost}/tombstones/reapply`, body: tombstoneFile(ghost) };
+    },
+  },
 };
+
+/** An empty tombstone export of a tenant (shared/operations/tombstones.ts). */
+function tombstoneFile(tenantId: string) {
+  return { format: 'flowkeeper-tombstones/1', tenantId, exportedAt: new Date().toISOString(), tombstones: [] };
+}
 
 const adminRoutes = () => httpFunctions.filter((fn) => !PUBLIC_ROUTES.has(String(fn.trigger.route)));
 

@@ -173,6 +173,14 @@ const CASES: Record<string, RouteCase> = {
   getDeadLetters: { call: () => ({ method: 'GET', path: 'dead-letters/media-downloads' }), needsCosmos: false, succeeds: [200] },
   // An empty queue: nothing is replayed, but the replay is audited (in Cosmos DB).
   replayDeadLetters: { call: () => ({ method: 'POST', path: 'dead-letters/media-downloads/replay' }), needsCosmos: true, succeeds: [200] },
+  // A drill answers 200 with its outcome, whatever it is; during the outage the tenant cannot be read: 503.
+  runErasureDrill: { call: () => ({ method: 'POST', path: `tenants/${a.tenantId}/drills` }), needsCosmos: true, succeeds: [200] },
+  getTombstones: { call: () => ({ method: 'GET', path: `tenants/${a.tenantId}/tombstones` }), needsCosmos: true, succeeds: [200] },
+  reapplyTombstones: {
+    call: () => ({ method: 'POST', path: `tenants/${a.tenantId}/tombstones/reapply`, body: { format: 'flowkeeper-tombstones/1', tenantId: a.tenantId, exportedAt: new Date().toISOString(), tombstones: [] } }),
+    needsCosmos: true,
+    succeeds: [200],
+  },
 };
 
 function send(call: Call): Promise<Response> {

@@ -96,7 +96,7 @@ describe('replaying dead letters while Cosmos DB is down (fault proxy in front o
     queue.poisoned = false;
     const done = await replay(admin, 10);
     expect(done.status).toBe(200);
-    expect(await done.json()).toEqual({ queue: QUEUE, requested: 3, replayed: 3, remaining: 0, countAudited: true });
+    expect(await done.json()).toEqual({ queue: QUEUE, dryRun: false, requested: 3, replayed: 3, redriven: 0, stale: 0, kept: 0, remaining: 0, countAudited: true });
     await eventually(() => (queue.delivered.length === 3 ? true : undefined), 10_000, 'the replayed messages to be delivered');
     expect(queue.delivered).toEqual(bodies);
     expect(await queue.countDeadLetters(QUEUE)).toBe(0);
@@ -106,14 +106,14 @@ describe('replaying dead letters while Cosmos DB is down (fault proxy in front o
     const replayed = events.find((e) => e.type === 'queue.dead-letters.replayed');
     expect(events).toHaveLength(2);
     expect(requested).toMatchObject({ tenantId: OPERATIONS_AUDIT_TENANT, actor: admin, details: { queue: QUEUE, requested: 3, max: 10 } });
-    expect(replayed).toMatchObject({ tenantId: OPERATIONS_AUDIT_TENANT, actor: admin, details: { queue: QUEUE, replayed: 3, max: 10 } });
+    expect(replayed).toMatchObject({ tenantId: OPERATIONS_AUDIT_TENANT, actor: admin, details: { queue: QUEUE, replayed: 3, redriven: 0, stale: 0, kept: 0, max: 10 } });
     // One replay's events are paired by id; the request was written first.
     expect(replayed!.id).toBe(`${requested!.id}.replayed`);
     expect(requested!.at <= replayed!.at).toBe(true);
     // Counts only: no body, no message id, no tenant or subject of a message.
     const trail = JSON.stringify(events);
     for (const needle of [marker, 'media-body', 'subjectHash', 'mediaRefId', 'dlq-']) expect(trail).not.toContain(needle);
-    expect(world.t.services.telemetry.events).toContainEqual({ name: EVENT_NAMES.deadLettersReplayed, dimensions: { queue: QUEUE, count: 3 } });
+    expect(world.t.services.telemetry.events).toContainEqual({ name: EVENT_NAMES.deadLettersReplayed, dimensions: { queue: QUEUE, count: 3, redriven: 0, stale: 0, kept: 0 } });
   }, 60_000);
 });
 
@@ -129,11 +129,15 @@ function ports(options: { dead: number; moves?: (max: number) => Promise<number>
       calls.push('count');
       return dead;
     },
-    replayDeadLetters: async (_queue, max = Number.MAX_SAFE_INTEGER) => {
+    replayDeadLetters: async () => {
+      throw new Error('the replay settles each dead letter: settleDeadLetters');
+    },
+    settleDeadLetters: async (_queue, max, decide) => {
       calls.push(`replay(max ${max})`);
       const moved = options.moves ? await options.moves(max) : Math.min(dead, max);
+      for (let i = 0; i < moved; i++) await decide({ messageId: `m${i}`, body: {}, deliveryCount: 10, enqueuedAt: new Date(), properties: {}, reason: 'r', description: '', deadLetteredAt: new Date() });
       dead -= moved;
-      return moved;
+      return { resend: moved, complete: 0, keep: 0 };
     },
   };
   const p: ReplayPorts = {
@@ -154,11 +158,11 @@ function ports(options: { dead: number; moves?: (max: number) => Promise<number>
 describe('the replay use case keeps its audit trail honest', () => {
   it('the request is audited before anything moves, and the move is bounded by the count it announced', async () => {
     const w = ports({ dead: 4 });
-    expect(await replayDeadLetters(w.p, 'erasure-tasks', 100, 'admin-1')).toEqual({ queue: 'erasure-tasks', requested: 4, replayed: 4, remaining: 0, countAudited: true });
+    expect(await replayDeadLetters(w.p, 'erasure-tasks', 100, 'admin-1')).toEqual({ queue: 'erasure-tasks', dryRun: false, requested: 4, replayed: 4, redriven: 0, stale: 0, kept: 0, remaining: 0, countAudited: true });
     expect(w.calls).toEqual(['count', 'audit queue.dead-letters.replay-requested', 'replay(max 4)', 'audit queue.dead-letters.replayed', 'count']);
     expect(w.recorded.map((e) => [e.type, e.details])).toEqual([
       ['queue.dead-letters.replay-requested', { queue: 'erasure-tasks', requested: 4, max: 100 }],
-      ['queue.dead-letters.replayed', { queue: 'erasure-tasks', replayed: 4, max: 100 }],
+      ['queue.dead-letters.replayed', { queue: 'erasure-tasks', replayed: 4, redriven: 0, stale: 0, kept: 0, max: 100 }],
     ]);
     expect(w.recorded.every((e) => e.tenantId === OPERATIONS_AUDIT_TENANT && e.actor === 'admin-1')).toBe(true);
   });
@@ -173,8 +177,8 @@ describe('the replay use case keeps its audit trail honest', () => {
     const w = ports({ dead: 5, moves: async () => 3 });
     const result = await replayDeadLetters(w.p, 'privacy-requests', 100, 'admin-1');
     expect(result).toMatchObject({ requested: 5, replayed: 3, countAudited: true });
-    expect(w.recorded.at(-1)).toMatchObject({ type: 'queue.dead-letters.replayed', details: { queue: 'privacy-requests', replayed: 3, max: 100, requested: 5, shortfall: 2 } });
-    expect(w.telemetry.events).toEqual([{ name: EVENT_NAMES.deadLettersReplayed, dimensions: { queue: 'privacy-requests', count: 3 } }]);
+    expect(w.recorded.at(-1)).toMatchObject({ type: 'queue.dead-letters.replayed', details: { queue: 'privacy-requests', replayed: 3, redriven: 0, stale: 0, kept: 0, max: 100, requested: 5, shortfall: 2 } });
+    expect(w.telemetry.events).toEqual([{ name: EVENT_NAMES.deadLettersReplayed, dimensions: { queue: 'privacy-requests', count: 3, redriven: 0, stale: 0, kept: 0 } }]);
   });
 
   it('when the audit cannot be written nothing moves, and the outage reaches the route (which answers 503)', async () => {
@@ -186,23 +190,23 @@ describe('the replay use case keeps its audit trail honest', () => {
 
   it('a move that fails half-way is recorded as failed with what is left, and the error still reaches the route', async () => {
     const w = ports({ dead: 6 });
-    w.p.queue.replayDeadLetters = async () => {
+    w.p.queue.settleDeadLetters = async () => {
       w.setDead(4); // two went back before the namespace stopped answering
       throw Object.assign(new Error('ServiceCommunicationProblem'), { name: 'ServiceBusError', retryable: true });
     };
     await expect(replayDeadLetters(w.p, 'erasure-tasks', 100, 'admin-1')).rejects.toMatchObject({ name: 'ServiceBusError' });
     expect(w.recorded.map((e) => [e.type, e.details])).toEqual([
       ['queue.dead-letters.replay-requested', { queue: 'erasure-tasks', requested: 6, max: 100 }],
-      ['queue.dead-letters.replay-failed', { queue: 'erasure-tasks', requested: 6, max: 100, remaining: 4 }],
+      ['queue.dead-letters.replay-failed', { queue: 'erasure-tasks', requested: 6, max: 100, remaining: 4, replayed: 0, redriven: 0, stale: 0, kept: 0 }],
     ]);
     expect(w.recorded[1]!.idempotencyKey).toBe(`${w.recorded[0]!.idempotencyKey}.failed`);
   });
 
   it('if Cosmos goes down during the move, the replay that happened is still answered (countAudited: false), not a 503 that invites a second one', async () => {
     const w = ports({ dead: 2, auditFails: (type) => type === 'queue.dead-letters.replayed' });
-    expect(await replayDeadLetters(w.p, 'media-downloads', 100, 'admin-1')).toEqual({ queue: 'media-downloads', requested: 2, replayed: 2, remaining: 0, countAudited: false });
+    expect(await replayDeadLetters(w.p, 'media-downloads', 100, 'admin-1')).toEqual({ queue: 'media-downloads', dryRun: false, requested: 2, replayed: 2, redriven: 0, stale: 0, kept: 0, remaining: 0, countAudited: false });
     expect(w.recorded.map((e) => e.type)).toEqual(['queue.dead-letters.replay-requested']);
-    expect(w.telemetry.events).toEqual([{ name: EVENT_NAMES.deadLettersReplayed, dimensions: { queue: 'media-downloads', count: 2, countAudited: false } }]);
+    expect(w.telemetry.events).toEqual([{ name: EVENT_NAMES.deadLettersReplayed, dimensions: { queue: 'media-downloads', count: 2, redriven: 0, stale: 0, kept: 0, countAudited: false } }]);
   });
 
   it('an empty queue: the request (0) is still audited, nothing is asked of the queue', async () => {

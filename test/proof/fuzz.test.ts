@@ -318,7 +318,9 @@ describe('fuzzing the WhatsApp Flows endpoint (POST /api/whatsapp/flows/{tenantI
 describe('fuzzing the admin API', () => {
   it('every admin route with arbitrary principals, path parameters, query strings and bodies: never a 500, nothing stored when rejected', async () => {
     const routes = world.t.host.registrations
-      .filter((r) => r.trigger.type === 'httpTrigger' && !['health', 'whatsapp/webhook', 'whatsapp/flows/{tenantId}'].includes(String(r.trigger.route)))
+      // The erasure drill route takes no input but its tenant id (covered by the security and outage proofs), and
+      // each call with a valid one runs a whole drill (seconds): fuzzing it would spend the budget on waiting.
+      .filter((r) => r.trigger.type === 'httpTrigger' && !['health', 'whatsapp/webhook', 'whatsapp/flows/{tenantId}', 'tenants/{tenantId}/drills'].includes(String(r.trigger.route)))
       .flatMap((r) => (r.trigger.methods ?? ['GET']).map((method) => ({ route: String(r.trigger.route), method })));
     expect(routes.length).toBeGreaterThanOrEqual(15);
     const principalArb = fc.oneof(
