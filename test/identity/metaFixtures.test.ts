@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decryptText, keyringFrom } from '../../shared/crypto';
 import { identifierHashOf, subjectPartitionKey, type SubjectIdentifier, type TenantId } from '../../shared/domain';
-import { closure } from '../../shared/identity';
+import { closure, fencePerson, liftPersonFence } from '../../shared/identity';
 import { SettingsSecretProvider } from '../../shared/secrets';
 import { tenantSchema, type Tenant } from '../../shared/tenants';
 import { receiveWebhook, signBody, type PrivacyRequestCall, type WebhookDeps } from '../../shared/whatsapp';
@@ -125,6 +125,18 @@ describe("Meta's 2026 payloads, as documented", () => {
     const edited = (meta.editOfText.entry[0]!.changes[0]!.value.messages[0]! as { edit: { message: { text: { body: string } } } }).edit.message.text.body;
     expect(content).toContain(edited);
     expect(content).not.toContain('Thursday');
+  });
+
+  it('the erasure fence covers the person: during an erasure by the new number, a message under the old one is included in it, and lifting clears every identifier', async () => {
+    const w = world();
+    await w.post(meta.userChangedNumber);
+    const person = await closure(w.deps.links, w.tenantId, [w.hash(waId(meta.CHANGED_USER.newWaId))]);
+    await fencePerson(w.deps, w.tenantId, [w.hash(waId(meta.CHANGED_USER.newWaId))], { requestId: 'r-1', since: new Date().toISOString(), scope: 'all' });
+    for (const hash of person) expect(await w.deps.markers.get('fence', w.tenantId, hash)).toBeDefined();
+    expect(await w.post(meta.textFromPhoneUser)).toMatchObject({ includedInErasure: 1, stored: 0 });
+    expect(w.docsIn(waId(meta.PHONE_USER.waId))).toEqual([]);
+    await liftPersonFence(w.deps, w.tenantId, [w.hash(waId(meta.CHANGED_USER.newWaId))], 'r-1');
+    for (const hash of person) expect(await w.deps.markers.get('fence', w.tenantId, hash)).toBeUndefined();
   });
 
   it('statuses to a BSUID-only user are counted, never stored', async () => {
