@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     const seedOne = async (index: number) => {
       const waId = waIds[index]!;
       const tenantId = tenantOf(index);
-      const pk = subjectPartitionKey(tenantId, waId);
+      const pk = subjectPartitionKey(tenantId, await hashSubject(services.secrets, tenantId, waId));
       const docs = Object.entries(DOC_MIX).flatMap(([type, n]) =>
         Array.from({ length: n }, (_, j) => ({ id: type === 'contact' ? 'contact' : `${type}-${j}`, pk, tenantId, type, createdAt: now.toISOString(), ...lifetime(now, 86_400), payload: randomBytes(64).toString('base64') })),
       );
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
           const index = cursor++;
           const [waId, tenantId] = [waIds[index]!, tenantOf(index)];
           const started = performance.now();
-          const created = await createPrivacyRequest(deps, { tenantId, waId, type: 'erasure', channel: 'flow', screen: 'PRIVACY' });
+          const created = await createPrivacyRequest(deps, { tenantId, subject: { kind: 'waId', value: waId }, type: 'erasure', channel: 'flow', screen: 'PRIVACY' });
           if (created.kind !== 'created') throw new Error(`unexpected ${created.kind}`);
           const outcome = await Promise.race([telemetry.wait(created.request.id), new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 120_000).unref())]);
           if (outcome === 'completed') {

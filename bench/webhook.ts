@@ -9,7 +9,7 @@ import { JsonLineTelemetry } from '../shared/telemetry';
 import { tenantSchema } from '../shared/tenants';
 import { inboundMessage, messageIdFor, messagesChange, webhookDelivery, type WebhookDeps } from '../shared/whatsapp';
 import type { handleWebhookPost, WebhookRequest } from '../functions/whatsappWebhook';
-import { InMemoryAudit, InMemoryMarkers, InMemorySubjectStore, InMemoryTenants, RecordingQueue } from '../test/doubles';
+import { InMemoryAudit, InMemoryIdentityLinks, InMemoryMarkers, InMemorySubjectStore, InMemoryTenants, RecordingQueue } from '../test/doubles';
 
 /**
  * `npm run bench:webhook`: signed text-message deliveries (a new message id each, 1000 subjects, the
@@ -72,6 +72,7 @@ function inMemoryDeps(): WebhookDeps {
     tenants: new InMemoryTenants([tenant]),
     subjects: new InMemorySubjectStore(),
     markers: new InMemoryMarkers(systemClock),
+    links: new InMemoryIdentityLinks(),
     audit: new InMemoryAudit(systemClock),
     queue: new RecordingQueue(),
     clock: systemClock,

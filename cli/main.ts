@@ -6,6 +6,7 @@ import { metricsCommands } from './commands/metrics';
 import { operationsCommands } from './commands/operations';
 import { requestCommands } from './commands/requests';
 import { tenantCommands } from './commands/tenants';
+import { identityCommands } from './commands/identity';
 import { tombstoneCommands } from './commands/tombstones';
 import type { CliIo, Command, Values } from './context';
 import { Output } from './output';
@@ -15,7 +16,7 @@ export type { CliIo } from './context';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7071';
 
-export const COMMANDS: Command[] = [...tenantCommands, ...requestCommands, ...operationsCommands, ...drillCommands, ...tombstoneCommands, ...metricsCommands];
+export const COMMANDS: Command[] = [...tenantCommands, ...requestCommands, ...identityCommands, ...operationsCommands, ...drillCommands, ...tombstoneCommands, ...metricsCommands];
 
 const GLOBAL_OPTIONS = ['url', 'client-id', 'auth', 'json', 'help'];
 
@@ -28,6 +29,8 @@ const OPTIONS = {
   tenant: { type: 'string' },
   type: { type: 'string' },
   'wa-id': { type: 'string' },
+  'user-id': { type: 'string' },
+  'dry-run': { type: 'boolean' },
   scope: { type: 'string' },
   'profile-name': { type: 'string' },
   status: { type: 'string' },
@@ -38,7 +41,6 @@ const OPTIONS = {
   limit: { type: 'string' },
   max: { type: 'string' },
   queue: { type: 'string' },
-  'dry-run': { type: 'boolean' },
   yes: { type: 'boolean' },
   timeout: { type: 'string' },
   interval: { type: 'string' },

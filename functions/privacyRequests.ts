@@ -27,7 +27,7 @@ export async function postPrivacyRequest({ request, principal, root, hidden }: C
   const notVisible = hidden(tenantId, 'tenantId');
   if (notVisible) return notVisible;
   const result = await createPrivacyRequest(root.privacy, {
-    tenantId, waId: subject.waId, type, scope, channel: 'admin', actor: principal.objectId, ...(rectification ? { rectification } : {}),
+    tenantId, subject: subject.waId !== undefined ? { kind: 'waId', value: subject.waId } : { kind: 'userId', value: subject.userId! }, type, scope, channel: 'admin', actor: principal.objectId, ...(rectification ? { rectification } : {}),
   });
   if (result.kind === 'unknown-tenant') return errorResponse(404, 'tenant not found', 'tenantId');
   return { status: result.kind === 'created' ? 202 : 200, jsonBody: { ...result.request, existing: result.kind === 'existing' } };

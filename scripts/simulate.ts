@@ -10,8 +10,10 @@ import { startGraphApiFake, type GraphApiFake } from '../test/fakes/graphApi';
  * `npm run simulate`: plays Meta's side against a running local host (`npm start`). It configures a
  * tenant through the admin API (dev principal, LOCAL_DEV_AUTH), serves the Graph API's media endpoints
  * on loopback (the port of GRAPH_API_BASE_URL), sends signed deliveries of a scripted conversation
- * (text, statuses, an image, a flow completion, a duplicate, a forged one, a flow asking for erasure)
- * and prints what happened, ending with the privacy request's status.
+ * (text, statuses, an image, a flow completion, a duplicate, a forged one, a WhatsApp username user
+ * with no phone number, a number change, a flow asking for erasure) and prints what happened, ending with
+ * the privacy request's status. Identifiers follow Meta's "Business-scoped user IDs" page (updated
+ * Jun 29 2026): every sender has a BSUID (`from_user_id`), a username user has no `from` / `wa_id`.
  *
  *   npm run simulate -- [--url http://127.0.0.1:7071] [--storage none|encrypted|hubspot] [--wait 20]
  */
@@ -62,7 +64,8 @@ async function play(options: SimulateOptions, graph: GraphApiFake, log: (line: s
   const tenantId = options.tenantId ?? 'simulated-lettings';
   const phoneNumberId = options.phoneNumberId ?? '106540352242922';
   const waId = options.waId ?? '447700900123';
-  const sender: Sender = { waId, name: 'Jo Bloggs' };
+  const sender: Sender = { waId, userId: 'GB.13491208655302741918', name: 'Jo Bloggs' };
+  const usernameUser: Sender = { userId: 'GB.1502576394655843', username: 'priya.lettings', name: 'Priya S.' };
   const steps: SimulationStep[] = [];
   const record = (step: string, status: number, detail: string) => {
     steps.push({ step, status, detail });
@@ -84,9 +87,11 @@ async function play(options: SimulateOptions, graph: GraphApiFake, log: (line: s
   record('tenant', tenant.status, tenant.ok ? `${tenantId}, storage ${options.messageStorage ?? 'encrypted'}` : await tenant.text());
   if (!tenant.ok) throw new Error(`could not configure the tenant (${tenant.status}); is LOCAL_DEV_AUTH=true?`);
 
-  const deliver = async (step: string, messages: Record<string, unknown>[], extra: { statuses?: Record<string, unknown>[]; secret?: string } = {}) => {
+  const deliver = async (step: string, messages: Record<string, unknown>[], extra: { statuses?: Record<string, unknown>[]; secret?: string; from?: Sender | null } = {}) => {
+    // `from: null`: no contacts block (Meta's system messages have none).
+    const contacts = extra.from === null ? {} : { contacts: [extra.from ?? sender] };
     const payload = webhookDelivery([
-      [messagesChange({ phoneNumberId, ...(messages.length ? { contacts: [sender], messages } : {}), ...(extra.statuses ? { statuses: extra.statuses } : {}) })],
+      [messagesChange({ phoneNumberId, ...(messages.length ? { ...contacts, messages } : {}), ...(extra.statuses ? { statuses: extra.statuses } : {}) })],
     ]);
     const body = JSON.stringify(payload);
     const r = await api('whatsapp/webhook', {
@@ -123,6 +128,13 @@ async function play(options: SimulateOptions, graph: GraphApiFake, log: (line: s
   ]);
   await deliver('duplicate delivery', [hello]);
   await deliver('forged delivery', [message('text', { text: { body: 'forged' } })], { secret: 'not-the-app-secret' });
+  await deliver('username user (BSUID)', [inboundMessage(usernameUser, { type: 'text', text: { body: 'Hello from a username, no number shared' } })], { from: usernameUser });
+  // Meta's system message for a number change: `from` the old number, `system.wa_id` the new one, `system.user_id` the new BSUID.
+  await deliver(
+    'number change',
+    [inboundMessage({ waId }, { type: 'system', system: { body: `User Jo Bloggs changed from ${waId} to 447700900999`, type: 'user_changed_number', wa_id: '447700900999', user_id: 'GB.20934818273645501927' } })],
+    { from: null },
+  );
 
   const fetched = await waitFor(options.waitSeconds ?? 20, () => graph.requests.some((r) => r.mediaId === mediaId && r.step === 'file' && r.authorized));
   record('media download', fetched ? 200 : 0, fetched ? `Graph media ${mediaId} fetched with the bearer token` : 'the host did not fetch the media (is GRAPH_API_BASE_URL the simulator\'s?)');

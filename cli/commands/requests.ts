@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EXIT } from '../api';
+import { EXIT, usageError } from '../api';
 import { integer, parse, requiredText, text, when, type Command, type Context } from '../context';
 
 const taskSchema = z.looseObject({
@@ -39,13 +39,16 @@ export const requestCommands: Command[] = [
   {
     words: ['requests', 'create'],
     args: [],
-    options: ['tenant', 'type', 'wa-id', 'scope', 'profile-name'],
-    required: ['tenant', 'type', 'wa-id'],
-    summary: 'make a privacy request for a subject (--tenant --type erasure|access|... --wa-id +44... [--scope])',
+    options: ['tenant', 'type', 'wa-id', 'user-id', 'scope', 'profile-name'],
+    required: ['tenant', 'type'],
+    summary: 'make a privacy request for a subject (--tenant --type erasure|access|... --wa-id +44... or --user-id US.1349... [--scope])',
     async run(ctx) {
-      const waId = requiredText(ctx, 'wa-id');
-      // The number is input, never output: not echoed, and masked should the API ever repeat it.
-      ctx.out.redact(waId);
+      const waId = text(ctx, 'wa-id');
+      const userId = text(ctx, 'user-id');
+      if (waId === undefined && userId === undefined) throw usageError('--wa-id is required (a phone number), or --user-id (a business-scoped user id)', 'wa-id');
+      if (waId !== undefined && userId !== undefined) throw usageError('give one of --wa-id or --user-id, not both', 'user-id');
+      // The identifier is input, never output: not echoed, and masked should the API ever repeat it.
+      ctx.out.redact((waId ?? userId)!);
       const profileName = text(ctx, 'profile-name');
       if (profileName) ctx.out.redact(profileName);
       const scope = text(ctx, 'scope');
@@ -53,7 +56,7 @@ export const requestCommands: Command[] = [
         body: {
           tenantId: requiredText(ctx, 'tenant'),
           type: requiredText(ctx, 'type'),
-          subject: { waId },
+          subject: waId !== undefined ? { waId } : { userId },
           ...(scope ? { scope } : {}),
           ...(profileName ? { rectification: { profileName } } : {}),
         },

@@ -14,3 +14,5 @@ export * from './requestDeadlines';
 export * from './metricsSource';
 export * from './requestList';
 export * from './hubspotObjectRecords';
+export * from './identityLinkStore';
+export * from './legacyDocuments';

@@ -1,5 +1,5 @@
 import type { Container } from '@azure/cosmos';
-import { subjectPartitionKey, type TenantId, type WaId } from '../domain/ids';
+import type { TenantId } from '../domain/ids';
 import type { MessageStore } from '../messages/messageStore';
 import { messageDocument, type MessageDocument } from '../subjects/documents';
 import type { ReplaceOutcome, VersionedDocument } from '../subjects/subjectStore';
@@ -36,18 +36,22 @@ export class CosmosMessageStore implements MessageStore {
     }
   }
 
-  async listForSubject(tenantId: TenantId, waId: WaId): Promise<MessageDocument[]> {
-    const pk = subjectPartitionKey(tenantId, waId);
-    const { resources } = await this.container.items
-      .query<Record<string, unknown>>(
-        {
-          // The emulator ignores the partitionKey option: the WHERE clause names the partition too.
-          query: "SELECT * FROM c WHERE c.pk = @pk AND c.type = 'message'",
-          parameters: [{ name: '@pk', value: pk }],
-        },
-        { partitionKey: pk },
-      )
-      .fetchAll();
-    return resources.map((r) => messageDocument.parse(r)).sort((a, b) => a.sentAt.localeCompare(b.sentAt) || a.id.localeCompare(b.id));
+  async listForSubject(_tenantId: TenantId, partitions: readonly string[]): Promise<MessageDocument[]> {
+    const found = await Promise.all(
+      partitions.map(async (pk) => {
+        const { resources } = await this.container.items
+          .query<Record<string, unknown>>(
+            {
+              // The emulator ignores the partitionKey option: the WHERE clause names the partition too.
+              query: "SELECT * FROM c WHERE c.pk = @pk AND c.type = 'message'",
+              parameters: [{ name: '@pk', value: pk }],
+            },
+            { partitionKey: pk },
+          )
+          .fetchAll();
+        return resources;
+      }),
+    );
+    return found.flat().map((r) => messageDocument.parse(r)).sort((a, b) => a.sentAt.localeCompare(b.sentAt) || a.id.localeCompare(b.id));
   }
 }

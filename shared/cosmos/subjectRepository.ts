@@ -1,6 +1,6 @@
 import type { Container, OperationInput } from '@azure/cosmos';
-import { normaliseWaId, subjectPartitionKey, type TenantId, type WaId } from '../domain/ids';
-import type { SubjectDocumentStore, SubjectDocumentSummary, SubjectRef } from '../privacy/ports';
+import { hashOfPartitionKey, identifierOf, normaliseWaId, subjectPartitionKey, type SubjectHash, type SubjectIdentifier, type TenantId } from '../domain/ids';
+import type { SubjectDocumentKey, SubjectDocumentStore, SubjectDocumentSummary, SubjectRef } from '../privacy/ports';
 import { consentDocument, SUBJECT_DOCUMENT_TYPES, type ConsentDocument, type SubjectDocumentType } from '../subjects/documents';
 import {
   storedContact,
@@ -13,6 +13,7 @@ import {
   type VersionedDocument,
 } from '../subjects/subjectStore';
 import { isConflict, isNotFound, isPreconditionFailed } from './cosmosStore';
+import { partitionsOf } from '../identity/partitions';
 
 /** Cosmos' limit of operations in one transactional batch. */
 export const MAX_BATCH_OPERATIONS = 100;
@@ -20,25 +21,26 @@ export const MAX_BATCH_OPERATIONS = 100;
 const MAX_CONTACT_ATTEMPTS = 8;
 
 /**
- * A subject's documents in the Cosmos `subjects` container (partition `/pk` = `<tenantId>|<waId>`): the
- * webhook's and workers' `SubjectStore`, and the privacy core's `SubjectDocumentStore` (list, delete in
- * transactional batches, export, summary). Every partition query also names the partition in its WHERE
- * clause (the emulator ignores the partitionKey option).
+ * Subject documents in the Cosmos `subjects` container (partition `/pk` = `<tenantId>|<identifier
+ * hash>`, one per identifier of a person): the webhook's and workers' `SubjectStore`, and the privacy
+ * core's `SubjectDocumentStore` (list, delete in transactional batches, export, summary), which work on
+ * every partition of the person (`partitionsOf`). Every partition query also names the partition in its
+ * WHERE clause (the emulator ignores the partitionKey option).
  */
 export class CosmosSubjectRepository implements SubjectStore, SubjectDocumentStore {
   constructor(private readonly container: Container) {}
 
-  async getContact(tenantId: TenantId, waId: WaId): Promise<StoredContact | undefined> {
-    return (await this.readContact(tenantId, waId))?.doc;
+  async getContact(tenantId: TenantId, subjectHash: SubjectHash): Promise<StoredContact | undefined> {
+    return (await this.readContact(tenantId, subjectHash))?.doc;
   }
 
   async updateContact(
     tenantId: TenantId,
-    waId: WaId,
+    subjectHash: SubjectHash,
     change: (current: StoredContact | undefined) => StoredContact | undefined,
   ): Promise<{ contact: StoredContact | undefined; created: boolean }> {
     for (let attempt = 1; ; attempt++) {
-      const current = await this.readContact(tenantId, waId);
+      const current = await this.readContact(tenantId, subjectHash);
       const next = change(current?.doc);
       if (next === undefined) return { contact: current?.doc, created: false };
       try {
@@ -86,6 +88,13 @@ export class CosmosSubjectRepository implements SubjectStore, SubjectDocumentSto
     return { doc: subjectDocumentSchemas[type].parse(found) as DocumentOf<T>, etag: String(found._etag) };
   }
 
+  async removeByMessageId(pk: string, messageId: string, ids: readonly string[]): Promise<number> {
+    const { resources } = await this.container.items
+      .query<{ id: string }>({ query: 'SELECT c.id FROM c WHERE c.pk = @pk AND c.messageId = @messageId', parameters: [{ name: '@pk', value: pk }, { name: '@messageId', value: messageId }] }, { partitionKey: pk })
+      .fetchAll();
+    return this.deleteInPartition(pk, [...new Set([...ids, ...resources.map((r) => r.id)])]);
+  }
+
   async replace(doc: AnySubjectDocument, etag: string): Promise<ReplaceOutcome> {
     try {
       await this.container.item(doc.id, doc.pk).replace(doc, { accessCondition: { type: 'IfMatch', condition: etag } });
@@ -97,28 +106,41 @@ export class CosmosSubjectRepository implements SubjectStore, SubjectDocumentSto
     }
   }
 
-  async list(subject: SubjectRef, types?: readonly SubjectDocumentType[]): Promise<{ id: string; type: SubjectDocumentType }[]> {
-    const pk = subjectPartitionKey(subject.tenantId, subject.waId);
+  async list(subject: SubjectRef, types?: readonly SubjectDocumentType[]): Promise<SubjectDocumentKey[]> {
     const all = !types || types.length === SUBJECT_DOCUMENT_TYPES.length;
     const typeParams = (all ? [] : types).map((type, i) => ({ name: `@t${i}`, value: type }));
-    const { resources } = await this.container.items
-      .query<{ id: string; type: SubjectDocumentType }>(
-        {
-          query: `SELECT c.id, c.type FROM c WHERE c.pk = @pk${all ? '' : ` AND c.type IN (${typeParams.map((p) => p.name).join(', ')})`}`,
-          parameters: [{ name: '@pk', value: pk }, ...typeParams],
-        },
-        { partitionKey: pk },
-      )
-      .fetchAll();
-    return resources;
+    const found = await Promise.all(
+      partitionsOf(subject).map(async (pk) => {
+        const { resources } = await this.container.items
+          .query<SubjectDocumentKey>(
+            {
+              query: `SELECT c.id, c.pk, c.type FROM c WHERE c.pk = @pk${all ? '' : ` AND c.type IN (${typeParams.map((p) => p.name).join(', ')})`}`,
+              parameters: [{ name: '@pk', value: pk }, ...typeParams],
+            },
+            { partitionKey: pk },
+          )
+          .fetchAll();
+        return resources;
+      }),
+    );
+    return found.flat();
   }
 
   /**
-   * Transactional batches of at most 100 deletes. A batch is all-or-nothing in Cosmos: one document
-   * already gone (404) fails the rest (424); that chunk is then deleted one by one, "not found" meaning done.
+   * Transactional batches of at most 100 deletes per partition. A batch is all-or-nothing in Cosmos: one
+   * document already gone (404) fails the rest (424); that chunk is then deleted one by one, "not found"
+   * meaning done.
    */
-  async delete(subject: SubjectRef, ids: readonly string[]): Promise<number> {
-    const pk = subjectPartitionKey(subject.tenantId, subject.waId);
+  async delete(_subject: SubjectRef, docs: readonly SubjectDocumentKey[]): Promise<number> {
+    const byPartition = new Map<string, string[]>();
+    for (const d of docs) byPartition.set(d.pk, [...(byPartition.get(d.pk) ?? []), d.id]);
+    let deleted = 0;
+    for (const [pk, ids] of byPartition) deleted += await this.deleteInPartition(pk, ids);
+    return deleted;
+  }
+
+  /** Deletes documents of one partition by id; "not found" is done. */
+  async deleteInPartition(pk: string, ids: readonly string[]): Promise<number> {
     let deleted = 0;
     for (let i = 0; i < ids.length; i += MAX_BATCH_OPERATIONS) {
       const chunk = ids.slice(i, i + MAX_BATCH_OPERATIONS);
@@ -142,50 +164,55 @@ export class CosmosSubjectRepository implements SubjectStore, SubjectDocumentSto
   }
 
   async readAll(subject: SubjectRef): Promise<Record<string, unknown>[]> {
-    const pk = subjectPartitionKey(subject.tenantId, subject.waId);
-    const { resources } = await this.container.items
-      .query<Record<string, unknown>>({ query: 'SELECT * FROM c WHERE c.pk = @pk', parameters: [{ name: '@pk', value: pk }] }, { partitionKey: pk })
-      .fetchAll();
-    return resources;
+    return this.queryPartitions<Record<string, unknown>>(subject, 'SELECT * FROM c WHERE c.pk = @pk');
   }
 
   async summary(subject: SubjectRef): Promise<SubjectDocumentSummary[]> {
-    const pk = subjectPartitionKey(subject.tenantId, subject.waId);
-    const { resources } = await this.container.items
-      .query<SubjectDocumentSummary>(
-        {
-          query: 'SELECT c.type, c.firstSeenAt, c.lastSeenAt, c.profileName, c.optIn, c.restricted, c.granted FROM c WHERE c.pk = @pk',
-          parameters: [{ name: '@pk', value: pk }],
-        },
-        { partitionKey: pk },
-      )
-      .fetchAll();
-    return resources;
+    return this.queryPartitions<SubjectDocumentSummary>(subject, 'SELECT c.type, c.firstSeenAt, c.lastSeenAt, c.profileName, c.optIn, c.restricted, c.granted FROM c WHERE c.pk = @pk');
   }
 
   async consents(subject: SubjectRef): Promise<ConsentDocument[]> {
-    const pk = subjectPartitionKey(subject.tenantId, subject.waId);
-    const { resources } = await this.container.items
-      .query<Record<string, unknown>>({ query: "SELECT * FROM c WHERE c.pk = @pk AND c.type = 'consent'", parameters: [{ name: '@pk', value: pk }] }, { partitionKey: pk })
-      .fetchAll();
+    const resources = await this.queryPartitions<Record<string, unknown>>(subject, "SELECT * FROM c WHERE c.pk = @pk AND c.type = 'consent'");
     return resources.map((c) => consentDocument.parse(c));
   }
 
-  /** Read in pages of partition keys until `max` distinct subjects are found. */
-  async subjectsWithData(tenantId: TenantId, max: number): Promise<WaId[]> {
-    const iterator = this.container.items.query<{ pk: string }>(
-      { query: 'SELECT c.pk FROM c WHERE c.tenantId = @tenantId', parameters: [{ name: '@tenantId', value: tenantId }] },
+  private async queryPartitions<T>(subject: SubjectRef, query: string): Promise<T[]> {
+    const found = await Promise.all(
+      partitionsOf(subject).map(async (pk) => (await this.container.items.query<T>({ query, parameters: [{ name: '@pk', value: pk }] }, { partitionKey: pk }).fetchAll()).resources),
+    );
+    return found.flat();
+  }
+
+  /**
+   * Read in pages of contacts until `max` distinct subjects are found: the identifier a contact holds
+   * (its partition's), or the phone number of a legacy partition's key.
+   */
+  async subjectsWithData(tenantId: TenantId, max: number): Promise<SubjectIdentifier[]> {
+    const iterator = this.container.items.query<{ pk: string; waId?: string; userId?: string }>(
+      { query: "SELECT c.pk, c.waId, c.userId FROM c WHERE c.tenantId = @tenantId AND c.type = 'contact'", parameters: [{ name: '@tenantId', value: tenantId }] },
       { maxItemCount: 1000 },
     );
-    const waIds = new Map<string, WaId>();
-    while (waIds.size < max && iterator.hasMoreResults()) {
+    const found = new Map<string, SubjectIdentifier>();
+    while (found.size < max && iterator.hasMoreResults()) {
       const { resources } = await iterator.fetchNext();
-      for (const { pk } of resources) {
-        const waId = pk.startsWith(`${tenantId}|`) ? normaliseWaId(pk.slice(tenantId.length + 1)) : undefined;
-        if (waId && waIds.size < max) waIds.set(waId, waId);
+      for (const { pk, waId, userId } of resources) {
+        const legacy = hashOfPartitionKey(tenantId, pk) === undefined && pk.startsWith(`${tenantId}|`) ? normaliseWaId(pk.slice(tenantId.length + 1)) : undefined;
+        const identifier = legacy ? { kind: 'waId' as const, value: legacy } : identifierOf(userId ?? waId ?? '');
+        if (identifier && found.size < max) found.set(identifier.value, identifier);
       }
     }
-    return [...waIds.values()];
+    return [...found.values()];
+  }
+
+  async deleteRemaining(tenantId: TenantId): Promise<number> {
+    const { resources } = await this.container.items
+      .query<{ id: string; pk: string }>({ query: 'SELECT c.id, c.pk FROM c WHERE c.tenantId = @tenantId', parameters: [{ name: '@tenantId', value: tenantId }] })
+      .fetchAll();
+    const byPartition = new Map<string, string[]>();
+    for (const r of resources) byPartition.set(r.pk, [...(byPartition.get(r.pk) ?? []), r.id]);
+    let deleted = 0;
+    for (const [pk, ids] of byPartition) deleted += await this.deleteInPartition(pk, ids);
+    return deleted;
   }
 
   async countSubjects(tenantId: TenantId): Promise<number> {
@@ -195,9 +222,9 @@ export class CosmosSubjectRepository implements SubjectStore, SubjectDocumentSto
     return new Set(resources.map((r) => r.pk)).size;
   }
 
-  private async readContact(tenantId: TenantId, waId: WaId): Promise<VersionedDocument<StoredContact> | undefined> {
+  private async readContact(tenantId: TenantId, subjectHash: SubjectHash): Promise<VersionedDocument<StoredContact> | undefined> {
     try {
-      const { resource } = await this.container.item('contact', subjectPartitionKey(tenantId, waId)).read<Record<string, unknown>>();
+      const { resource } = await this.container.item('contact', subjectPartitionKey(tenantId, subjectHash)).read<Record<string, unknown>>();
       return resource ? { doc: storedContact.parse(resource), etag: String(resource._etag) } : undefined;
     } catch (error) {
       if (isNotFound(error)) return undefined;

@@ -1,10 +1,15 @@
-import { subjectHashOf, type SubjectHash, type TenantId, type WaId } from '../domain/ids';
+import { identifierHashOf, subjectHashOf, type SubjectHash, type SubjectIdentifier, type TenantId, type WaId } from '../domain/ids';
 import { refreshSecrets, requireSecret, type SecretProvider } from '../secrets/secretProvider';
 import { decryptText, keyIdOf, keyringFrom, type DataKeyring } from './dataEncryption';
 
 /** The keyed hash of a subject, with the key from the secret provider (cached there). */
 export async function hashSubject(secrets: SecretProvider, tenantId: TenantId, waId: WaId): Promise<SubjectHash> {
   return subjectHashOf(await requireSecret(secrets, 'SUBJECT_HASH_KEY'), tenantId, waId);
+}
+
+/** The keyed hash of one identifier of a subject (a wa_id hashes as `hashSubject` does). */
+export async function hashIdentifier(secrets: SecretProvider, tenantId: TenantId, identifier: SubjectIdentifier): Promise<SubjectHash> {
+  return identifierHashOf(await requireSecret(secrets, 'SUBJECT_HASH_KEY'), tenantId, identifier);
 }
 
 const DATA_KEYS = ['DATA_ENCRYPTION_KEY', 'DATA_ENCRYPTION_KEY_PREVIOUS'] as const;

@@ -98,7 +98,7 @@ export async function runErasureDrill(ports: DrillPorts, tenantId: TenantId): Pr
   let leftovers: Record<string, number> = {};
   try {
     stores = await ports.stores.plant(tenant, subject);
-    const created = await createPrivacyRequest(ports.privacy, { tenantId, waId: subject.waId, type: 'erasure', channel: 'admin', actor: DRILL_ACTOR, drill: true });
+    const created = await createPrivacyRequest(ports.privacy, { tenantId, subject: { kind: 'waId', value: subject.waId }, type: 'erasure', channel: 'admin', actor: DRILL_ACTOR, drill: true });
     if (created.kind === 'unknown-tenant') throw new Error('the tenant disappeared during the drill');
     requestId = created.request.id;
     request = await settled(ports, requestId);

@@ -1,7 +1,7 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { decryptText, encryptText, keyIdOf, type DataKeyring } from '../crypto/dataEncryption';
-import { subjectHashOf, tenantIdSchema, waIdSchema, type SubjectHash, type TenantId, type WaId } from '../domain/ids';
+import { identifierHashOf, identifierOf, tenantIdSchema, type SubjectHash, type SubjectIdentifier, type TenantId } from '../domain/ids';
 
 /**
  * Flow tokens: issued by Flowkeeper when it sends a flow, echoed back by WhatsApp in every endpoint
@@ -33,7 +33,8 @@ const payloadSchema = z
 export interface FlowTokenClaims {
   tenantId: TenantId;
   subjectHash: SubjectHash;
-  waId: WaId;
+  /** The phone number or BSUID the token was issued to. */
+  subject: SubjectIdentifier;
   purpose: FlowPurpose;
   expiresAt: Date;
 }
@@ -62,12 +63,12 @@ function refAssociatedData(tenantId: string, purpose: string): string {
 
 export function issueFlowToken(
   keys: FlowTokenKeys,
-  input: { tenantId: TenantId; waId: WaId; purpose: FlowPurpose; now: Date; ttlSeconds: number },
+  input: { tenantId: TenantId; subject: SubjectIdentifier; purpose: FlowPurpose; now: Date; ttlSeconds: number },
 ): string {
   const payload = {
     t: input.tenantId,
-    s: subjectHashOf(keys.subjectHashKey, input.tenantId, input.waId),
-    r: encryptText(keys.dataKeyring, input.waId, refAssociatedData(input.tenantId, input.purpose)),
+    s: identifierHashOf(keys.subjectHashKey, input.tenantId, input.subject),
+    r: encryptText(keys.dataKeyring, input.subject.value, refAssociatedData(input.tenantId, input.purpose)),
     p: input.purpose,
     e: Math.floor(input.now.getTime() / 1000) + input.ttlSeconds,
   };
@@ -111,15 +112,15 @@ export function verifyFlowToken(keys: FlowTokenKeys, token: unknown, expected: {
   if (t !== expected.tenantId) return { ok: false, reason: 'tenant' };
   if (e * 1000 <= expected.now.getTime()) return { ok: false, reason: 'expired' };
 
-  let waId: WaId;
+  let subject: SubjectIdentifier;
   try {
-    const parsed = waIdSchema.safeParse(decryptText(keys.dataKeyring, r, refAssociatedData(t, p)));
-    if (!parsed.success) return { ok: false, reason: 'subject' };
-    waId = parsed.data;
+    const parsed = identifierOf(decryptText(keys.dataKeyring, r, refAssociatedData(t, p)));
+    if (!parsed) return { ok: false, reason: 'subject' };
+    subject = parsed;
   } catch {
     // A data key that was rotated out since the token was issued: the token cannot be honoured.
     return { ok: false, reason: 'subject' };
   }
-  if (subjectHashOf(keys.subjectHashKey, t, waId) !== s) return { ok: false, reason: 'subject' };
-  return { ok: true, claims: { tenantId: t, subjectHash: s as SubjectHash, waId, purpose: p, expiresAt: new Date(e * 1000) } };
+  if (identifierHashOf(keys.subjectHashKey, t, subject) !== s) return { ok: false, reason: 'subject' };
+  return { ok: true, claims: { tenantId: t, subjectHash: s as SubjectHash, subject, purpose: p, expiresAt: new Date(e * 1000) } };
 }

@@ -128,7 +128,7 @@ export async function handleFlowsRequest(
   try {
     const tenantView = await deps.privacy.tenant(tenantId);
     if (!tenantView) return outcome(reply(427, { error_msg: FLOW_TOKEN_INVALID_MESSAGE }), { ...details, reason: 'tenant-unknown' });
-    const context = { tenantId, waId: token.claims.waId, flowToken: request.flow_token!, tenant: tenantView, now: deps.clock.now() };
+    const context = { tenantId, subject: token.claims.subject, flowToken: request.flow_token!, tenant: tenantView, now: deps.clock.now() };
     const response = await privacyCentre(deps.privacy, context, toScreenRequest(request));
     return outcome(reply(200, response), { ...details, next: declaredScreen(response.screen) ?? OTHER });
   } catch (error) {

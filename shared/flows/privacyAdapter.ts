@@ -16,8 +16,8 @@ export function privacyCentrePortOf(deps: PrivacyDeps): PrivacyCentrePort {
         usesHubspot: tenant.hubspot.enabled || tenant.messageStorage === 'hubspot',
       };
     },
-    async heldData(tenantId, waId) {
-      const summary = await accessSummary(deps, tenantId, waId);
+    async heldData(tenantId, subject) {
+      const summary = await accessSummary(deps, tenantId, subject);
       return {
         contact: summary.contactDetails
           ? {
@@ -32,11 +32,12 @@ export function privacyCentrePortOf(deps: PrivacyDeps): PrivacyCentrePort {
         messages: summary.messages,
         media: summary.media,
         marketing: summary.marketing,
+        ...(summary.whatsappMarketing !== 'none' ? { whatsappMarketing: summary.whatsappMarketing } : {}),
         restricted: summary.restricted,
       };
     },
-    async requests(tenantId, waId) {
-      return (await latestRequestsForSubject(deps, tenantId, waId)).map(requestView);
+    async requests(tenantId, subject) {
+      return (await latestRequestsForSubject(deps, tenantId, subject)).map(requestView);
     },
     async createRequest(input) {
       const result = await createPrivacyRequest(deps, { ...input, channel: 'flow', actor: 'subject' });

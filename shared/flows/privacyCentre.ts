@@ -1,4 +1,4 @@
-import type { TenantId, WaId } from '../domain/ids';
+import type { SubjectIdentifier, TenantId } from '../domain/ids';
 import { ERASURE_SCOPES, type ErasureScope, type PrivacyRequestType } from '../privacy/privacyRequest';
 import type { NextScreenResponse, ScreenData, ScreenResponse } from './protocol';
 import { screenError } from './protocol';
@@ -34,7 +34,8 @@ const TERMINAL: readonly string[] = [SCREENS.heldData, SCREENS.deleteDone, SCREE
 
 export interface PrivacyCentreContext {
   tenantId: TenantId;
-  waId: WaId;
+  /** Who the flow token was issued to: a phone number, or a BSUID (a username user). */
+  subject: SubjectIdentifier;
   flowToken: string;
   tenant: TenantView;
   now: Date;
@@ -91,7 +92,7 @@ async function chooseFromMenu(port: PrivacyCentrePort, ctx: PrivacyCentreContext
 }
 
 async function menu(port: PrivacyCentrePort, ctx: PrivacyCentreContext): Promise<NextScreenResponse> {
-  const [held, requests] = await Promise.all([port.heldData(ctx.tenantId, ctx.waId), port.requests(ctx.tenantId, ctx.waId)]);
+  const [held, requests] = await Promise.all([port.heldData(ctx.tenantId, ctx.subject), port.requests(ctx.tenantId, ctx.subject)]);
   const open = requests.filter((r) => OPEN_STATUSES.includes(r.status));
   return next(SCREENS.menu, {
     heading: `Your data with ${ctx.tenant.name}`.slice(0, 80),
@@ -104,7 +105,7 @@ async function menu(port: PrivacyCentrePort, ctx: PrivacyCentreContext): Promise
 }
 
 async function heldData(port: PrivacyCentrePort, ctx: PrivacyCentreContext): Promise<NextScreenResponse> {
-  const held = await port.heldData(ctx.tenantId, ctx.waId);
+  const held = await port.heldData(ctx.tenantId, ctx.subject);
   const lines = [
     held.contact
       ? `Contact: your WhatsApp number${held.contact.hasProfileName ? ' and profile name' : ''}${held.contact.firstSeenAt ? `, first seen ${day(held.contact.firstSeenAt)}` : ''}.`
@@ -112,7 +113,7 @@ async function heldData(port: PrivacyCentrePort, ctx: PrivacyCentreContext): Pro
     `Form answers: ${countText(held.flowResponses)}.`,
     `Photos and files: ${countText(held.media)}.`,
     `Messages: ${held.messages === 0 ? 'none stored' : countText(held.messages)}.`,
-    `Marketing: ${marketingText(held.marketing)}.`,
+    `Marketing: ${marketingText(held.marketing)}${held.whatsappMarketing === 'stop' ? ' (you stopped marketing messages in WhatsApp)' : ''}.`,
     ...(held.restricted ? ['Processing of your data is restricted at your request.'] : []),
     ...(ctx.tenant.usesHubspot ? [`${ctx.tenant.name} also keeps your contact and conversations in its CRM (HubSpot); a deletion removes them there too.`] : []),
   ];
@@ -127,7 +128,7 @@ async function heldData(port: PrivacyCentrePort, ctx: PrivacyCentreContext): Pro
 }
 
 async function deleteScope(port: PrivacyCentrePort, ctx: PrivacyCentreContext): Promise<NextScreenResponse> {
-  const held = await port.heldData(ctx.tenantId, ctx.waId);
+  const held = await port.heldData(ctx.tenantId, ctx.subject);
   return next(SCREENS.deleteScope, {
     scope_options: [
       { id: 'all', title: 'Everything', description: ctx.tenant.usesHubspot ? 'All your data, here and in our CRM' : 'All the data we hold about you' },
@@ -195,9 +196,11 @@ async function requestErasure(port: PrivacyCentrePort, ctx: PrivacyCentreContext
 }
 
 async function marketing(port: PrivacyCentrePort, ctx: PrivacyCentreContext): Promise<NextScreenResponse> {
-  const held = await port.heldData(ctx.tenantId, ctx.waId);
+  const held = await port.heldData(ctx.tenantId, ctx.subject);
   const status =
-    held.marketing === 'opted_out'
+    held.whatsappMarketing === 'stop'
+      ? `You stopped marketing messages from ${ctx.tenant.name} in WhatsApp: you will not receive them.`
+      : held.marketing === 'opted_out'
       ? `You have already opted out of marketing messages from ${ctx.tenant.name}.`
       : `You may receive marketing messages from ${ctx.tenant.name}.`;
   return next(SCREENS.marketing, { marketing_status: status });
@@ -213,7 +216,7 @@ async function optOut(port: PrivacyCentrePort, ctx: PrivacyCentreContext, data: 
 }
 
 async function requestStatus(port: PrivacyCentrePort, ctx: PrivacyCentreContext): Promise<NextScreenResponse> {
-  const requests = (await port.requests(ctx.tenantId, ctx.waId)).slice(0, 10);
+  const requests = (await port.requests(ctx.tenantId, ctx.subject)).slice(0, 10);
   const lines = requests.map((r) => {
     const what = r.type === 'erasure' ? `${TYPE_TEXT.erasure} (${SCOPE_LABEL[r.scope]})` : TYPE_TEXT[r.type];
     const when = r.status === 'completed' && r.completedAt ? ` on ${day(r.completedAt)}` : `, made ${day(r.receivedAt)}`;
@@ -232,8 +235,8 @@ async function openOrNew(
   scope: ErasureScope,
   screen: string,
 ): Promise<RequestView> {
-  const open = (await port.requests(ctx.tenantId, ctx.waId)).find((r) => r.type === type && r.scope === scope && OPEN_STATUSES.includes(r.status));
-  return open ?? port.createRequest({ tenantId: ctx.tenantId, waId: ctx.waId, type, scope, screen });
+  const open = (await port.requests(ctx.tenantId, ctx.subject)).find((r) => r.type === type && r.scope === scope && OPEN_STATUSES.includes(r.status));
+  return open ?? port.createRequest({ tenantId: ctx.tenantId, subject: ctx.subject, type, scope, screen });
 }
 
 function success(ctx: PrivacyCentreContext, screen: string, data: Record<string, unknown>): ScreenResponse {

@@ -1,4 +1,4 @@
-import type { TenantId, WaId } from '../domain/ids';
+import type { SubjectIdentifier, TenantId } from '../domain/ids';
 import type { ErasureScope, PrivacyRequestStatus, PrivacyRequestType } from '../privacy/privacyRequest';
 
 /**
@@ -9,12 +9,12 @@ export interface PrivacyCentrePort {
   /** The tenant's display name and retention, or undefined when it does not exist (or is being cancelled). */
   tenant(tenantId: TenantId): Promise<TenantView | undefined>;
   /** What is held about the subject (the access use case's summary): kinds and counts, never contents. */
-  heldData(tenantId: TenantId, waId: WaId): Promise<HeldDataView>;
+  heldData(tenantId: TenantId, subject: SubjectIdentifier): Promise<HeldDataView>;
   /** The subject's privacy requests, newest first. */
-  requests(tenantId: TenantId, waId: WaId): Promise<RequestView[]>;
+  requests(tenantId: TenantId, subject: SubjectIdentifier): Promise<RequestView[]>;
   createRequest(input: {
     tenantId: TenantId;
-    waId: WaId;
+    subject: SubjectIdentifier;
     type: Extract<PrivacyRequestType, 'erasure' | 'objection'>;
     scope: ErasureScope;
     /** The flow screen the request was made on (for the request record). */
@@ -35,6 +35,8 @@ export interface HeldDataView {
   messages: number;
   media: number;
   marketing: 'opted_in' | 'opted_out' | 'unknown';
+  /** The subject's own stop / resume in WhatsApp (`user_preferences`), when one was received. */
+  whatsappMarketing?: 'stop' | 'resume';
   restricted: boolean;
 }
 

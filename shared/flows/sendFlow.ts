@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { DataKeyring } from '../crypto/dataEncryption';
-import type { TenantId, WaId } from '../domain/ids';
+import type { SubjectHash, SubjectIdentifier, TenantId } from '../domain/ids';
+import type { Marker, MarkerKind } from '../markers/markerStore';
 import { issueFlowToken, type FlowPurpose } from './flowToken';
 
 /**
@@ -10,7 +11,8 @@ import { issueFlowToken, type FlowPurpose } from './flowToken';
  */
 export interface SendFlowInput {
   tenantId: TenantId;
-  waId: WaId;
+  /** A phone number, or a BSUID for a username user (sent as `recipient`, Meta "Business-scoped user IDs", Jun 29 2026). */
+  subject: SubjectIdentifier;
   phoneNumberId: string;
   flowId: string;
   purpose: FlowPurpose;
@@ -42,7 +44,7 @@ export function flowMessage(input: SendFlowInput, flowToken: string): Record<str
   return {
     messaging_product: 'whatsapp',
     recipient_type: 'individual',
-    to: input.waId,
+    ...(input.subject.kind === 'waId' ? { to: input.subject.value } : { recipient: input.subject.value }),
     type: 'interactive',
     interactive: {
       type: 'flow',
@@ -63,8 +65,24 @@ export function flowMessage(input: SendFlowInput, flowToken: string): Record<str
   };
 }
 
+/**
+ * Whether a marketing send to this person is refused, and why: the person stopped marketing messages in
+ * WhatsApp (`user_preferences` stop), or is on the suppression list (STOP, objection, a marketing
+ * erasure). Person markers are written under every identifier (shared/identity): one read each suffices.
+ */
+export async function marketingRefusal(
+  markers: { get(kind: MarkerKind, tenantId: TenantId, key: string): Promise<Marker | undefined> },
+  tenantId: TenantId,
+  subjectHash: SubjectHash,
+): Promise<'whatsapp-stop' | 'suppressed' | undefined> {
+  const [preference, suppression] = await Promise.all([markers.get('marketing-preference', tenantId, subjectHash), markers.get('suppression', tenantId, subjectHash)]);
+  if (preference?.data?.value === 'stop') return 'whatsapp-stop';
+  if (suppression) return 'suppressed';
+  return undefined;
+}
+
 export async function sendFlow(deps: SendFlowDeps, input: SendFlowInput): Promise<SendFlowResult> {
-  const flowToken = issueFlowToken(deps.keys, { tenantId: input.tenantId, waId: input.waId, purpose: input.purpose, now: deps.now, ttlSeconds: input.ttlSeconds });
+  const flowToken = issueFlowToken(deps.keys, { tenantId: input.tenantId, subject: input.subject, purpose: input.purpose, now: deps.now, ttlSeconds: input.ttlSeconds });
   const url = `${deps.graphApiBaseUrl.replace(/\/+$/, '')}/${encodeURIComponent(input.phoneNumberId)}/messages`;
   let response: Response;
   try {

@@ -1,4 +1,10 @@
+import type { SubjectIdentifier } from '../domain/ids';
 import type { ErasureConfirmations } from '../privacy/ports';
+
+/** The addressee fields of a Cloud API send: `to` for a phone number, `recipient` for a BSUID. */
+export function recipientOf(identifier: SubjectIdentifier): { to: string } | { recipient: string } {
+  return identifier.kind === 'waId' ? { to: identifier.value } : { recipient: identifier.value };
+}
 import type { SecretProvider } from '../secrets/secretProvider';
 
 /**
@@ -20,7 +26,9 @@ export function graphErasureConfirmations(deps: { baseUrl: string; fetch: typeof
           body: JSON.stringify({
             messaging_product: 'whatsapp',
             recipient_type: 'individual',
-            to: subject.waId,
+            // A username user is addressed by BSUID in `recipient`, with `to` omitted (Meta, "Business-scoped
+            // user IDs", updated Jun 29 2026: "Sending messages").
+            ...recipientOf(subject.identifier),
             type: 'text',
             text: { body: `${tenant.name}: your data has been erased as you asked. We no longer hold your messages, answers or media.` },
           }),

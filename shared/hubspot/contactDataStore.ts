@@ -41,11 +41,27 @@ export interface HubSpotStoreDeps {
 }
 
 /**
- * The identifiers HubSpot is searched by. Today a subject is its wa_id; the identity work (linked
- * numbers, BSUIDs) adds them here and every HubSpot look-up follows.
+ * The identifiers HubSpot is searched by: the request's identifier in plain (a phone number in every
+ * form, or a BSUID in `hs_whatsapp_bsuids`). The person's other identifiers are known only as keyed
+ * hashes: what Flowkeeper created or used for them is found through its object record under each hash.
  */
-export function hubspotIdentifiersOf(subject: Pick<SubjectContext, 'waId'> & { linkedWaIds?: readonly WaId[]; bsuids?: readonly string[] }): SubjectIdentifiers {
-  return { phones: [...new Set([subject.waId, ...(subject.linkedWaIds ?? [])])], bsuids: [...new Set(subject.bsuids ?? [])] };
+export function hubspotIdentifiersOf(subject: Pick<SubjectContext, 'identifier'> & { linkedWaIds?: readonly WaId[]; bsuids?: readonly string[] }): SubjectIdentifiers {
+  const own = subject.identifier;
+  return {
+    phones: [...new Set([...(own.kind === 'waId' ? [own.value] : []), ...(subject.linkedWaIds ?? [])])],
+    bsuids: [...new Set([...(own.kind === 'userId' ? [own.value] : []), ...(subject.bsuids ?? [])])],
+  };
+}
+
+/** Flowkeeper's records of HubSpot objects under every identifier of the person, merged. */
+async function recordsOf(registry: HubSpotObjectRegistry, subject: SubjectContext): Promise<{ contacts: { id: string }[]; threads: { id: string; channelAccountId: string }[] } | undefined> {
+  const found = (await Promise.all([...new Set([subject.subjectHash, ...subject.subjectHashes])].map((h) => registry.get(subject.tenantId, h)))).filter((r) => r !== undefined);
+  if (found.length === 0) return undefined;
+  return { contacts: found.flatMap((r) => r.contacts), threads: found.flatMap((r) => r.threads) };
+}
+
+async function forgetAll(registry: HubSpotObjectRegistry, subject: SubjectContext): Promise<void> {
+  await Promise.all([...new Set([subject.subjectHash, ...subject.subjectHashes])].map((h) => registry.forget(subject.tenantId, h)));
 }
 
 /** Refs as the erasure reports them; a bare id (an erasure from before threads were tracked) is a contact. */
@@ -88,7 +104,7 @@ export function hubspotContactDataStore(deps: HubSpotStoreDeps): PersonalDataSto
 
     async exportSubject(subject) {
       const [recorded, found] = await Promise.all([
-        step('Cosmos', 'HubSpot object record read', () => registry.get(subject.tenantId, subject.subjectHash)),
+        step('Cosmos', 'HubSpot object record read', () => recordsOf(registry, subject)),
         step('HubSpot', 'contact search', () => contacts.findContacts(subject.tenantId, hubspotIdentifiersOf(subject), orderOf(subject))),
       ]);
       const byId = new Map(found.map((c) => [c.id, { id: c.id, properties: c.properties }]));
@@ -107,7 +123,7 @@ export function hubspotContactDataStore(deps: HubSpotStoreDeps): PersonalDataSto
       const searching = contacts.findContacts(subject.tenantId, hubspotIdentifiersOf(subject), order);
       // Awaited below; a failure before then is not an unhandled rejection meanwhile.
       searching.catch(() => undefined);
-      const recorded = await step('Cosmos', 'HubSpot object record read', () => registry.get(subject.tenantId, subject.subjectHash));
+      const recorded = await step('Cosmos', 'HubSpot object record read', () => recordsOf(registry, subject));
       const recordedContacts = [...new Set((recorded?.contacts ?? []).map((c) => c.id))];
       const recordedThreads = [...new Set((recorded?.threads ?? []).map((t) => t.id))];
       const [known, found] = await Promise.all([eraseObjects(subject, recordedThreads, recordedContacts, order), searching]);
@@ -122,7 +138,7 @@ export function hubspotContactDataStore(deps: HubSpotStoreDeps): PersonalDataSto
         }
       }
       const unknown = await eraseObjects(subject, [...otherThreads], others, order);
-      await step('Cosmos', 'HubSpot object record delete', () => registry.forget(subject.tenantId, subject.subjectHash));
+      await step('Cosmos', 'HubSpot object record delete', () => forgetAll(registry, subject));
       const contactIds = [...recordedContacts, ...others];
       const threadIds = [...recordedThreads, ...otherThreads];
       return {
@@ -142,7 +158,7 @@ export function hubspotContactDataStore(deps: HubSpotStoreDeps): PersonalDataSto
         ]);
         return still.size + live.filter(Boolean).length;
       };
-      const [left, recorded] = await Promise.all([check(fromRefs.contacts, fromRefs.threads), step('Cosmos', 'HubSpot object record read', () => registry.get(subject.tenantId, subject.subjectHash))]);
+      const [left, recorded] = await Promise.all([check(fromRefs.contacts, fromRefs.threads), step('Cosmos', 'HubSpot object record read', () => recordsOf(registry, subject))]);
       if (!recorded) return left;
       // A record written after the erasure deleted it means a sync raced the erasure: what it names is
       // checked too, and even when that is gone already the erasure runs again (and deletes the record).
@@ -157,5 +173,7 @@ export function hubspotContactDataStore(deps: HubSpotStoreDeps): PersonalDataSto
 
 /** The privacy core's CRM port on HubSpot: a rectified name pushed to every contact of the subject's number. */
 export function hubspotCrmContacts(contacts: HubSpotContacts): CrmContacts {
-  return { renameSubject: (subject, profileName) => pushRectifiedName(contacts, subject.tenantId, subject.waId, profileName) };
+  return {
+    renameSubject: async (subject, profileName) => (subject.identifier.kind === 'waId' ? pushRectifiedName(contacts, subject.tenantId, subject.identifier.value, profileName) : 0),
+  };
 }

@@ -4,9 +4,9 @@
  * (2026-08-18: `contactPropertiesLeadingToMatch` names contact properties such as `phone`). See
  * docs/hubspot.md "Sources".
  */
-import type { SubjectHash, TenantId, WaId } from '../domain/ids';
+import type { SubjectHash, SubjectIdentifier, TenantId, WaId } from '../domain/ids';
 import { toE164 } from '../domain/ids';
-import type { HubSpotContact, HubSpotContacts } from './contacts';
+import { BSUID_PROPERTY, type HubSpotContact, type HubSpotContacts } from './contacts';
 import type { HubSpotObjectRegistry } from './objectRegistry';
 
 interface DirectoryEntry {
@@ -23,7 +23,8 @@ interface DirectoryEntry {
 export interface ContactLookup {
   tenantId: TenantId;
   subjectHash: SubjectHash;
-  waId: WaId;
+  /** The identifier of the partition the message is in: a phone number, or a BSUID (a username user). */
+  identifier: SubjectIdentifier;
   profileName?: string;
   rectifiedAt?: string;
   /** An entry cached before this time (the subject's erasure) is not used. */
@@ -99,7 +100,8 @@ export class ContactDirectory {
       if (lookup.rectifiedAt && lookup.profileName) await this.contacts.update(lookup.tenantId, recorded.id, nameProperties(lookup.profileName));
       return { contactId: recorded.id, matchedBy: recorded.matchedBy.length > 0 ? recorded.matchedBy : ['phone'], at, recorded: true, ...nameOf };
     }
-    const found = await this.contacts.findByPhone(lookup.tenantId, lookup.waId);
+    const own = lookup.identifier;
+    const found = await this.contacts.findContacts(lookup.tenantId, own.kind === 'waId' ? { phones: [own.value] } : { phones: [], bsuids: [own.value] });
     const existing = oldest(found);
     if (existing) {
       if (lookup.rectifiedAt && lookup.profileName && !sameName(existing, lookup.profileName)) {
@@ -109,9 +111,12 @@ export class ContactDirectory {
       await this.registry?.recordContact(lookup.tenantId, lookup.subjectHash, { id: existing.id, origin: 'found', matchedBy }, ttl);
       return { contactId: existing.id, matchedBy, at, ...nameOf };
     }
-    const created = await this.contacts.create(lookup.tenantId, { phone: toE164(lookup.waId), ...(lookup.profileName ? nameProperties(lookup.profileName) : {}) });
-    await this.registry?.recordContact(lookup.tenantId, lookup.subjectHash, { id: created.id, origin: 'created', matchedBy: ['phone'] }, ttl);
-    return { contactId: created.id, matchedBy: ['phone'], at, ...nameOf };
+    // A username user has no number here: the contact is made with the BSUID (HubSpot's WhatsApp BSUID property).
+    const identity: Record<string, string> = own.kind === 'waId' ? { phone: toE164(own.value) } : { [BSUID_PROPERTY]: own.value };
+    const matchedBy = own.kind === 'waId' ? ['phone'] : [BSUID_PROPERTY];
+    const created = await this.contacts.create(lookup.tenantId, { ...identity, ...(lookup.profileName ? nameProperties(lookup.profileName) : {}) });
+    await this.registry?.recordContact(lookup.tenantId, lookup.subjectHash, { id: created.id, origin: 'created', matchedBy }, ttl);
+    return { contactId: created.id, matchedBy, at, ...nameOf };
   }
 }
 

@@ -7,12 +7,12 @@
  */
 import { z } from 'zod';
 import { decryptText, keyIdOf } from '../crypto/dataEncryption';
-import { dataKeyring, hashSubject } from '../crypto/subjectKeys';
+import { dataKeyring } from '../crypto/subjectKeys';
 import type { Clock } from '../domain/clock';
-import { normaliseWaId, tenantIdSchema, toE164, type SubjectHash, type TenantId, type WaId } from '../domain/ids';
+import { hashOfPartitionKey, identifierOf, normaliseWaId, subjectPartitionKey, tenantIdSchema, toE164, type SubjectHash, type SubjectIdentifier, type TenantId } from '../domain/ids';
 import { coverOf, erasedAtOf, erasureCovering } from '../markers/erasureFence';
 import type { MarkerStore } from '../markers/markerStore';
-import { waIdOfPartition, type MessageStore } from '../messages/messageStore';
+import type { MessageStore } from '../messages/messageStore';
 import { DeadLetterError, type QueueSender } from '../queue/queuePort';
 import { retryDelayMs, throttledDelayMs, type Backoff } from '../retry';
 import type { SecretProvider } from '../secrets/secretProvider';
@@ -127,7 +127,7 @@ async function sync(deps: HubSpotSyncDeps, message: HubSpotSyncMessage): Promise
   const found = await deps.messages.find(message.tenantId, message.messageDocId);
   if (!found) return { outcome: 'gone' };
   if (found.doc.syncState !== 'pending') return { outcome: 'already-stored' };
-  const waId = await checkSubject(deps.secrets, message.tenantId, found.doc, message.subjectHash);
+  checkSubject(message.tenantId, found.doc, message.subjectHash);
 
   if (tenant.messageStorage === 'encrypted') return { outcome: await keepAsStored(deps, found) };
   if (tenant.messageStorage === 'none' || tenant.cancelledAt) {
@@ -136,12 +136,15 @@ async function sync(deps: HubSpotSyncDeps, message: HubSpotSyncMessage): Promise
   }
 
   const subjectHash = message.subjectHash as SubjectHash;
-  const [fence, tombstone, suppression, contact] = await Promise.all([
+  const [fence, tombstone, suppression, contact, restriction] = await Promise.all([
     deps.markers.get('fence', tenant.id, subjectHash),
     deps.markers.get('tombstone', tenant.id, subjectHash),
     deps.markers.get('suppression', tenant.id, subjectHash),
-    deps.subjects.getContact(tenant.id, waId),
+    deps.subjects.getContact(tenant.id, subjectHash),
+    deps.markers.get('restriction', tenant.id, subjectHash),
   ]);
+  // The partition's identifier, as its contact holds it (before the identity migration: the legacy key).
+  const identifier = identifierOf(contact?.userId ?? contact?.waId ?? '') ?? legacyIdentifierOf(message.tenantId, found.doc.pk);
   const erasedAt = tombstone ? erasedAtOf(tombstone) : undefined;
   // Covered by an erasure (in flight, or completed after the message was sent): never published.
   if (coverOf(fence, tombstone, new Date(found.doc.sentAt))) {
@@ -152,7 +155,12 @@ async function sync(deps: HubSpotSyncDeps, message: HubSpotSyncMessage): Promise
     await deps.messages.delete(found.doc);
     return { outcome: 'suppressed' };
   }
-  if (contact?.restricted) return { outcome: 'restricted' };
+  if (contact?.restricted || restriction) return { outcome: 'restricted' };
+  if (!identifier) {
+    // No contact says whom the message is from (it expired first): nothing to address it to.
+    await deps.messages.delete(found.doc);
+    return { outcome: 'dropped', reason: 'no-contact' };
+  }
 
   let channel: { channelId: string; channelAccountId: string };
   try {
@@ -170,7 +178,7 @@ async function sync(deps: HubSpotSyncDeps, message: HubSpotSyncMessage): Promise
   let contactId: string;
   let published: PublishedMessage;
   try {
-    ({ contactId, published } = await publish(deps, { tenant, waId, subjectHash, contact, erasedAt, channel, doc: found.doc, content }));
+    ({ contactId, published } = await publish(deps, { tenant, identifier, subjectHash, contact, erasedAt, channel, doc: found.doc, content }));
   } catch (error) {
     if (error instanceof HubSpotError) return reschedule(deps, message, error);
     throw error;
@@ -184,7 +192,7 @@ async function sync(deps: HubSpotSyncDeps, message: HubSpotSyncMessage): Promise
   // HubSpot eraser may have looked before our contact or message existed). The same when the document
   // went meanwhile with the contact document: the subject was erased.
   const covered = await erasureCovering(deps.markers, tenant.id, subjectHash, new Date(found.doc.sentAt));
-  if (covered || (deleted === 'gone' && !(await deps.subjects.getContact(tenant.id, waId)))) {
+  if (covered || (deleted === 'gone' && !(await deps.subjects.getContact(tenant.id, subjectHash)))) {
     if (published.threadId) await deps.conversations.archiveThread(tenant.id, published.threadId).catch(() => undefined);
     await deps.contacts.gdprDelete(tenant.id, contactId).catch(() => undefined);
     await deps.registry.forget(tenant.id, subjectHash).catch(() => undefined);
@@ -197,7 +205,7 @@ async function sync(deps: HubSpotSyncDeps, message: HubSpotSyncMessage): Promise
 
 interface PublishInput {
   tenant: Tenant;
-  waId: WaId;
+  identifier: SubjectIdentifier;
   subjectHash: SubjectHash;
   contact: StoredContact | undefined;
   erasedAt: number | undefined;
@@ -216,7 +224,7 @@ async function publish(deps: HubSpotSyncDeps, input: PublishInput): Promise<{ co
   const lookup = {
     tenantId: input.tenant.id,
     subjectHash: input.subjectHash,
-    waId: input.waId,
+    identifier: input.identifier,
     ttlSeconds: registryTtlSeconds(input.tenant),
     ...(input.contact?.profileName ? { profileName: input.contact.profileName } : {}),
     ...(input.contact?.rectifiedAt ? { rectifiedAt: input.contact.rectifiedAt } : {}),
@@ -243,7 +251,8 @@ async function publish(deps: HubSpotSyncDeps, input: PublishInput): Promise<{ co
  */
 export function customChannelMessage(input: PublishInput & { contactId: string; matchedBy?: readonly string[] }): CustomChannelMessage {
   const person: ConversationActor = {
-    deliveryIdentifier: { type: 'HS_PHONE_NUMBER', value: toE164(input.waId) },
+    // A username user has no phone number: HubSpot's opaque channel-specific id carries the BSUID.
+    deliveryIdentifier: input.identifier.kind === 'waId' ? { type: 'HS_PHONE_NUMBER', value: toE164(input.identifier.value) } : { type: 'CHANNEL_SPECIFIC_OPAQUE_ID', value: input.identifier.value },
     ...(input.contact?.profileName ? { name: input.contact.profileName } : {}),
   };
   const business: ConversationActor = { deliveryIdentifier: { type: 'CHANNEL_SPECIFIC_OPAQUE_ID', value: input.channel.channelAccountId }, name: input.tenant.name };
@@ -299,11 +308,16 @@ async function reschedule(deps: HubSpotSyncDeps, message: HubSpotSyncMessage, er
   return { outcome: 'rescheduled', reason: limited ? `rate-limited${error.policy ? `:${error.policy}` : ''}` : error.status ? `http-${error.status}` : 'unreachable' };
 }
 
-/** The message's subject hash must be the document's own: it is what erasure and the markers key on. */
-async function checkSubject(secrets: SecretProvider, tenantId: TenantId, doc: MessageDocument, subjectHash: string): Promise<WaId> {
-  const waId = normaliseWaId(waIdOfPartition(doc.pk));
-  if (!waId || (await hashSubject(secrets, tenantId, waId)) !== subjectHash) {
+/** The message's subject hash must be the document's own partition's: it is what erasure and the markers key on. */
+function checkSubject(tenantId: TenantId, doc: MessageDocument, subjectHash: string): void {
+  if (doc.pk !== subjectPartitionKey(tenantId, subjectHash as SubjectHash) && hashOfPartitionKey(tenantId, doc.pk) !== undefined) {
     throw new DeadLetterError('SubjectMismatch', 'the message subject hash does not match the message document');
   }
-  return waId;
+}
+
+/** A legacy partition key (`<tenantId>|<waId>`, before the identity migration) names its phone number. */
+function legacyIdentifierOf(tenantId: TenantId, pk: string): SubjectIdentifier | undefined {
+  if (hashOfPartitionKey(tenantId, pk) !== undefined || !pk.startsWith(`${tenantId}|`)) return undefined;
+  const waId = normaliseWaId(pk.slice(tenantId.length + 1));
+  return waId ? { kind: 'waId', value: waId } : undefined;
 }

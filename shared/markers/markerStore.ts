@@ -7,9 +7,13 @@ import type { TenantId } from '../domain/ids';
  *   recreate data, and after a backup restore every erasure can be re-applied from the tombstones.
  * - `seen-message`: a WhatsApp message id already processed (idempotency), with a short TTL.
  * - `checkpoint`: where a paged job (retention sweep, tenant purge) stopped, so it resumes there.
+ * - `marketing-preference`: the person's own marketing stop / resume (WhatsApp `user_preferences`).
+ * - `restriction`: processing restricted (Art. 18), for the person across identifiers.
  * - `fence`: an erasure of the subject is in flight (./erasureFence.ts): what arrives meanwhile is included in it.
+ * Suppression, tombstone, marketing preference, restriction and fence are person markers (shared/identity):
+ * written under every identifier of the person, and spread to an identifier linked later.
  */
-export type MarkerKind = 'suppression' | 'tombstone' | 'seen-message' | 'checkpoint' | 'fence';
+export type MarkerKind = 'suppression' | 'tombstone' | 'seen-message' | 'checkpoint' | 'marketing-preference' | 'restriction' | 'fence';
 
 export interface Marker {
   id: string;

@@ -1,4 +1,4 @@
-import type { TenantId, WaId } from '../domain/ids';
+import type { SubjectHash, TenantId } from '../domain/ids';
 import type { MessageDocument } from '../subjects/documents';
 import type { ReplaceOutcome, VersionedDocument } from '../subjects/subjectStore';
 
@@ -14,11 +14,8 @@ export interface MessageStore {
   upsert(doc: MessageDocument): Promise<void>;
   /** 'gone' when it was not there (deleted by someone else, or erased). */
   delete(doc: Pick<MessageDocument, 'id' | 'pk'>): Promise<'deleted' | 'gone'>;
-  /** Every message document of one subject, oldest first. */
-  listForSubject(tenantId: TenantId, waId: WaId): Promise<MessageDocument[]>;
+  /** Every message document of these partitions (a person's), oldest first. */
+  listForSubject(tenantId: TenantId, partitions: readonly string[]): Promise<MessageDocument[]>;
 }
 
-/** The wa_id of a subject partition key (`<tenantId>|<waId>`). */
-export function waIdOfPartition(pk: string): string {
-  return pk.slice(pk.indexOf('|') + 1);
-}
+export type { SubjectHash };

@@ -44,7 +44,7 @@ export async function recordOutboundMessage(deps: OutboundDeps, tenant: Tenant, 
   if (tenant.messageStorage === 'none') return 'not-stored';
   const hashKey = await requireSecret(deps.secrets, 'SUBJECT_HASH_KEY');
   const subjectHash = subjectHashOf(hashKey, tenant.id, waId);
-  const [tombstone, contact] = await Promise.all([deps.markers.get('tombstone', tenant.id, subjectHash), deps.subjects.getContact(tenant.id, waId)]);
+  const [tombstone, contact] = await Promise.all([deps.markers.get('tombstone', tenant.id, subjectHash), deps.subjects.getContact(tenant.id, subjectHash)]);
   if (tombstone && !(message.sentAt.getTime() > Date.parse(String(tombstone.data?.erasedAt ?? tombstone.at)))) return 'skipped-erased';
   if (contact?.restricted) return 'skipped-restricted';
 
@@ -53,7 +53,7 @@ export async function recordOutboundMessage(deps: OutboundDeps, tenant: Tenant, 
   const keyring = await dataKeyring(deps.secrets);
   const doc: MessageDocument = {
     id,
-    pk: subjectPartitionKey(tenant.id, waId),
+    pk: subjectPartitionKey(tenant.id, subjectHash),
     tenantId: tenant.id,
     type: 'message',
     messageId: message.messageId,

@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit/auditLog';
 import { decryptText, keyIdOf, type DataKeyring } from '../crypto/dataEncryption';
 import { dataKeyring, hashSubject } from '../crypto/subjectKeys';
-import type { TenantId, WaId } from '../domain/ids';
+import { legacyPartitionKey, subjectPartitionKey, type TenantId, type WaId } from '../domain/ids';
 import type { SecretProvider } from '../secrets/secretProvider';
 import type { MessageDocument } from '../subjects/documents';
 import type { Tenant } from '../tenants/tenant';
@@ -35,7 +35,9 @@ export interface StoredMessageDeps {
  * reported as unavailable instead of failing the whole read.
  */
 export async function readStoredMessages(deps: StoredMessageDeps, tenantId: TenantId, waId: WaId): Promise<StoredMessage[]> {
-  const docs = await deps.messages.listForSubject(tenantId, waId);
+  // The number's partition, and its legacy one until the identity migration has moved it.
+  const hash = await hashSubject(deps.secrets, tenantId, waId);
+  const docs = await deps.messages.listForSubject(tenantId, [subjectPartitionKey(tenantId, hash), legacyPartitionKey(tenantId, waId)]);
   if (docs.length === 0) return [];
   let keyring = await dataKeyring(deps.secrets);
   // A message written by an instance that already has a rotated-in key: the ring is read again once.

@@ -34,6 +34,8 @@ export const AUDIT_TYPES = {
   flowCompleted: 'flow.completed',
   reengaged: 'subject.reengaged',
   erasureCompleted: 'privacy.erasure.completed',
+  /** The person's own marketing stop / resume in WhatsApp (`user_preferences`), written by the webhook. */
+  marketingPreference: 'subject.marketing-preference',
 } as const;
 
 /** How far before a deletion request the preceding flow completion is looked for. */
@@ -151,6 +153,7 @@ export const privacyMetricsSchema = z.object({
       target: targetSchema,
     }),
     deletionsByScreen: z.object({ value: counts, definition: z.string() }),
+    marketingPreferences: z.object({ value: z.object({ stop: z.number(), resume: z.number() }), definition: z.string() }).optional(),
     daily: z.object({ value: z.array(dailySchema), definition: z.string() }),
   }),
 });
@@ -174,6 +177,8 @@ export const DEFINITIONS = {
     'Flow completions (flow.completed audit events in the period) ÷ deletion requests (erasure requests received in the period, every channel). Null without deletion requests. Target > 50 (50:1).',
   deletionsByScreen:
     `Erasure requests received in the period, per preceding flow screen: the screen the request was made on when it came from a flow, else the screen of the subject's latest flow completion in the ${SCREEN_LOOKBACK_DAYS} days before the request (matched by keyed hash), else "(none)". Screen ids that are not plain identifiers are counted as "(other)".`,
+  marketingPreferences:
+    'Marketing preferences people set in WhatsApp itself (user_preferences webhooks) in the period: stop and resume events (subject.marketing-preference audit events). Each is honoured for the person across identifiers: shown by the Privacy Centre, refused by marketing sends.',
   daily: 'Per UTC day of the period: requests received that day, requests (of the period) completed that day, and requests (of the period) failed that day.',
 } as const;
 
@@ -277,9 +282,20 @@ export function computePrivacyMetrics(query: MetricsQuery, records: MetricsRecor
         target: { ...TARGETS.trustCoefficient, met: trustMet },
       },
       deletionsByScreen: { value: deletionsByScreen, definition: DEFINITIONS.deletionsByScreen },
+      marketingPreferences: { value: marketingPreferencesOf(audit, inPeriod), definition: DEFINITIONS.marketingPreferences },
       daily: { value: dailyOf(query, requests), definition: DEFINITIONS.daily },
     },
   };
+}
+
+function marketingPreferencesOf(audit: MetricsRecords['audit'], inPeriod: (at: string) => boolean): { stop: number; resume: number } {
+  const counted = { stop: 0, resume: 0 };
+  for (const e of audit) {
+    if (e.type !== AUDIT_TYPES.marketingPreference || !inPeriod(e.at)) continue;
+    const value = e.details?.value;
+    if (value === 'stop' || value === 'resume') counted[value] += 1;
+  }
+  return counted;
 }
 
 /** Nearest-rank percentile of ascending values: the smallest value with at least p% at or below it. */

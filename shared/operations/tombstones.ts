@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { hashSubject } from '../crypto/subjectKeys';
-import type { TenantId, WaId } from '../domain/ids';
+import { hashIdentifier } from '../crypto/subjectKeys';
+import type { SubjectIdentifier, TenantId } from '../domain/ids';
 import type { MarkerStore } from '../markers/markerStore';
 import { createPrivacyRequest, ERASURE_SCOPES, type PrivacyDeps } from '../privacy';
 
@@ -78,13 +78,14 @@ export async function reapplyTombstones(ports: TombstonePorts, tenantId: TenantI
   }
   // The hash cannot be reversed: each subject that has data is hashed and looked up among the tombstones.
   const tombstoned = new Map(file.tombstones.map((t) => [t.subjectHash, t]));
-  const subjects: WaId[] = await ports.privacy.subjects.subjectsWithData(tenantId, MAX_SUBJECTS);
+  const subjects: SubjectIdentifier[] = await ports.privacy.subjects.subjectsWithData(tenantId, MAX_SUBJECTS);
   const erasures: ReapplyResult['erasures'] = [];
-  for (const waId of subjects) {
-    const subjectHash = await hashSubject(ports.privacy.secrets, tenantId, waId);
+  for (const subject of subjects) {
+    // Each identifier of a subject is its own partition; a tombstone names one of them (erasures write one per identifier).
+    const subjectHash = await hashIdentifier(ports.privacy.secrets, tenantId, subject);
     const entry = tombstoned.get(subjectHash);
     if (!entry) continue;
-    const created = await createPrivacyRequest(ports.privacy, { tenantId, waId, type: 'erasure', scope: entry.scope ?? 'all', channel: 'admin', actor });
+    const created = await createPrivacyRequest(ports.privacy, { tenantId, subject, type: 'erasure', scope: entry.scope ?? 'all', channel: 'admin', actor });
     if (created.kind === 'unknown-tenant') return { kind: 'unknown-tenant' };
     erasures.push({ requestId: created.request.id, subjectHash, reused: created.kind === 'existing' });
   }

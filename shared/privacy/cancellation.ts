@@ -69,8 +69,8 @@ export async function advanceCancellation(deps: PrivacyDeps, tenantId: TenantId,
   }
   const waIds = await deps.subjects.subjectsWithData(tenantId, pageSize);
   let requested = 0;
-  for (const waId of waIds) {
-    const result = await createPrivacyRequest(deps, { tenantId, waId, type: 'erasure', scope: 'all', channel: 'admin', actor: state.actor });
+  for (const subject of waIds) {
+    const result = await createPrivacyRequest(deps, { tenantId, subject, type: 'erasure', scope: 'all', channel: 'admin', actor: state.actor });
     if (result.kind === 'created') requested += 1;
     if (result.kind === 'unknown-tenant') return;
   }
@@ -86,6 +86,9 @@ export async function advanceCancellation(deps: PrivacyDeps, tenantId: TenantId,
   // Nothing of a subject is left: what remains under the tenant's prefixes (media whose references
   // expired, old exports), then the configuration.
   const blobs = await deps.tenantFiles.deleteAll(tenantId);
+  // Documents no contact names any more (their identifier is known only as a hash, so no request could
+  // be made for them): the account is going, they go with it.
+  const orphanDocuments = await deps.subjects.deleteRemaining(tenantId);
   // The HubSpot ids Flowkeeper still held for subjects whose data had already expired (no personal data;
   // what they point to is the tenant's CRM, under the tenant's HubSpot policy).
   const hubspotRecords = await deps.crmRecords.forgetTenant(tenantId);
@@ -94,7 +97,7 @@ export async function advanceCancellation(deps: PrivacyDeps, tenantId: TenantId,
     tenantId,
     type: 'tenant.cancellation.completed',
     actor: state.actor,
-    details: { subjectsErased: state.requested, orphanBlobsDeleted: blobs, hubspotRecordsDeleted: hubspotRecords, cancelledAt: state.cancelledAt, completedAt, kept: 'audit events, tombstones, suppression list, request records (keyed hashes only)' },
+    details: { subjectsErased: state.requested, orphanBlobsDeleted: blobs, orphanDocumentsDeleted: orphanDocuments, hubspotRecordsDeleted: hubspotRecords, cancelledAt: state.cancelledAt, completedAt, kept: 'audit events, tombstones, suppression list, request records (keyed hashes only)' },
   });
   await writeState(deps, tenantId, { ...state, status: 'completed', completedAt });
   await deps.tenants.delete(tenantId);

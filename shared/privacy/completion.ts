@@ -1,6 +1,6 @@
 import type { AuditEventInput } from '../audit/auditLog';
 import { retryDelayMs, throttledDelayMs } from '../retry';
-import { fenceSubject, liftFence } from '../markers/erasureFence';
+import { fencePerson, liftPersonFence, markPerson } from '../identity/person';
 import { advanceCancellation } from './cancellation';
 import type { PrivacyDeps } from './deps';
 import { describeFailure } from './errors';
@@ -98,7 +98,8 @@ async function completeErasure(
   const totalMs = completedAt.getTime() - Date.parse(current.receivedAt);
   // The tombstone and the audit event before the status: once the subject reference is wiped nothing
   // could write the tombstone any more, and a crash in between repeats the event rather than loses it.
-  const tombstone = deps.markers.put('tombstone', current.tenantId, current.subjectHash, {
+  // Under every identifier of the person (and any linked while this runs: markPerson reads again).
+  const tombstone = markPerson(deps, current.tenantId, [current.subjectHash, ...subject.subjectHashes], 'tombstone', {
     ttlSeconds: -1,
     data: { erasedAt: completedAt.toISOString(), requestId, scope: current.scope },
   });
@@ -155,10 +156,11 @@ async function completeErasure(
  * subject fenced: its fence is written again, in case this one had overwritten it.
  */
 async function liftFenceOf(deps: PrivacyDeps, request: PrivacyRequestDocument): Promise<void> {
-  await liftFence(deps.markers, request.tenantId, request.subjectHash, request.id);
+  // Under every identifier of the person, as it was written (shared/identity).
+  await liftPersonFence(deps, request.tenantId, [request.subjectHash, ...(request.subjectHashes ?? [])], request.id);
   const others = await deps.requests.listForSubject(request.tenantId, request.subjectHash, { type: 'erasure', limit: 20 });
   const open = others.find((r) => r.id !== request.id && (r.status === 'received' || r.status === 'in_progress' || r.status === 'verifying' || r.status === 'failed'));
-  if (open) await fenceSubject(deps.markers, open.tenantId, open.subjectHash, { requestId: open.id, since: open.receivedAt, scope: open.scope });
+  if (open) await fencePerson(deps, open.tenantId, [open.subjectHash, ...(open.subjectHashes ?? [])], { requestId: open.id, since: open.receivedAt, scope: open.scope });
 }
 
 /**

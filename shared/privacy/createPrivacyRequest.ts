@@ -1,9 +1,9 @@
 import { declaredScreen } from '../domain/allowList';
 import { createHash, randomUUID } from 'node:crypto';
 import { encryptText } from '../crypto/dataEncryption';
-import { hashSubject } from '../crypto/subjectKeys';
-import type { SubjectHash, TenantId, WaId } from '../domain/ids';
-import { fenceSubject } from '../markers/erasureFence';
+import { hashIdentifier } from '../crypto/subjectKeys';
+import type { SubjectHash, SubjectIdentifier, TenantId } from '../domain/ids';
+import { fencePerson, personOf } from '../identity/person';
 import type { PrivacyDeps } from './deps';
 import type { VersionedRequest } from './ports';
 import {
@@ -18,7 +18,8 @@ import {
 
 export interface CreatePrivacyRequestInput {
   tenantId: TenantId;
-  waId: WaId;
+  /** The identifier the subject is known by here: a phone number or a business-scoped user id. */
+  subject: SubjectIdentifier;
   type: PrivacyRequestType;
   scope?: ErasureScope;
   channel: RequestChannel;
@@ -50,7 +51,7 @@ export async function createPrivacyRequest(deps: PrivacyDeps, rawInput: CreatePr
   const { screen: _given, ...rest } = rawInput;
   const input: CreatePrivacyRequestInput = { ...rest, ...(screen ? { screen } : {}) };
   const scope: ErasureScope = input.type === 'erasure' ? (input.scope ?? 'all') : 'all';
-  const subjectHash = await hashSubject(deps.secrets, input.tenantId, input.waId);
+  const subjectHash = await hashIdentifier(deps.secrets, input.tenantId, input.subject);
   const openKey = openKeyOf(input.tenantId, subjectHash, input.type, scope, input.rectification?.profileName);
 
   const id = randomUUID();
@@ -70,8 +71,8 @@ export async function createPrivacyRequest(deps: PrivacyDeps, rawInput: CreatePr
     ...(input.drill ? { drill: true as const } : {}),
     ...(input.actor ? { actor: input.actor } : {}),
     subjectHash,
-    // The wa_id is needed until the request is carried out; encrypted, bound to this request's id.
-    subjectRef: encryptText(keyring, input.waId, id),
+    // The identifier is needed until the request is carried out; encrypted, bound to this request's id.
+    subjectRef: encryptText(keyring, input.subject.value, id),
     ...(input.rectification ? { rectificationRef: encryptText(keyring, JSON.stringify(input.rectification), `${id}:rectification`) } : {}),
     openKey,
     ...(lock.etag ? { openLockEtag: lock.etag } : {}),
@@ -87,7 +88,7 @@ export async function createPrivacyRequest(deps: PrivacyDeps, rawInput: CreatePr
   // The subject is fenced from now (shared/markers/erasureFence.ts); if this write fails, planning
   // writes the fence before any store is touched, and the verification catches what came in between.
   const fenced = input.type === 'erasure'
-    ? fenceSubject(deps.markers, input.tenantId, subjectHash, { requestId: id, since: now.toISOString(), scope }).catch(() => undefined)
+    ? fencePerson(deps, input.tenantId, [subjectHash], { requestId: id, since: now.toISOString(), scope }).catch(() => undefined)
     : undefined;
   // Written first; then the audit event and the send go out together.
   const audited = deps.audit.record({
@@ -123,8 +124,8 @@ export async function getPrivacyRequest(deps: PrivacyDeps, id: string): Promise<
 }
 
 /** The subject's requests, newest first: what the WhatsApp Flows privacy centre shows. */
-export async function latestRequestsForSubject(deps: PrivacyDeps, tenantId: TenantId, waId: WaId, limit = 10): Promise<PrivacyRequestView[]> {
-  const subjectHash = await hashSubject(deps.secrets, tenantId, waId);
+export async function latestRequestsForSubject(deps: PrivacyDeps, tenantId: TenantId, subject: SubjectIdentifier, limit = 10): Promise<PrivacyRequestView[]> {
+  const subjectHash = await hashIdentifier(deps.secrets, tenantId, subject);
   return (await deps.requests.listForSubject(tenantId, subjectHash, { limit })).map(viewOf);
 }
 
@@ -139,26 +140,37 @@ export interface AccessSummary {
   /** The tenant syncs contacts to HubSpot and holds a contact for the subject. */
   hubspot: boolean;
   marketing: 'opted_in' | 'opted_out' | 'unknown';
+  /** The person's own choice in WhatsApp (`user_preferences`): `stop`, `resume`, or none recorded. */
+  whatsappMarketing: 'stop' | 'resume' | 'none';
   restricted: boolean;
   openRequests: number;
 }
 
 /**
- * What is held about the subject, as kinds and counts, for the privacy centre screen: one
- * single-partition query and two point reads, no call to HubSpot (a Flow screen must answer fast).
+ * What is held about the person, as kinds and counts, for the privacy centre screen: one query per
+ * identifier's partition and a few point reads, no call to HubSpot (a Flow screen must answer fast).
  */
-export async function accessSummary(deps: PrivacyDeps, tenantId: TenantId, waId: WaId): Promise<AccessSummary> {
-  const subjectHash = await hashSubject(deps.secrets, tenantId, waId);
-  const [docs, tenant, suppression, requests] = await Promise.all([
-    deps.subjects.summary({ tenantId, waId }),
+export async function accessSummary(deps: PrivacyDeps, tenantId: TenantId, subject: SubjectIdentifier): Promise<AccessSummary> {
+  const subjectHash = await hashIdentifier(deps.secrets, tenantId, subject);
+  const subjectHashes = await personOf(deps, tenantId, [subjectHash]);
+  const [docs, tenant, suppression, preference, restriction, requests] = await Promise.all([
+    deps.subjects.summary({ tenantId, identifier: subject, subjectHash, subjectHashes }),
     deps.tenants.get(tenantId),
     deps.markers.get('suppression', tenantId, subjectHash),
-    deps.requests.listForSubject(tenantId, subjectHash as SubjectHash, { limit: 50 }),
+    deps.markers.get('marketing-preference', tenantId, subjectHash),
+    deps.markers.get('restriction', tenantId, subjectHash),
+    deps.requests.listForSubject(tenantId, subjectHash, { limit: 50 }),
   ]);
   const count = (type: string) => docs.filter((d) => d.type === type).length;
   const contact = docs.find((d) => d.type === 'contact');
   const consent = docs.find((d) => d.type === 'consent');
-  const marketing = suppression || contact?.optIn === 'opted_out' || consent?.granted === false ? 'opted_out' : consent?.granted === true || contact?.optIn === 'opted_in' ? 'opted_in' : 'unknown';
+  const whatsappMarketing = preference?.data?.value === 'stop' ? 'stop' : preference?.data?.value === 'resume' ? 'resume' : 'none';
+  const marketing =
+    suppression || whatsappMarketing === 'stop' || contact?.optIn === 'opted_out' || consent?.granted === false
+      ? 'opted_out'
+      : consent?.granted === true || contact?.optIn === 'opted_in'
+        ? 'opted_in'
+        : 'unknown';
   return {
     contact: contact !== undefined,
     ...(contact ? { contactDetails: { firstSeenAt: contact.firstSeenAt ?? '', lastSeenAt: contact.lastSeenAt ?? '', hasProfileName: Boolean(contact.profileName) } } : {}),
@@ -168,7 +180,8 @@ export async function accessSummary(deps: PrivacyDeps, tenantId: TenantId, waId:
     consents: count('consent'),
     hubspot: Boolean(tenant?.hubspot.enabled) && contact !== undefined,
     marketing,
-    restricted: contact?.restricted === true,
+    whatsappMarketing,
+    restricted: restriction !== undefined || docs.some((d) => d.type === 'contact' && d.restricted === true),
     openRequests: requests.filter((r) => ['received', 'in_progress', 'verifying'].includes(r.status)).length,
   };
 }

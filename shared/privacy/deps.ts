@@ -1,4 +1,5 @@
 import type { Clock } from '../domain/clock';
+import type { IdentityLinkStore } from '../identity/identityLinks';
 import type { QueueSender } from '../queue/queuePort';
 import type { Backoff } from '../retry';
 import type { SecretProvider } from '../secrets/secretProvider';
@@ -46,6 +47,8 @@ export interface PrivacyDeps {
   audit: AuditTrail;
   markers: PrivacyMarkers;
   subjects: SubjectDocumentStore;
+  /** Which identifiers belong to one person (shared/identity). */
+  links: IdentityLinkStore;
   exports: ExportStore;
   tenantFiles: TenantFiles;
   queue: QueueSender;

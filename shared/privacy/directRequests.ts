@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { openSealed } from '../crypto/subjectKeys';
 import { erasureCovering } from '../markers/erasureFence';
 import { subjectPartitionKey } from '../domain/ids';
+import { markPerson } from '../identity/person';
 import { lifetime, type ConsentDocument } from '../subjects/documents';
+import type { StoredContact } from '../subjects/subjectStore';
 import { ttlSeconds } from '../tenants/tenant';
 import { finish, taskDetails } from './completion';
 import type { PrivacyDeps } from './deps';
@@ -54,7 +56,7 @@ export async function carryOutDirectRequest(deps: PrivacyDeps, doc: PrivacyReque
     requestId: doc.id,
     details: { type: doc.type, channel: doc.channel, receivedAt: doc.receivedAt, dueAt: doc.dueAt, totalMs, stepMs: completedAt.getTime() - started.getTime(), ...outcome, ...taskDetails(tasks) },
   });
-  await finish(deps, doc.id, (d) => (d.status === 'received' ? { ...d, status: 'completed', completedAt: completedAt.toISOString(), tasks, outcome, ...(exportInfo ? { export: exportInfo } : {}) } : undefined));
+  await finish(deps, doc.id, (d) => (d.status === 'received' ? { ...d, status: 'completed', completedAt: completedAt.toISOString(), tasks, outcome, subjectHashes: [...subject.subjectHashes], ...(exportInfo ? { export: exportInfo } : {}) } : undefined));
   deps.telemetry.event('privacy.request.completed', { tenantId: doc.tenantId, type: doc.type, channel: doc.channel, latencyMs: totalMs, requestId: doc.id });
 }
 
@@ -89,7 +91,8 @@ async function accessExport(deps: PrivacyDeps, doc: PrivacyRequestDocument, subj
     format: 'flowkeeper.access-export/v1',
     requestId: doc.id,
     controller: { tenantId: subject.tenantId, name: subject.tenant.name },
-    subject: { waId: subject.waId, phone: `+${subject.waId}` },
+    subject: subject.identifier.kind === 'waId' ? { waId: subject.identifier.value, phone: `+${subject.identifier.value}` } : { userId: subject.identifier.value },
+    identifiers: subject.subjectHashes.length,
     generatedAt: generatedAt.toISOString(),
     expiresAt: expiresAt.toISOString(),
     stores,
@@ -113,8 +116,9 @@ async function rectify(deps: PrivacyDeps, doc: PrivacyRequestDocument, subject: 
   if (!doc.rectificationRef) throw new StoreError('permanent', 'the rectification has no corrected value left');
   const { profileName } = rectificationSchema.parse(JSON.parse(await openSealed(deps.keyring, doc.rectificationRef, `${doc.id}:rectification`)));
   const now = deps.clock.now().toISOString();
-  const { contact } = await step('Cosmos DB', 'contact update', () =>
-    deps.subjects.updateContact(subject.tenantId, subject.waId, (current) => (current ? { ...current, profileName, rectifiedAt: now } : undefined)),
+  // Every identifier's contact of the person holds the name.
+  const contact = await step('Cosmos DB', 'contact update', () =>
+    eachContact(deps, subject, (current) => (current ? { ...current, profileName, rectifiedAt: now } : undefined)),
   );
   // HubSpot holds the name too where the tenant syncs to it: corrected there at once, not at the next message.
   const syncsToHubSpot = subject.tenant.hubspot.enabled || subject.tenant.messageStorage === 'hubspot';
@@ -126,10 +130,22 @@ async function rectify(deps: PrivacyDeps, doc: PrivacyRequestDocument, subject: 
 
 /** Art. 18: processing restricted (stored, not used: no HubSpot sync, no messages). */
 async function restrict(deps: PrivacyDeps, subject: SubjectContext): Promise<Outcome> {
-  const { contact } = await step('Cosmos DB', 'contact update', () =>
-    deps.subjects.updateContact(subject.tenantId, subject.waId, (current) => (current && !current.restricted ? { ...current, restricted: true } : undefined)),
+  // A person marker (every identifier, and any linked later), beside the contacts' flag.
+  await step('Cosmos DB', 'restriction marker write', () =>
+    markPerson(deps, subject.tenantId, subject.subjectHashes, 'restriction', { ttlSeconds: -1, data: { since: deps.clock.now().toISOString() } }),
   );
-  return { contactFound: contact !== undefined, restricted: contact?.restricted === true };
+  const contact = await step('Cosmos DB', 'contact update', () =>
+    eachContact(deps, subject, (current) => (current && !current.restricted ? { ...current, restricted: true } : current)),
+  );
+  return { contactFound: contact !== undefined, restricted: true };
+}
+
+/** Applies `change` to the contact of each identifier of the person; returns the request identifier's (or any). */
+async function eachContact(deps: PrivacyDeps, subject: SubjectContext, change: (current: StoredContact | undefined) => StoredContact | undefined): Promise<StoredContact | undefined> {
+  const results = await Promise.all(
+    [...new Set([subject.subjectHash, ...subject.subjectHashes])].map((h) => deps.subjects.updateContact(subject.tenantId, h, change)),
+  );
+  return results[0]?.contact ?? results.find((r) => r.contact)?.contact;
 }
 
 /**
@@ -138,12 +154,12 @@ async function restrict(deps: PrivacyDeps, subject: SubjectContext): Promise<Out
  */
 async function object(deps: PrivacyDeps, subject: SubjectContext, started: Date): Promise<Outcome> {
   const now = deps.clock.now();
-  const pk = subjectPartitionKey(subject.tenantId, subject.waId);
+  const pk = subjectPartitionKey(subject.tenantId, subject.subjectHash);
   const { alreadySuppressed } = await suppress(deps, subject);
   const [consents, contact] = await step('Cosmos DB', 'consent query', async () =>
     Promise.all([
       deps.subjects.consents(subject),
-      deps.subjects.getContact(subject.tenantId, subject.waId),
+      deps.subjects.getContact(subject.tenantId, subject.subjectHash),
     ]),
   );
   const marketing = consents.filter((c) => c.purpose === 'marketing');
@@ -157,7 +173,7 @@ async function object(deps: PrivacyDeps, subject: SubjectContext, started: Date)
   });
   // Write, then look again: an erasure that began meanwhile may have passed the consents already.
   if (await erasureCovering(deps.markers, subject.tenantId, subject.subjectHash, started)) {
-    await step('Cosmos DB', 'consent delete', () => deps.subjects.delete(subject, withdrawn.map((c) => c.id)));
+    await step('Cosmos DB', 'consent delete', () => deps.subjects.delete(subject, withdrawn.map((c) => ({ id: c.id, pk: c.pk, type: c.type }))));
     return { suppressed: true, alreadySuppressed, consentsWithdrawn: 0 };
   }
   return { suppressed: true, alreadySuppressed, consentsWithdrawn: withdrawn.length };
@@ -166,6 +182,6 @@ async function object(deps: PrivacyDeps, subject: SubjectContext, started: Date)
 /** The keyed hash on the suppression list (it survives erasure, so the subject is not messaged again). */
 async function suppress(deps: PrivacyDeps, subject: SubjectContext): Promise<{ suppressed: true; alreadySuppressed: boolean }> {
   const existing = await deps.markers.get('suppression', subject.tenantId, subject.subjectHash);
-  if (!existing) await deps.markers.put('suppression', subject.tenantId, subject.subjectHash, { ttlSeconds: -1, data: { since: deps.clock.now().toISOString(), source: 'objection' } });
+  if (!existing) await markPerson(deps, subject.tenantId, subject.subjectHashes, 'suppression', { ttlSeconds: -1, data: { since: deps.clock.now().toISOString(), source: 'objection' } });
   return { suppressed: true, alreadySuppressed: existing !== undefined };
 }

@@ -1,6 +1,6 @@
 import type { AuditEvent, AuditEventInput } from '../audit/auditLog';
 import type { DataKeyring } from '../crypto/dataEncryption';
-import type { SubjectHash, TenantId, WaId } from '../domain/ids';
+import type { SubjectHash, SubjectIdentifier, TenantId } from '../domain/ids';
 import type { Marker, MarkerKind } from '../markers/markerStore';
 import type { AnySubjectDocument, StoredContact } from '../subjects/subjectStore';
 import type { ConsentDocument, SubjectDocumentType } from '../subjects/documents';
@@ -17,7 +17,18 @@ import type { PrivacyRequestDocument, PrivacyRequestStatus, PrivacyRequestType }
  */
 export interface SubjectRef {
   tenantId: TenantId;
-  waId: WaId;
+  /** The identifier the request names (decrypted for the step), and its keyed hash. */
+  identifier: SubjectIdentifier;
+  subjectHash: SubjectHash;
+  /** Every identifier hash of the person (shared/identity), `subjectHash` included. */
+  subjectHashes: readonly SubjectHash[];
+}
+
+/** Where one subject document is: its id and partition. */
+export interface SubjectDocumentKey {
+  id: string;
+  pk: string;
+  type: SubjectDocumentType;
 }
 
 /** A privacy request document with the version (etag) it was read or written at. */
@@ -66,23 +77,28 @@ export interface SubjectDocumentSummary {
 
 /** A subject's documents (the Cosmos `subjects` partition): what erasure, export, summary and the direct rights need. */
 export interface SubjectDocumentStore {
-  /** Ids and types of the subject's documents, of the given types (every type when omitted). */
-  list(subject: SubjectRef, types?: readonly SubjectDocumentType[]): Promise<{ id: string; type: SubjectDocumentType }[]>;
-  /** Deletes these documents of the subject; one already gone counts as done. Returns how many were deleted. */
-  delete(subject: SubjectRef, ids: readonly string[]): Promise<number>;
+  /**
+   * Ids, partitions and types of the person's documents (every identifier's partition, and the legacy
+   * phone-number partition until migrated), of the given types (every type when omitted).
+   */
+  list(subject: SubjectRef, types?: readonly SubjectDocumentType[]): Promise<SubjectDocumentKey[]>;
+  /** Deletes these documents; one already gone counts as done. Returns how many were deleted. */
+  delete(subject: SubjectRef, docs: readonly SubjectDocumentKey[]): Promise<number>;
   /** Every document of the subject as stored (the access export). */
   readAll(subject: SubjectRef): Promise<Record<string, unknown>[]>;
   summary(subject: SubjectRef): Promise<SubjectDocumentSummary[]>;
   consents(subject: SubjectRef): Promise<ConsentDocument[]>;
-  getContact(tenantId: TenantId, waId: WaId): Promise<StoredContact | undefined>;
+  getContact(tenantId: TenantId, subjectHash: SubjectHash): Promise<StoredContact | undefined>;
   updateContact(
     tenantId: TenantId,
-    waId: WaId,
+    subjectHash: SubjectHash,
     change: (current: StoredContact | undefined) => StoredContact | undefined,
   ): Promise<{ contact: StoredContact | undefined; created: boolean }>;
   upsert(doc: AnySubjectDocument): Promise<void>;
-  /** Up to `max` subjects of the tenant that still hold any document (account cancellation). */
-  subjectsWithData(tenantId: TenantId, max: number): Promise<WaId[]>;
+  /** Up to `max` subjects of the tenant that still hold a contact (account cancellation), by the identifier the contact holds. */
+  subjectsWithData(tenantId: TenantId, max: number): Promise<SubjectIdentifier[]>;
+  /** Deletes every subject document of the tenant that is left (the end of an account cancellation); how many. */
+  deleteRemaining(tenantId: TenantId): Promise<number>;
   /** How many subjects of the tenant have a contact document. */
   countSubjects(tenantId: TenantId): Promise<number>;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { tenantIdSchema, waIdSchema, type SubjectHash, type TenantId } from '../domain/ids';
+import { tenantIdSchema, userIdSchema, waIdSchema, type SubjectHash, type TenantId } from '../domain/ids';
 
 /**
  * The privacy request model shared by the admin API, the webhook (flow completions and messages) and the
@@ -24,12 +24,22 @@ export type RequestChannel = (typeof REQUEST_CHANNELS)[number];
 export const STORE_NAMES = ['cosmos', 'blob', 'hubspot'] as const;
 export type StoreName = (typeof STORE_NAMES)[number];
 
+const SUBJECT_EXAMPLE = '{"waId": "+447700900123"} or {"userId": "US.13491208655302741918"}';
+const SUBJECT_REQUIRED = `is required: ${SUBJECT_EXAMPLE}`;
+
 /** Body of POST /api/privacy-requests. */
 export const privacyRequestInputSchema = z
   .object({
     tenantId: tenantIdSchema,
     type: z.enum(PRIVACY_REQUEST_TYPES, { error: `must be one of ${PRIVACY_REQUEST_TYPES.join(', ')}` }),
-    subject: z.object({ waId: waIdSchema }, { error: 'is required: {"waId": "+447700900123"}' }).strict(),
+    /** A phone number, or a business-scoped user id (a WhatsApp username user may have no number). */
+    subject: z
+      .object({ waId: waIdSchema.optional(), userId: userIdSchema.optional() }, { error: SUBJECT_REQUIRED })
+      .strict()
+      .superRefine((v, ctx) => {
+        if ((v.waId === undefined) === (v.userId === undefined)) ctx.addIssue({ code: 'custom', message: `must have exactly one of waId, userId: ${SUBJECT_EXAMPLE}` });
+      })
+      .transform((v) => (v.waId !== undefined ? { waId: v.waId } : { userId: v.userId! })),
     scope: z.enum(ERASURE_SCOPES, { error: `must be one of ${ERASURE_SCOPES.join(', ')}` }).default('all'),
     /** Rectification: the corrected profile name. */
     rectification: z.object({ profileName: z.string().trim().min(1).max(200) }).strict().optional(),
@@ -40,6 +50,8 @@ export const privacyRequestInputSchema = z
     message: 'is required for a rectification: {"profileName": "..."}',
   });
 export type PrivacyRequestInput = z.infer<typeof privacyRequestInputSchema>;
+
+
 
 /**
  * The stores a request touches, one task each. The first three are where an erasure fans out to; the
@@ -94,6 +106,8 @@ export const privacyRequestDocumentSchema = z.object({
   /** An erasure drill's request (shared/drills): excluded from the privacy figures. */
   drill: z.literal(true).optional(),
   subjectHash: z.string().transform((v) => v as SubjectHash),
+  /** Every identifier hash of the person, recorded at planning (shared/identity); the erasers work on all. */
+  subjectHashes: z.array(z.string().transform((v) => v as SubjectHash)).optional(),
   subjectRef: z.string().optional(),
   rectificationRef: z.string().optional(),
   openKey: z.string(),

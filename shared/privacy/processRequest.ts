@@ -1,4 +1,4 @@
-import { fenceSubject } from '../markers/erasureFence';
+import { fencePerson } from '../identity/person';
 import { DeadLetterError } from '../queue/queuePort';
 import { retryDelayMs, throttledDelayMs } from '../retry';
 import { failRequest, verifyAndComplete } from './completion';
@@ -8,6 +8,7 @@ import { describeFailure } from './errors';
 import { privacyRequestMessageSchema, type ErasureTaskMessage, type PrivacyRequestDocument, type PrivacyTask } from './privacyRequest';
 import type { VersionedRequest } from './ports';
 import { taskMessageId } from './runErasureTask';
+import { subjectHashesOf } from './subject';
 
 export type ProcessOutcome = 'planned' | 'completed' | 'failed' | 'rescheduled' | 'verified' | 'ignored';
 
@@ -68,13 +69,16 @@ async function plan(deps: PrivacyDeps, read: VersionedRequest): Promise<ProcessO
     return 'failed';
   }
   const now = deps.clock.now().toISOString();
-  // Before any store is touched: from here on, whatever arrives for the subject is included in this
-  // erasure (written again in case the write at creation failed; a failure here retries the planning).
-  await fenceSubject(deps.markers, doc.tenantId, doc.subjectHash, { requestId: doc.id, since: doc.receivedAt, scope: doc.scope });
+  // The person: every identifier linked to the one the request names (shared/identity), recorded.
+  const subjectHashes = await subjectHashesOf(deps, doc);
+  // Before any store is touched: from here on, whatever arrives for any identifier of the person is
+  // included in this erasure (written again in case the write at creation failed; a failure here
+  // retries the planning).
+  await fencePerson(deps, doc.tenantId, subjectHashes, { requestId: doc.id, since: doc.receivedAt, scope: doc.scope });
   const tasks: PrivacyTask[] = await Promise.all(
     deps.registry.storesFor(doc.scope).map(async (store): Promise<PrivacyTask> => {
       const note = store.notApplicable(tenant);
-      const empty = !note && store.holdsNothing ? await store.holdsNothing(doc) : false;
+      const empty = !note && store.holdsNothing ? await store.holdsNothing({ tenantId: doc.tenantId, subjectHash: doc.subjectHash, subjectHashes }) : false;
       const done = { status: 'done' as const, counts: { found: 0, deleted: 0 }, startedAt: now, finishedAt: now, durationMs: 0 };
       const base = { store: store.name, attempts: 0, generation: 0, rateLimited: 0 };
       if (note) return { ...base, ...done, note };
@@ -87,7 +91,7 @@ async function plan(deps: PrivacyDeps, read: VersionedRequest): Promise<ProcessO
     (d) => {
       if (d.status !== 'received') return undefined;
       const allDone = tasks.every((t) => t.status === 'done');
-      return { ...d, status: allDone ? 'verifying' : 'in_progress', startedAt: d.startedAt ?? now, tasks };
+      return { ...d, status: allDone ? 'verifying' : 'in_progress', startedAt: d.startedAt ?? now, tasks, subjectHashes };
     },
     read,
   );

@@ -1,4 +1,4 @@
-import type { SubjectHash, TenantId, WaId } from '../domain/ids';
+import type { SubjectRef } from './ports';
 import type { SubjectDocumentType } from '../subjects/documents';
 import type { Retention, Tenant } from '../tenants/tenant';
 import type { ErasureScope, TaskStore } from './privacyRequest';
@@ -21,12 +21,12 @@ export type DataCategory =
   | 'crm-contact'
   | 'access-export';
 
-/** Who a store step is about. The wa_id only lives in memory for the step (decrypted from the request). */
-export interface SubjectContext {
+/**
+ * Who a store step is about: the person, by every identifier hash (`subjectHashes`), and the identifier
+ * the request names, which only lives in memory for the step (decrypted from the request).
+ */
+export interface SubjectContext extends SubjectRef {
   tenant: Tenant;
-  tenantId: TenantId;
-  waId: WaId;
-  subjectHash: SubjectHash;
   /** When the request was received (ISO 8601): a rate-limited store serves older requests first. */
   requestedAt?: string;
 }
@@ -53,7 +53,7 @@ export interface PersonalDataStore {
    * The planner then records the task as done with 0 instead of fanning out a message for it (the
    * verification pass still reads the store).
    */
-  holdsNothing?(subject: Pick<SubjectContext, 'tenantId' | 'subjectHash'>): Promise<boolean>;
+  holdsNothing?(subject: Pick<SubjectContext, 'tenantId' | 'subjectHash' | 'subjectHashes'>): Promise<boolean>;
   exportSubject(subject: SubjectContext): Promise<{ records: number; data: unknown }>;
   eraseSubject(subject: SubjectContext, scope: ErasureScope): Promise<ErasureOutcome>;
   /** What is still there for the subject in this scope (0 = verified gone). `refs` are what the erasure reported. */

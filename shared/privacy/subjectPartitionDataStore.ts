@@ -1,6 +1,8 @@
 import { decryptText, keyIdOf } from '../crypto/dataEncryption';
 import { openSealed } from '../crypto/subjectKeys';
 import type { Clock } from '../domain/clock';
+import type { IdentityLinkStore } from '../identity/identityLinks';
+import { markPerson } from '../identity/person';
 import { SUBJECT_DOCUMENT_TYPES } from '../subjects/documents';
 import { step } from './errors';
 import type { ErasureScope } from './privacyRequest';
@@ -10,13 +12,13 @@ import { documentTypesFor, SUBJECT_DOCUMENT_POLICIES, type ErasureOutcome, type 
 const INTERNAL_FIELDS = ['pk', 'ttl', 'expiresAt', 'tenantId', '_rid', '_self', '_etag', '_attachments', '_ts', 'ciphertext', 'keyId'];
 
 /**
- * The registry's entry for the subject's partition of documents (contact, flow responses, stored
+ * The registry's entry for the person's partitions of documents (one per identifier, shared/identity) (contact, flow responses, stored
  * messages, media references, consents: the Cosmos `subjects` container in the app). Erasure lists the
  * ids of the scope's document types and deletes them (the store batches; a document already gone counts
  * as done, so a re-run after a partial failure finishes the job). The `marketing` scope also puts the
  * subject on the suppression list (a keyed hash), so they are not messaged again.
  */
-export function subjectPartitionDataStore(deps: { subjects: SubjectDocumentStore; markers: PrivacyMarkers; clock: Clock; keyring: Keyring }): PersonalDataStore {
+export function subjectPartitionDataStore(deps: { subjects: SubjectDocumentStore; markers: PrivacyMarkers; links: IdentityLinkStore; clock: Clock; keyring: Keyring }): PersonalDataStore {
   const { subjects } = deps;
   return {
     name: 'cosmos',
@@ -49,11 +51,11 @@ export function subjectPartitionDataStore(deps: { subjects: SubjectDocumentStore
     async eraseSubject(subject, scope: ErasureScope): Promise<ErasureOutcome> {
       const types = documentTypesFor(scope);
       const ids = await step('Cosmos DB', 'subject partition query', () => subjects.list(subject, types));
-      const deleted = await step('Cosmos DB', 'transactional batch delete', () => subjects.delete(subject, ids.map((d) => d.id)));
+      const deleted = await step('Cosmos DB', 'transactional batch delete', () => subjects.delete(subject, ids));
       if (scope === 'marketing') {
         await step('Cosmos DB', 'suppression marker write', async () => {
           const existing = await deps.markers.get('suppression', subject.tenantId, subject.subjectHash);
-          if (!existing) await deps.markers.put('suppression', subject.tenantId, subject.subjectHash, { ttlSeconds: -1, data: { since: deps.clock.now().toISOString(), source: 'erasure' } });
+          if (!existing) await markPerson(deps, subject.tenantId, subject.subjectHashes, 'suppression', { ttlSeconds: -1, data: { since: deps.clock.now().toISOString(), source: 'erasure' } });
         });
       }
       return { found: ids.length, deleted };

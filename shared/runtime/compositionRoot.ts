@@ -3,6 +3,10 @@ import { CosmosAuditLog } from '../cosmos/auditLog';
 import { CosmosHubSpotObjectRegistry } from '../cosmos/hubspotObjectRecords';
 import { cosmosExpiredDocuments } from '../cosmos/expiredDocuments';
 import { CosmosMarkerStore } from '../cosmos/markerStore';
+import { CosmosIdentityLinkStore } from '../cosmos/identityLinkStore';
+import { cosmosLegacyDocuments } from '../cosmos/legacyDocuments';
+import type { MigrationDeps } from '../identity/migration';
+import { requireSecret } from '../secrets/secretProvider';
 import { CosmosMessageStore } from '../cosmos/messageStore';
 import { cosmosMetricsSource } from '../cosmos/metricsSource';
 import { CosmosPrivacyRequestRepository } from '../cosmos/privacyRequestRepository';
@@ -81,6 +85,8 @@ export interface CompositionRoot {
   syncToHubSpot(message: unknown): Promise<HubSpotSyncOutcome>;
   flows: FlowsEndpointDeps;
   subjectMessages: StoredMessageDeps & { tenants: TenantRepository; audit: AuditLog };
+  /** The identity migration (legacy phone-number partition keys to identifier hashes). */
+  identityMigration: MigrationDeps;
   metrics: MetricsSource;
   requestList: RequestListSource;
   retentionSweep: RetentionSweepPorts;
@@ -133,11 +139,12 @@ function sharedParts(s: Services): SharedParts {
     }),
     // One per process: the sync's writes and the erasure's deletes share its cache.
     hubspotObjects: new CosmosHubSpotObjectRegistry(s.cosmos.markers, s.clock),
+    links: new CosmosIdentityLinkStore(s.cosmos.markers, () => s.clock.now()),
   };
 }
 
 function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
-  const { tenants, audit, markers, subjects, messages, hubspot, hubspotObjects } = shared;
+  const { tenants, audit, markers, subjects, messages, hubspot, hubspotObjects, links } = shared;
   const privacy = privacyDeps(s, shared);
   const requestPrivacy: RequestPrivacy = async (input) => {
     // A flow's data request goes through the same use case as the admin API (an open identical one is reused).
@@ -158,7 +165,7 @@ function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
     hubspot,
     hubspotObjects,
     privacy,
-    webhook: { ...common, secrets: s.secrets, tenants, markers, audit, subjects, queue: s.queue, sleep: timerSleep, requestPrivacy },
+    webhook: { ...common, secrets: s.secrets, tenants, markers, audit, subjects, links, legacy: cosmosLegacyDocuments(s.cosmos.subjects), queue: s.queue, sleep: timerSleep, requestPrivacy },
     mediaDownload: { ...common, subjects, markers, blobs: mediaBlobsOf(s.blobs.media), queue: s.queue, secrets: s.secrets, fetch: s.fetch, graphBaseUrl: s.settings.GRAPH_API_BASE_URL },
     syncToHubSpot: (message) => syncMessageToHubSpot(hubspotSync, message),
     flows: {
@@ -169,6 +176,7 @@ function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
       privacy: privacyCentrePortOf(privacy),
     },
     subjectMessages: { tenants, audit, secrets: s.secrets, messages },
+    identityMigration: { legacy: cosmosLegacyDocuments(s.cosmos.subjects), subjectHashKey: () => requireSecret(s.secrets, 'SUBJECT_HASH_KEY'), audit, clock: s.clock },
     metrics: cosmosMetricsSource(s.cosmos),
     requestList: cosmosRequestList(s.cosmos.privacyRequests),
     retentionSweep: {
@@ -202,6 +210,7 @@ function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
 
 /** The stateful adapters every use case of a process shares (caches, pacers). */
 interface SharedParts {
+  links: CosmosIdentityLinkStore;
   tenants: CosmosTenantRepository;
   audit: CosmosAuditLog;
   markers: CosmosMarkerStore;
@@ -231,10 +240,11 @@ function privacyDeps(s: Services, shared: SharedParts, overrides: PrivacyOverrid
   const contacts = hubspotContacts ?? new HubSpotContacts(client);
   const markers = rest.markers ?? shared.markers;
   const subjects = rest.subjects ?? shared.subjects;
+  const links = rest.links ?? shared.links;
   const registry =
     rest.registry ??
     new StoreRegistry([
-      subjectPartitionDataStore({ subjects, markers, clock, keyring }),
+      subjectPartitionDataStore({ subjects, markers, links, clock, keyring }),
       blobMediaDataStore({ media: s.blobs.media }),
       hubspotContactDataStore({ contacts, conversations: new HubSpotConversations(client), registry: shared.hubspotObjects }),
       accessExportDataStore({ exports: s.blobs.exports, requests }),
@@ -246,6 +256,7 @@ function privacyDeps(s: Services, shared: SharedParts, overrides: PrivacyOverrid
     audit: shared.audit,
     markers,
     subjects,
+    links,
     exports: blobExportStore(s.blobs.exports),
     tenantFiles: blobTenantFiles(s.blobs),
     queue: s.queue,

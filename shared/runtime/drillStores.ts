@@ -28,13 +28,13 @@ export function drillStores(deps: {
   secrets: SecretProvider;
   clock: Clock;
 }): DrillStores {
-  const ref = (s: DrillSubject) => ({ tenantId: s.tenantId, waId: s.waId });
+  const ref = (s: DrillSubject) => ({ tenantId: s.tenantId, identifier: { kind: 'waId' as const, value: s.waId }, subjectHash: s.subjectHash, subjectHashes: [s.subjectHash] });
   const blobNames = (s: DrillSubject) => deps.media.list(mediaPrefixFor(s.tenantId, s.subjectHash));
   const hubspotUsed = (tenant: Tenant) => tenant.hubspot.enabled;
   return {
     async plant(tenant, s) {
       const now = deps.clock.now();
-      const base = { pk: subjectPartitionKey(s.tenantId, s.waId), tenantId: s.tenantId, ttl: DRILL_TTL_SECONDS, expiresAt: new Date(now.getTime() + DRILL_TTL_SECONDS * 1000).toISOString(), createdAt: now.toISOString() };
+      const base = { pk: subjectPartitionKey(s.tenantId, s.subjectHash), tenantId: s.tenantId, ttl: DRILL_TTL_SECONDS, expiresAt: new Date(now.getTime() + DRILL_TTL_SECONDS * 1000).toISOString(), createdAt: now.toISOString() };
       const at = now.toISOString();
       const messageId = `wamid.${s.drillId}`;
       const blobName = `${mediaPrefixFor(s.tenantId, s.subjectHash)}${s.drillId}.jpg`;
@@ -65,7 +65,7 @@ export function drillStores(deps: {
     },
     async remove(tenant, s) {
       const docs = await deps.subjects.list(ref(s));
-      if (docs.length > 0) await deps.subjects.delete(ref(s), docs.map((d) => d.id));
+      if (docs.length > 0) await deps.subjects.delete(ref(s), docs);
       for (const name of await blobNames(s)) await deps.media.remove(name);
       if (hubspotUsed(tenant)) for (const contact of await deps.contacts.findByPhone(s.tenantId, s.waId)) await deps.contacts.gdprDelete(s.tenantId, contact.id);
       // The erasure's tombstone names a subject that never existed: it would only count as an erasure. A
@@ -75,7 +75,7 @@ export function drillStores(deps: {
     },
     async taken(_tenant, s) {
       const [contact, tombstone, fence] = await Promise.all([
-        deps.subjects.getContact(s.tenantId, s.waId),
+        deps.subjects.getContact(s.tenantId, s.subjectHash),
         deps.markers.get('tombstone', s.tenantId, s.subjectHash),
         deps.markers.get('fence', s.tenantId, s.subjectHash),
       ]);

@@ -12,9 +12,12 @@ import type { PersonalDataStore, SubjectContext } from '../privacy/registry';
  * with snapshots, and no query over the privacy requests.
  */
 export function accessExportDataStore(deps: { exports: ContainerClient; requests: PrivacyRequestRepository }): PersonalDataStore {
-  async function list(subject: Pick<SubjectContext, 'tenantId' | 'subjectHash'>): Promise<BlobItem[]> {
+  /** An export is filed under the hash of the identifier its request named: every identifier of the person is listed. */
+  async function list(subject: Pick<SubjectContext, 'tenantId' | 'subjectHash' | 'subjectHashes'>): Promise<BlobItem[]> {
     const items: BlobItem[] = [];
-    for await (const item of deps.exports.listBlobsFlat({ prefix: exportPrefixFor(subject.tenantId, subject.subjectHash), includeSnapshots: true })) items.push(item);
+    for (const hash of new Set([subject.subjectHash, ...subject.subjectHashes])) {
+      for await (const item of deps.exports.listBlobsFlat({ prefix: exportPrefixFor(subject.tenantId, hash), includeSnapshots: true })) items.push(item);
+    }
     return items;
   }
 
@@ -32,7 +35,10 @@ export function accessExportDataStore(deps: { exports: ContainerClient; requests
 
     async exportSubject(subject) {
       // The exports are copies of the data this export already holds: list them, do not nest them.
-      const requests = await step('Cosmos DB', 'access request query', () => deps.requests.listForSubject(subject.tenantId, subject.subjectHash, { type: 'access', limit: 1000 }));
+      const lists = await step('Cosmos DB', 'access request query', () =>
+        Promise.all([...new Set([subject.subjectHash, ...subject.subjectHashes])].map((h) => deps.requests.listForSubject(subject.tenantId, h, { type: 'access', limit: 1000 }))),
+      );
+      const requests = lists.flat();
       const earlier = requests.filter((r) => r.export).map((r) => ({ requestId: r.id, expiresAt: r.export!.expiresAt }));
       return { records: earlier.length, data: earlier };
     },

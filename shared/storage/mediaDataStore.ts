@@ -7,17 +7,20 @@ import type { PersonalDataStore, SubjectContext } from '../privacy/registry';
 const MAX_EMBEDDED_BYTES = 5 * 1024 * 1024;
 
 /**
- * The subject's media in Blob Storage: one prefix, `<tenantId>/<subject-hash>/`, in the `media`
- * container. Listing includes snapshots and versions (a versioned account keeps earlier versions
+ * The subject's media in Blob Storage: one prefix per identifier of the person,
+ * `<tenantId>/<identifier-hash>/`, in the `media` container. Listing includes snapshots and versions (a versioned account keeps earlier versions
  * after a delete), and each kind is deleted by its own handle; "not found" counts as done.
  */
 export function blobMediaDataStore(deps: { media: ContainerClient }): PersonalDataStore {
   const { media } = deps;
 
+  /** Every identifier of the person has its own prefix. */
   async function list(subject: SubjectContext): Promise<BlobItem[]> {
     const items: BlobItem[] = [];
-    for await (const item of media.listBlobsFlat({ prefix: mediaPrefixFor(subject.tenantId, subject.subjectHash), includeSnapshots: true, includeVersions: true, includeMetadata: false })) {
-      items.push(item);
+    for (const hash of new Set([subject.subjectHash, ...subject.subjectHashes])) {
+      for await (const item of media.listBlobsFlat({ prefix: mediaPrefixFor(subject.tenantId, hash), includeSnapshots: true, includeVersions: true, includeMetadata: false })) {
+        items.push(item);
+      }
     }
     return items;
   }

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
 /**
- * The documents of a subject's partition in the `subjects` container (`/pk` = `<tenantId>|<waId>`).
+ * The documents of a subject identifier's partition in the `subjects` container (`/pk` =
+ * `<tenantId>|<identifier hash>`; `<tenantId>|<waId>` before the identity migration, docs/identity.md).
  * Every one carries a positive `ttl` (seconds, per-item TTL; the container's defaultTtl is -1) and an
  * `expiresAt` (ISO) that the retention sweep uses where TTL was lost or is not honoured (the emulator).
  *
@@ -21,10 +22,15 @@ export const subjectDocumentBase = z.object({
   createdAt: z.string(),
 });
 
-/** One per (tenant, wa_id): who they are to the business, and nothing more. */
+/**
+ * One per (tenant, identifier): who they are to the business, and nothing more. `waId` in a phone
+ * number's partition, `userId` (the BSUID) in a BSUID's: the identifier the partition's hash stands for,
+ * so the workers can address the subject (HubSpot, sends) from the partition alone.
+ */
 export const contactDocument = subjectDocumentBase.extend({
   type: z.literal('contact'),
-  waId: z.string(),
+  waId: z.string().optional(),
+  userId: z.string().optional(),
   profileName: z.string().optional(),
   optIn: z.enum(['opted_in', 'opted_out', 'unknown']).default('unknown'),
   /** Art. 18: processing restricted; stored but not used (no HubSpot sync, no messages). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { TenantId, WaId } from '../domain/ids';
+import type { SubjectHash, TenantId } from '../domain/ids';
 import {
   consentDocument,
   contactDocument,
@@ -43,14 +43,15 @@ export type ReplaceOutcome = 'replaced' | 'gone' | 'changed';
  * by ids derived from Meta's ids, so a retried delivery writes the same documents again, harmlessly.
  */
 export interface SubjectStore {
-  getContact(tenantId: TenantId, waId: WaId): Promise<StoredContact | undefined>;
+  /** The contact of one identifier's partition (`subjectHash`: the identifier's keyed hash). */
+  getContact(tenantId: TenantId, subjectHash: SubjectHash): Promise<StoredContact | undefined>;
   /**
    * Read-modify-write of the contact with optimistic concurrency (retried on a concurrent change).
    * `change` returns the new contact, or `undefined` to leave it as it is.
    */
   updateContact(
     tenantId: TenantId,
-    waId: WaId,
+    subjectHash: SubjectHash,
     change: (current: StoredContact | undefined) => StoredContact | undefined,
   ): Promise<{ contact: StoredContact | undefined; created: boolean }>;
   upsert(doc: AnySubjectDocument): Promise<void>;
@@ -61,9 +62,14 @@ export interface SubjectStore {
    * messages carry ids only. `undefined` when it is gone, for example because the subject was erased.
    */
   findById<T extends SubjectDocumentType>(tenantId: TenantId, type: T, id: string): Promise<VersionedDocument<DocumentOf<T>> | undefined>;
+  /**
+   * Deletes what one partition holds of one WhatsApp message (a `revoke`): the documents with these ids
+   * and any whose `messageId` is it (a media reference). Returns how many were deleted.
+   */
+  removeByMessageId(pk: string, messageId: string, ids: readonly string[]): Promise<number>;
   /** Replaces a document only if it is still at `etag`. */
   replace(doc: AnySubjectDocument, etag: string): Promise<ReplaceOutcome>;
   /** Deletes these documents of the subject (a writer undoing its own write); one already gone counts as done. */
-  delete(subject: { tenantId: TenantId; waId: WaId }, ids: readonly string[]): Promise<number>;
+  delete(subject: { tenantId: TenantId }, docs: readonly { id: string; pk: string }[]): Promise<number>;
 }
 

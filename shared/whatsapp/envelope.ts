@@ -27,21 +27,31 @@ export const EXAMPLE_WABA_ID = '102290129340398';
 /** The business number our fixtures show as `display_phone_number` (a UK drama number, never a real one). */
 export const EXAMPLE_DISPLAY_PHONE_NUMBER = '447700900000';
 
-/** The WhatsApp user a message comes from. */
+/**
+ * The WhatsApp user a message comes from (Meta, "Business-scoped user IDs", updated Jun 29 2026): the
+ * phone number (omitted for a username user whose number Meta withholds), the BSUID (always sent since
+ * April 2026), the parent BSUID (enrolled businesses only) and the username (when the user has one).
+ */
 export interface Sender {
-  /** The user's WhatsApp id: their phone number as digits, without `+`. */
-  waId: string;
+  /** The user's WhatsApp id: their phone number as digits, without `+`; absent for a username user. */
+  waId?: string;
+  /** Their business-scoped user id (`GB.1349…`): `contacts[].user_id`, `messages[].from_user_id`. */
+  userId?: string;
+  parentUserId?: string;
+  username?: string;
   /** Their WhatsApp profile name. */
   name?: string;
 }
 
 export type WebhookContact = {
-  profile?: { name?: string };
+  profile?: { name?: string; username?: string };
   wa_id?: string;
+  user_id?: string;
+  parent_user_id?: string;
 };
 
-/** An incoming message: `from`, `id`, `timestamp` (Unix seconds as a string) and `type`, then its type's object. */
-export type WebhookMessage = { from: string; id: string; timestamp: string; type: string } & Record<string, unknown>;
+/** An incoming message: `from` (or only `from_user_id`), `id`, `timestamp` (Unix seconds as a string) and `type`, then its type's object. */
+export type WebhookMessage = { from?: string; from_user_id?: string; id: string; timestamp: string; type: string } & Record<string, unknown>;
 
 export type WebhookMessagesValue = {
   messaging_product: 'whatsapp';
@@ -84,14 +94,28 @@ export interface ChangeInput {
 
 /** A sender as the change's `contacts` entry. */
 export function contactOf(sender: Sender): WebhookContact {
-  return { ...(sender.name !== undefined ? { profile: { name: sender.name } } : {}), wa_id: sender.waId };
+  const profile = { ...(sender.name !== undefined ? { name: sender.name } : {}), ...(sender.username !== undefined ? { username: sender.username } : {}) };
+  return {
+    ...(Object.keys(profile).length > 0 ? { profile } : {}),
+    ...(sender.waId !== undefined ? { wa_id: sender.waId } : {}),
+    ...(sender.userId !== undefined ? { user_id: sender.userId } : {}),
+    ...(sender.parentUserId !== undefined ? { parent_user_id: sender.parentUserId } : {}),
+  };
 }
 
 /** An incoming message from `sender`: the common fields, then the type's own (`{ text: { body } }`...). */
 export function inboundMessage(sender: Sender | string, message: { type: string; id?: string; at?: Date } & Record<string, unknown>): WebhookMessage {
   const { type, id, at, ...content } = message;
-  const waId = typeof sender === 'string' ? sender : sender.waId;
-  return { from: waId, id: typeof id === 'string' ? id : messageIdFor(waId), timestamp: unixSeconds(at instanceof Date ? at : undefined), type, ...content };
+  const who: Sender = typeof sender === 'string' ? { waId: sender } : sender;
+  return {
+    ...(who.waId !== undefined ? { from: who.waId } : {}),
+    ...(who.userId !== undefined ? { from_user_id: who.userId } : {}),
+    ...(who.parentUserId !== undefined ? { from_parent_user_id: who.parentUserId } : {}),
+    id: typeof id === 'string' ? id : messageIdFor(who.waId ?? who.userId ?? ''),
+    timestamp: unixSeconds(at instanceof Date ? at : undefined),
+    type,
+    ...content,
+  };
 }
 
 /** One `messages` change: the value with its metadata, and only the arrays that are given. */

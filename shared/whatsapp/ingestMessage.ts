@@ -1,9 +1,9 @@
-import { createHmac } from 'node:crypto';
 import { encryptText } from '../crypto/dataEncryption';
 import { dataKeyring } from '../crypto/subjectKeys';
 import { declaredScreen } from '../domain/allowList';
-import { normaliseWaId, subjectHashOf, subjectPartitionKey, type SubjectHash, type TenantId, type WaId } from '../domain/ids';
-import { coverOf, erasureCovering, type ErasureCover } from '../markers/erasureFence';
+import { subjectPartitionKey, type TenantId } from '../domain/ids';
+import { personMarker } from '../identity/person';
+import { coverOf, type ErasureCover } from '../markers/erasureFence';
 import { requireSecret } from '../secrets/secretProvider';
 import { lifetime, type FlowResponseDocument, type MediaRefDocument, type MessageDocument } from '../subjects/documents';
 import type { StoredContact } from '../subjects/subjectStore';
@@ -11,25 +11,17 @@ import { ttlSeconds, type Tenant } from '../tenants/tenant';
 import { isPrivacyCentreClosing, parseFlowCompletion } from './flowCompletion';
 import { type InboundMessage, type KnownMessage, type MediaType } from './payload';
 import type { WebhookDeps } from './ports';
+import { contentOf, flowDocIdOf, messageDocIdOf, messageKeyOf, SEEN_MESSAGE_TTL_SECONDS, type MessageContext, type MessageOutcome } from './messageContext';
+export { contentOf, flowDocIdOf, messageDocIdOf, messageKeyOf, SEEN_MESSAGE_TTL_SECONDS, type MessageContext, type MessageOutcome } from './messageContext';
+import { applyEdit, applyRevoke, linkSender, linkSystemChange, markPersonFromWebhook, unmarkPersonFromWebhook } from './identityEvents';
+import { hashesOf, senderOf } from './sender';
+import type { WebhookContactBlock } from './payload';
 
-/** How long a message id is remembered (Meta retries a delivery for up to 7 days). */
-export const SEEN_MESSAGE_TTL_SECONDS = 7 * 86_400;
 /**
  * While a message is being processed its id is leased for this long. A failure releases the lease; if
  * even that fails (the store is down), the lease runs out and Meta's next retry processes the message.
  */
 export const PROCESSING_LEASE_SECONDS = 120;
-
-export type MessageOutcome =
-  | 'stored'
-  | 'duplicate'
-  | 'dropped-after-erasure'
-  /** Arrived while an erasure of the subject was in flight: included in it, nothing kept (erasureFence.ts). */
-  | 'included-in-erasure'
-  | 'ignored'
-  | 'privacy-request'
-  /** Could never be processed: counted, audited by keyed hash, skipped (./unprocessable.ts). */
-  | 'rejected';
 
 /** STOP / UNSUBSCRIBE and START, trimmed and case-insensitive, as the opt-out keywords people type. */
 export function optCommandOf(message: KnownMessage): 'opt-out' | 'opt-in' | undefined {
@@ -41,27 +33,6 @@ export function optCommandOf(message: KnownMessage): 'opt-out' | 'opt-in' | unde
 }
 
 /**
- * The key a message is remembered by in the markers (idempotency). A WhatsApp message id (`wamid.`)
- * is base64 that contains the sender's phone number, so it is never stored outside the subject's own
- * partition: markers, document ids and queue messages use this keyed hash instead.
- */
-export function messageKeyOf(hashKey: string, tenantId: TenantId, messageId: string): string {
-  return createHmac('sha256', hashKey).update(`${tenantId}|message|${messageId}`).digest('hex');
-}
-
-interface MessageContext {
-  tenant: Tenant;
-  message: KnownMessage;
-  waId: WaId;
-  subjectHash: SubjectHash;
-  messageKey: string;
-  profileName: string | undefined;
-  onPrivacyRequest: (requestId: string) => void;
-  eventAt: Date;
-  now: Date;
-}
-
-/**
  * One inbound message: deduplicated by its id, dropped when it predates the subject's erasure, then the
  * contact is refreshed and the content handled by the tenant's storage mode. Every write is keyed by
  * Meta's ids, so when something fails half-way the retried delivery finishes the job.
@@ -70,16 +41,18 @@ export async function ingestMessage(
   deps: WebhookDeps,
   tenant: Tenant,
   message: InboundMessage,
-  profileNameOf: (waId: WaId) => string | undefined,
+  contacts: readonly WebhookContactBlock[] = [],
   onPrivacyRequest: (requestId: string) => void = () => undefined,
 ): Promise<MessageOutcome> {
-  // Unknown and malformed messages, and Meta's system notices and unsupported ones, carry nothing we keep.
-  if (message.type === 'unknown' || message.type === 'invalid' || message.type === 'system' || message.type === 'unsupported') return 'ignored';
-  const waId = normaliseWaId(message.from);
-  if (waId === undefined) return 'ignored';
-
+  // Unknown and malformed messages, and Meta's unsupported ones, carry nothing we keep.
+  if (message.type === 'unknown' || message.type === 'invalid' || message.type === 'unsupported') return 'ignored';
   const hashKey = await requireSecret(deps.secrets, 'SUBJECT_HASH_KEY');
-  const subjectHash = subjectHashOf(hashKey, tenant.id, waId); // = hashSubject(secrets, ...), one secret read
+  // A system notice (a number change) links identifiers; it has no contact block and stores nothing.
+  if (message.type === 'system') return linkSystemChange(deps, tenant, message, hashKey);
+  const sender = senderOf(message, contacts);
+  if (sender === undefined) return 'ignored';
+  const hashes = hashesOf(hashKey, tenant.id, sender.identifiers);
+  const subjectHash = hashes[0]!;
   const messageKey = messageKeyOf(hashKey, tenant.id, message.id);
   if ((await claimMessage(deps, tenant.id, messageKey)) === 'done') return 'duplicate';
 
@@ -88,10 +61,13 @@ export async function ingestMessage(
     const outcome = await processMessage(deps, {
       tenant,
       message,
-      waId,
+      sender,
       subjectHash,
+      hashes,
+      pk: subjectPartitionKey(tenant.id, subjectHash),
+      hashKey,
       messageKey,
-      profileName: profileNameOf(waId),
+      profileName: sender.profileName,
       onPrivacyRequest,
       eventAt: new Date(Number(message.timestamp) * 1000),
       now,
@@ -133,22 +109,28 @@ async function claimMessage(deps: WebhookDeps, tenantId: TenantId, messageKey: s
 
 async function processMessage(deps: WebhookDeps, m: MessageContext): Promise<MessageOutcome> {
   const { tenant, subjectHash } = m;
+  // Identifiers shown together are one person; linking spreads the person's markers (the erasure fence
+  // and tombstones included) to each of them, so the checks below need only the identifiers this
+  // message carries.
+  await linkSender(deps, tenant.id, m.sender.identifiers, m.hashes, m.hashKey);
   const [fence, tombstone, suppression] = await Promise.all([
-    deps.markers.get('fence', tenant.id, subjectHash),
-    deps.markers.get('tombstone', tenant.id, subjectHash),
-    deps.markers.get('suppression', tenant.id, subjectHash),
+    personMarker(deps, tenant.id, m.hashes, 'fence'),
+    personMarker(deps, tenant.id, m.hashes, 'tombstone'),
+    personMarker(deps, tenant.id, m.hashes, 'suppression'),
   ]);
   const cover = coverOf(fence, tombstone, m.eventAt);
   if (cover) return dropCovered(deps, m, cover);
   if (isPrivacyCentreClosing(m.message)) return 'ignored';
+  if (m.message.type === 'revoke') return applyRevoke(deps, m, m.message.revoke.original_message_id);
+  if (m.message.type === 'edit') return applyEdit(deps, m, m.message.edit.original_message_id, m.message.edit.message);
 
   const command = optCommandOf(m.message);
-  const before = command ? await deps.subjects.getContact(tenant.id, m.waId) : undefined;
+  const before = command ? await deps.subjects.getContact(tenant.id, subjectHash) : undefined;
   // An opt-in change older than the last one applied (out-of-order delivery) does not undo it.
   const applyCommand = command !== undefined && !(before?.optInEventAt && before.optInEventAt > m.eventAt.toISOString());
   if (applyCommand) await applyOptCommand(deps, m, command);
 
-  const { contact, created } = await deps.subjects.updateContact(tenant.id, m.waId, (current) =>
+  const { contact, created } = await deps.subjects.updateContact(tenant.id, subjectHash, (current) =>
     nextContact(current, m, suppression !== undefined, applyCommand ? command : undefined),
   );
   if (tombstone && created) {
@@ -158,12 +140,13 @@ async function processMessage(deps: WebhookDeps, m: MessageContext): Promise<Mes
   }
 
   const suppressed = applyCommand ? command === 'opt-out' : suppression !== undefined || contact?.optIn === 'opted_out';
-  const restricted = contact?.restricted === true;
+  const restricted = contact?.restricted === true || (await personMarker(deps, tenant.id, m.hashes, 'restriction')) !== undefined;
 
   const outcome = await storeMessage(deps, m, suppressed || restricted);
   // Write, then look again: an erasure that started while this message was being written includes it,
   // and may have passed this subject's documents already, so the writer removes what it wrote.
-  const coverNow = await erasureCovering(deps.markers, tenant.id, subjectHash, m.eventAt);
+  const [fenceNow, tombstoneNow] = await Promise.all([personMarker(deps, tenant.id, m.hashes, 'fence'), personMarker(deps, tenant.id, m.hashes, 'tombstone')]);
+  const coverNow = coverOf(fenceNow, tombstoneNow, m.eventAt);
   if (coverNow) {
     await undoWrites(deps, m, { contactCreated: created });
     return outcome === 'privacy-request' ? outcome : 'included-in-erasure';
@@ -183,10 +166,11 @@ async function storeMessage(deps: WebhookDeps, m: MessageContext, contentWithhel
 }
 
 async function applyOptCommand(deps: WebhookDeps, m: MessageContext, command: 'opt-out' | 'opt-in'): Promise<void> {
+  // The person's: every identifier, and any linked later.
   if (command === 'opt-out') {
-    await deps.markers.put('suppression', m.tenant.id, m.subjectHash, { ttlSeconds: -1, data: { since: m.eventAt.toISOString() } });
+    await markPersonFromWebhook(deps, m.tenant.id, m.hashes, 'suppression', { ttlSeconds: -1, data: { since: m.eventAt.toISOString() } });
   } else {
-    await deps.markers.delete('suppression', m.tenant.id, m.subjectHash);
+    await unmarkPersonFromWebhook(deps, m.tenant.id, m.hashes, 'suppression');
   }
   await deps.audit.record({
     tenantId: m.tenant.id,
@@ -220,8 +204,8 @@ async function dropCovered(deps: WebhookDeps, m: MessageContext, cover: ErasureC
 /** The documents this message writes are named by its keyed id, so they can be removed by name. */
 async function undoWrites(deps: WebhookDeps, m: MessageContext, options: { contactCreated: boolean }): Promise<void> {
   const media = mediaOf(m.message);
-  const ids = [`msg-${m.messageKey.slice(0, 40)}`, `flow-${m.messageKey.slice(0, 40)}`, ...(media && MEDIA_ID.test(media.content.id) ? [`media-${media.content.id}`] : []), ...(options.contactCreated ? ['contact'] : [])];
-  const removed = await deps.subjects.delete({ tenantId: m.tenant.id, waId: m.waId }, ids);
+  const ids = [messageDocIdOf(m.messageKey), flowDocIdOf(m.messageKey), ...(media && MEDIA_ID.test(media.content.id) ? [`media-${media.content.id}`] : []), ...(options.contactCreated ? ['contact'] : [])];
+  const removed = await deps.subjects.delete({ tenantId: m.tenant.id }, ids.map((id) => ({ id, pk: m.pk })));
   if (removed > 0) deps.telemetry.event('webhook.write_undone', { tenantId: m.tenant.id, documents: removed });
 }
 
@@ -229,12 +213,13 @@ function nextContact(current: StoredContact | undefined, m: MessageContext, supp
   const now = m.now.toISOString();
   // Each activity refreshes the contact's lifetime.
   const life = lifetime(m.now, ttlSeconds(m.tenant.retention.contactDays));
+  const primary = m.sender.primary;
   const base: StoredContact = current ?? {
     id: 'contact',
-    pk: subjectPartitionKey(m.tenant.id, m.waId),
+    pk: m.pk,
     tenantId: m.tenant.id,
     type: 'contact',
-    waId: m.waId,
+    ...(primary.kind === 'waId' ? { waId: primary.value } : { userId: primary.value }),
     optIn: suppressed ? 'opted_out' : 'unknown',
     restricted: false,
     firstSeenAt: now,
@@ -285,7 +270,7 @@ async function handleFlowCompletion(deps: WebhookDeps, m: MessageContext, respon
     const request = completion.dataRequest;
     const created = await deps.requestPrivacy({
       tenantId: m.tenant.id,
-      waId: m.waId,
+      subject: m.sender.primary,
       type: request.type,
       scope: request.scope,
       channel: 'flow',
@@ -296,10 +281,10 @@ async function handleFlowCompletion(deps: WebhookDeps, m: MessageContext, respon
     m.onPrivacyRequest(created.id);
     return 'privacy-request';
   }
-  const id = `flow-${m.messageKey.slice(0, 40)}`;
+  const id = flowDocIdOf(m.messageKey);
   const doc: FlowResponseDocument = {
     id,
-    pk: subjectPartitionKey(m.tenant.id, m.waId),
+    pk: m.pk,
     tenantId: m.tenant.id,
     type: 'flowResponse',
     messageId: m.message.id,
@@ -343,7 +328,7 @@ async function queueMedia(deps: WebhookDeps, m: MessageContext, type: MediaType,
   }
   const doc: MediaRefDocument = {
     id: `media-${media.id}`,
-    pk: subjectPartitionKey(m.tenant.id, m.waId),
+    pk: m.pk,
     tenantId: m.tenant.id,
     type: 'mediaRef',
     mediaId: media.id,
@@ -363,19 +348,14 @@ async function queueMedia(deps: WebhookDeps, m: MessageContext, type: MediaType,
   });
 }
 
-function contentOf(message: KnownMessage): Record<string, unknown> {
-  const record = message as unknown as Record<string, unknown>;
-  return { type: message.type, [message.type]: record[message.type], ...(message.context ? { context: message.context } : {}) };
-}
-
 async function storeContent(deps: WebhookDeps, m: MessageContext): Promise<void> {
   const mode = m.tenant.messageStorage;
   if (mode === 'none') return;
-  const id = `msg-${m.messageKey.slice(0, 40)}`;
+  const id = messageDocIdOf(m.messageKey);
   const keyring = await dataKeyring(deps.secrets);
   const doc: MessageDocument = {
     id,
-    pk: subjectPartitionKey(m.tenant.id, m.waId),
+    pk: m.pk,
     tenantId: m.tenant.id,
     type: 'message',
     messageId: m.message.id,

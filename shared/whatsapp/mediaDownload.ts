@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { hashSubject } from '../crypto/subjectKeys';
 import type { Clock } from '../domain/clock';
-import { normaliseWaId, tenantIdSchema, type SubjectHash, type TenantId, type WaId } from '../domain/ids';
+import { hashOfPartitionKey, normaliseWaId, subjectPartitionKey, tenantIdSchema, type SubjectHash, type TenantId } from '../domain/ids';
 import { DeadLetterError, type QueueSender } from '../queue/queuePort';
 import { retryDelayMs, retryAfterMsOf, type Backoff } from '../retry';
 import type { SecretProvider } from '../secrets/secretProvider';
@@ -138,7 +138,7 @@ async function download(deps: MediaDownloadDeps, message: MediaDownloadMessage):
     if (result === 'replaced') {
       // Write, then look again: an erasure that started during the upload includes this file.
       if (!(await erasureCovering(deps.markers, message.tenantId, message.subjectHash, receivedAt))) return { outcome: 'stored', reason: expected.length === 0 ? 'no-sha256-to-check' : undefined };
-      await deps.subjects.delete(subjectOfRef(message.tenantId, stored), [stored.id]);
+      await deps.subjects.delete({ tenantId: message.tenantId }, [{ id: stored.id, pk: stored.pk }]);
       break;
     }
     if (result === 'gone') break;
@@ -149,15 +149,15 @@ async function download(deps: MediaDownloadDeps, message: MediaDownloadMessage):
   return { outcome: 'gone', reason: 'erased-during-download' };
 }
 
-function subjectOfRef(tenantId: TenantId, doc: MediaRefDocument): { tenantId: TenantId; waId: WaId } {
-  return { tenantId, waId: doc.pk.slice(doc.pk.indexOf('|') + 1) as WaId };
-}
-
-/** The message's subject hash must be the reference's own (it names the blob prefix erasure deletes). */
+/**
+ * The reference must be in the partition of the identifier the message names (its keyed hash), or in
+ * that number's legacy partition (`<tenantId>|<waId>`, queued before the identity migration).
+ */
 async function checkSubject(secrets: SecretProvider, tenantId: TenantId, doc: MediaRefDocument, subjectHash: string): Promise<void> {
-  const waId = normaliseWaId(doc.pk.slice(doc.pk.indexOf('|') + 1));
-  const expected: SubjectHash | undefined = waId ? await hashSubject(secrets, tenantId, waId) : undefined;
-  if (expected !== subjectHash) throw new DeadLetterError('SubjectMismatch', 'the message subject hash does not match the media reference');
+  if (doc.pk === subjectPartitionKey(tenantId, subjectHash as SubjectHash)) return;
+  const legacy = hashOfPartitionKey(tenantId, doc.pk) === undefined ? normaliseWaId(doc.pk.slice(doc.pk.indexOf('|') + 1)) : undefined;
+  if (legacy && (await hashSubject(secrets, tenantId, legacy)) === subjectHash) return;
+  throw new DeadLetterError('SubjectMismatch', 'the message subject hash does not match the media reference');
 }
 
 async function markFailed(deps: MediaDownloadDeps, found: VersionedDocument<MediaRefDocument>): Promise<void> {

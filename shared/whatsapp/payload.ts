@@ -18,10 +18,19 @@ export const metadataSchema = z.object({
   phone_number_id: z.string({ error: 'is required' }).min(1, 'must not be empty'),
 });
 
+/**
+ * A contact block (`contacts[]`): `wa_id` is omitted (or, in older drafts, empty) for a username user
+ * whose number Meta withholds; `user_id` (BSUID) is always sent since April 2026, `parent_user_id` only
+ * for enrolled managed businesses, `profile.username` when the user has one (Meta, "Business-scoped user
+ * IDs", updated Jun 29 2026; docs/research/meta-identity-2026.md §3).
+ */
 export const contactSchema = z.object({
   wa_id: z.string().optional(),
-  profile: z.object({ name: z.string().optional() }).optional(),
+  user_id: z.string().optional(),
+  parent_user_id: z.string().optional(),
+  profile: z.object({ name: z.string().optional(), username: z.string().optional() }).optional(),
 });
+export type WebhookContactBlock = z.infer<typeof contactSchema>;
 
 const mediaObject = z.object({
   id: z.string(),
@@ -44,7 +53,11 @@ const errorSchema = z.object({
 export type WhatsAppError = z.infer<typeof errorSchema>;
 
 const messageBase = {
-  from: z.string(),
+  /** The sender's phone number: omitted for a username user whose number Meta withholds. */
+  from: z.string().optional(),
+  /** The sender's BSUID (always, since April 2026) and parent BSUID (enrolled businesses only). */
+  from_user_id: z.string().optional(),
+  from_parent_user_id: z.string().optional(),
   id: z.string().min(1),
   timestamp: unixSeconds,
   context: z
@@ -123,10 +136,25 @@ export const messageSchemas = {
     system: z.object({
       body: z.string().optional(),
       type: z.string().optional(),
+      /** The new number (`user_changed_number`); `new_wa_id` in webhooks before v12. */
       new_wa_id: z.string().optional(),
       wa_id: z.string().optional(),
+      /** The new BSUID and parent BSUID (a number change always makes a new BSUID). */
+      user_id: z.string().optional(),
+      parent_user_id: z.string().optional(),
       identity: z.string().optional(),
       customer: z.string().optional(),
+    }),
+  }),
+  /** The user deleted one of their messages for everyone (Coexistence numbers; Meta, "Revoke", May 21 2026). */
+  revoke: z.object({ ...messageBase, type: z.literal('revoke'), revoke: z.object({ original_message_id: z.string().min(1) }) }),
+  /** The user edited one of their messages (Coexistence numbers; Meta, "Edit", Jul 20 2026): `message` is the new one. */
+  edit: z.object({
+    ...messageBase,
+    type: z.literal('edit'),
+    edit: z.object({
+      original_message_id: z.string().min(1),
+      message: z.object({ type: z.string() }).catchall(z.unknown()),
     }),
   }),
   /** Meta's own "we could not show this" types (`unsupported`, older `unknown`), read as one. */
@@ -170,6 +198,8 @@ export const statusSchema = z.object({
   status: z.string(),
   timestamp: unixSeconds,
   recipient_id: z.string().optional(),
+  /** The recipient's BSUID (Meta, "Business-scoped user IDs": always, except `failed` for a phone send). */
+  recipient_user_id: z.string().optional(),
   errors: z.array(errorSchema).optional(),
 });
 export type StatusUpdate = z.infer<typeof statusSchema>;
@@ -185,6 +215,43 @@ export const messagesValueSchema = z.object({
 });
 export type MessagesValue = z.infer<typeof messagesValueSchema>;
 
+/**
+ * The `value` of a `user_id_update` change: a user's BSUID changed (Meta, "Business-scoped user IDs",
+ * updated Jun 29 2026, "user_id_update webhook"). A malformed entry is skipped, not fatal.
+ */
+const changeOf = z.object({ previous: z.string().optional(), current: z.string().optional() });
+export const userIdUpdateSchema = z.object({
+  wa_id: z.string().optional(),
+  user_id: changeOf.optional(),
+  parent_user_id: changeOf.optional(),
+  timestamp: unixSeconds.optional(),
+});
+export type UserIdUpdate = z.infer<typeof userIdUpdateSchema>;
+export const userIdUpdateValueSchema = z.object({
+  metadata: metadataSchema,
+  contacts: z.array(contactSchema).optional(),
+  user_id_update: z.array(z.unknown()).optional(),
+});
+
+/**
+ * The `value` of a `user_preferences` change: the user stopped or resumed marketing messages (Meta,
+ * "user_preferences webhook reference", updated May 21 2026). `value` is `stop` or `resume`.
+ */
+export const userPreferenceSchema = z.object({
+  wa_id: z.string().optional(),
+  user_id: z.string().optional(),
+  parent_user_id: z.string().optional(),
+  category: z.string(),
+  value: z.string(),
+  timestamp: unixSeconds,
+});
+export type UserPreference = z.infer<typeof userPreferenceSchema>;
+export const userPreferencesValueSchema = z.object({
+  metadata: metadataSchema,
+  contacts: z.array(contactSchema).optional(),
+  user_preferences: z.array(z.unknown()).optional(),
+});
+
 /** The envelope: what makes a body a WhatsApp Business Account event at all. */
 export const webhookEnvelopeSchema = z.object({
   object: z.literal('whatsapp_business_account', { error: 'must be "whatsapp_business_account"' }),
@@ -198,7 +265,14 @@ export const webhookEnvelopeSchema = z.object({
 });
 export type WebhookEnvelope = z.infer<typeof webhookEnvelopeSchema>;
 
-export type ParsedChange = { entryIndex: number; changeIndex: number; field: 'messages'; value: MessagesValue } | { entryIndex: number; changeIndex: number; field: 'other'; name: string };
+export type ParsedChange =
+  | { entryIndex: number; changeIndex: number; field: 'messages'; value: MessagesValue }
+  | { entryIndex: number; changeIndex: number; field: 'user_id_update'; value: z.infer<typeof userIdUpdateValueSchema> }
+  | { entryIndex: number; changeIndex: number; field: 'user_preferences'; value: z.infer<typeof userPreferencesValueSchema> }
+  | { entryIndex: number; changeIndex: number; field: 'other'; name: string };
+
+/** Fields besides `messages` that Flowkeeper reads (the app must be subscribed to each in Meta's app dashboard). */
+const IDENTITY_FIELDS = { user_id_update: userIdUpdateValueSchema, user_preferences: userPreferencesValueSchema } as const;
 
 export type ParsedWebhook =
   | { ok: true; changes: ParsedChange[] }
@@ -211,6 +285,12 @@ export function parseWebhook(body: unknown): ParsedWebhook {
   const changes: ParsedChange[] = [];
   for (const [entryIndex, entry] of envelope.data.entry.entries()) {
     for (const [changeIndex, change] of entry.changes.entries()) {
+      if (change.field === 'user_id_update' || change.field === 'user_preferences') {
+        const value = IDENTITY_FIELDS[change.field].safeParse(change.value);
+        if (!value.success) return firstProblem(value.error, `entry.${entryIndex}.changes.${changeIndex}.value`);
+        changes.push({ entryIndex, changeIndex, field: change.field, value: value.data } as ParsedChange);
+        continue;
+      }
       if (change.field !== 'messages') {
         changes.push({ entryIndex, changeIndex, field: 'other', name: change.field.slice(0, 64) });
         continue;
@@ -227,6 +307,14 @@ function firstProblem(error: z.ZodError, prefix: string): { ok: false; field: st
   const issue = error.issues[0];
   const field = [prefix, ...(issue?.path ?? []).map(String)].filter(Boolean).join('.') || '(body)';
   return { ok: false, field, message: `${field} ${issue?.message ?? 'is invalid'}` };
+}
+
+/** Parses the entries of a `user_id_update` / `user_preferences` change one by one (a malformed one is skipped). */
+export function parseEntries<T>(schema: z.ZodType<T>, raw: unknown[] | undefined): T[] {
+  return (raw ?? []).flatMap((e) => {
+    const parsed = schema.safeParse(e);
+    return parsed.success ? [parsed.data] : [];
+  });
 }
 
 /** Parses the statuses of a change one by one (a malformed status is ignored, not fatal). */

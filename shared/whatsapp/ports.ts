@@ -1,6 +1,8 @@
 import type { AuditLog } from '../audit/auditLog';
 import type { Clock, Sleep } from '../domain/clock';
-import type { TenantId, WaId } from '../domain/ids';
+import type { SubjectIdentifier, TenantId } from '../domain/ids';
+import type { IdentityLinkStore } from '../identity/identityLinks';
+import type { LegacyDocumentStore } from '../identity/migration';
 import type { MarkerStore } from '../markers/markerStore';
 import type { ErasureScope, PrivacyRequestType } from '../privacy/privacyRequest';
 import type { QueueSender } from '../queue/queuePort';
@@ -17,7 +19,7 @@ export type TenantLookup = Pick<TenantRepository, 'findByPhoneNumberId'>;
 /** What the webhook asks of the privacy module when a flow completion is a data request. */
 export interface PrivacyRequestCall {
   tenantId: TenantId;
-  waId: WaId;
+  subject: SubjectIdentifier;
   type: PrivacyRequestType;
   scope: ErasureScope;
   channel: 'flow' | 'message';
@@ -30,6 +32,13 @@ export interface WebhookDeps {
   secrets: SecretProvider;
   tenants: TenantLookup;
   subjects: SubjectStore;
+  /** Which identifiers are one person (shared/identity). */
+  links: IdentityLinkStore;
+  /**
+   * Documents still under a legacy `<tenantId>|<waId>` key: a phone number newly linked to another
+   * identifier has its legacy partition moved at once (docs/identity.md). Absent: nothing is moved.
+   */
+  legacy?: LegacyDocumentStore;
   markers: Markers;
   audit: AuditRecorder;
   queue: QueueSender;

@@ -1,10 +1,11 @@
 import { META_CHANGE_FIELDS, META_MESSAGE_STATUSES, META_MESSAGE_TYPES, numericId, oneOf } from '../domain/allowList';
 import { PHONE_NUMBER_ID } from '../tenants/tenant';
-import { normaliseWaId, type WaId } from '../domain/ids';
 import { classifyFailure, isInputFailure } from '../failures';
 import { MissingSecretError, type SecretProvider } from '../secrets/secretProvider';
 import { ingestMessage, MessageInFlightError, type MessageOutcome } from './ingestMessage';
-import { parseStatuses, parseWebhook, type KnownMessage, type MessagesValue } from './payload';
+import { applyUserIdUpdate, applyUserPreference } from './identityEvents';
+import { parseEntries, parseStatuses, parseWebhook, userIdUpdateSchema, userPreferenceSchema, type KnownMessage, type MessagesValue, type WebhookContactBlock } from './payload';
+import { requireSecret } from '../secrets/secretProvider';
 import type { WebhookDeps } from './ports';
 import { sameText, verifySignature } from './signature';
 import { checkProcessable, rejectMessage } from './unprocessable';
@@ -24,6 +25,8 @@ export interface DeliverySummary {
   rejected: number;
   statuses: number;
   unknownNumbers: number;
+  /** Identity events applied: identifiers linked (system messages, `user_id_update`), `user_preferences`, revokes and edits. */
+  identity: number;
 }
 
 export type WebhookResult =
@@ -39,7 +42,7 @@ export type WebhookResult =
  * every change, in order. Nothing of the body is logged; telemetry carries ids, counts and enums only.
  */
 export async function receiveWebhook(deps: WebhookDeps, input: { body: Buffer; signature: string | null; maxBytes: number }): Promise<WebhookResult> {
-  const summary: DeliverySummary = { messages: 0, stored: 0, duplicates: 0, droppedAfterErasure: 0, includedInErasure: 0, privacyRequests: 0, privacyRequestIds: [], ignored: 0, rejected: 0, statuses: 0, unknownNumbers: 0 };
+  const summary: DeliverySummary = { messages: 0, stored: 0, duplicates: 0, droppedAfterErasure: 0, includedInErasure: 0, privacyRequests: 0, privacyRequestIds: [], ignored: 0, rejected: 0, statuses: 0, unknownNumbers: 0, identity: 0 };
   if (input.body.length > input.maxBytes) return { kind: 'too-large', maxBytes: input.maxBytes };
 
   let check;
@@ -68,6 +71,11 @@ export async function receiveWebhook(deps: WebhookDeps, input: { body: Buffer; s
   if (!parsed.ok) return { kind: 'malformed', field: parsed.field, message: parsed.message };
 
   for (const change of parsed.changes) {
+    if (change.field === 'user_id_update' || change.field === 'user_preferences') {
+      const failed = await ingestIdentityChange(deps, change, summary);
+      if (failed) return unavailable(deps, failed.dependency, failed.error, summary);
+      continue;
+    }
     if (change.field !== 'messages') {
       deps.telemetry.metric('webhook.change.ignored', 1, { field: oneOf(change.name, META_CHANGE_FIELDS) });
       continue;
@@ -103,7 +111,7 @@ async function ingestChange(deps: WebhookDeps, value: MessagesValue, summary: De
   }
   for (const error of value.errors ?? []) deps.telemetry.metric('webhook.error', 1, { tenantId: tenant.id, code: error.code }); // a number (schema)
 
-  const names = profileNames(value);
+  const contacts: WebhookContactBlock[] = value.contacts ?? [];
   // Within a delivery, oldest first (STOP then START in one batch ends opted in).
   const ordered = messages
     .map((message, index) => ({ message, index }))
@@ -114,7 +122,7 @@ async function ingestChange(deps: WebhookDeps, value: MessagesValue, summary: De
     let outcome: MessageOutcome;
     try {
       if (message.type !== 'unknown' && message.type !== 'invalid') checkProcessable(message);
-      outcome = await ingestMessage(deps, tenant, message, (waId) => names.get(waId), (id) => summary.privacyRequestIds.push(id));
+      outcome = await ingestMessage(deps, tenant, message, contacts, (id) => summary.privacyRequestIds.push(id));
     } catch (error) {
       // A message that fails for good costs only itself (./unprocessable.ts); anything else is an outage: 503.
       if (!isInputFailure(error) || message.type === 'unknown' || message.type === 'invalid') return { dependency: dependencyOf(error), error };
@@ -141,6 +149,7 @@ function count(summary: DeliverySummary, outcome: MessageOutcome): void {
   else if (outcome === 'included-in-erasure') summary.includedInErasure += 1;
   else if (outcome === 'privacy-request') summary.privacyRequests += 1;
   else if (outcome === 'rejected') summary.rejected += 1;
+  else if (outcome === 'linked' || outcome === 'revoked' || outcome === 'edited') summary.identity += 1;
   else summary.ignored += 1;
 }
 
@@ -148,13 +157,37 @@ function timestampOf(message: { type: string }): number {
   return 'timestamp' in message ? Number((message as KnownMessage).timestamp) : 0;
 }
 
-function profileNames(value: MessagesValue): Map<WaId, string> {
-  const names = new Map<WaId, string>();
-  for (const contact of value.contacts ?? []) {
-    const waId = contact.wa_id ? normaliseWaId(contact.wa_id) : undefined;
-    if (waId && contact.profile?.name) names.set(waId, contact.profile.name);
+/**
+ * A `user_id_update` (BSUIDs linked) or `user_preferences` (marketing stop / resume) change, entry by
+ * entry; a malformed entry is skipped. A store failure answers 503 like a message's.
+ */
+async function ingestIdentityChange(
+  deps: WebhookDeps,
+  change: Extract<ReturnType<typeof parseWebhook>, { ok: true }>['changes'][number] & { field: 'user_id_update' | 'user_preferences' },
+  summary: DeliverySummary,
+): Promise<{ dependency: string; error: unknown } | undefined> {
+  try {
+    const tenant = await deps.tenants.findByPhoneNumberId(change.value.metadata.phone_number_id);
+    if (!tenant || tenant.cancelledAt) {
+      summary.unknownNumbers += 1;
+      return undefined;
+    }
+    const hashKey = await requireSecret(deps.secrets, 'SUBJECT_HASH_KEY');
+    const contacts = change.value.contacts ?? [];
+    if (change.field === 'user_id_update') {
+      for (const update of parseEntries(userIdUpdateSchema, change.value.user_id_update)) {
+        if (await applyUserIdUpdate(deps, tenant, update, contacts, hashKey)) summary.identity += 1;
+      }
+    } else {
+      for (const preference of parseEntries(userPreferenceSchema, change.value.user_preferences)) {
+        if ((await applyUserPreference(deps, tenant, preference, contacts, hashKey)) === 'recorded') summary.identity += 1;
+      }
+    }
+    deps.telemetry.metric('webhook.change', 1, { tenantId: tenant.id, field: change.field });
+    return undefined;
+  } catch (error) {
+    return { dependency: dependencyOf(error), error };
   }
-  return names;
 }
 
 /**

@@ -1,4 +1,5 @@
-import { normaliseWaId, subjectHashOf, type TenantId } from '../domain/ids';
+import { identifierHashOf, type TenantId } from '../domain/ids';
+import { senderOf } from './sender';
 import { nestedDeeperThan } from '../domain/nesting';
 import { InputFailure, inputFailureReason } from '../failures';
 import { requireSecret } from '../secrets/secretProvider';
@@ -39,8 +40,8 @@ export function checkProcessable(message: KnownMessage): void {
  * only when recording fails (a store is down): then the delivery answers 503 and the retry rejects again.
  */
 export async function rejectMessage(deps: WebhookDeps, tenant: Tenant, message: KnownMessage, error: unknown): Promise<'rejected' | 'ignored'> {
-  const waId = normaliseWaId(message.from);
-  if (waId === undefined) return 'ignored';
+  const sender = senderOf(message);
+  if (sender === undefined) return 'ignored';
   const reason = inputFailureReason(error);
   const hashKey = await requireSecret(deps.secrets, 'SUBJECT_HASH_KEY');
   const tenantId: TenantId = tenant.id;
@@ -49,7 +50,7 @@ export async function rejectMessage(deps: WebhookDeps, tenant: Tenant, message: 
   await deps.audit.record({
     tenantId,
     type: 'webhook.message.rejected',
-    subjectHash: subjectHashOf(hashKey, tenantId, waId),
+    subjectHash: identifierHashOf(hashKey, tenantId, sender.primary),
     details: { reason, messageType: message.type, messageKey },
     idempotencyKey: `message-rejected-${messageKey}`,
   });

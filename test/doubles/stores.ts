@@ -1,3 +1,5 @@
+import type { IdentityLinkStore } from '../../shared/identity';
+import type { SubjectHash } from '../../shared/domain';
 import type { AuditEvent, AuditEventInput, AuditLog } from '../../shared/audit';
 import type { Clock } from '../../shared/domain';
 import type { TenantId } from '../../shared/domain';
@@ -152,5 +154,22 @@ export class RecordingQueue implements QueueSender {
   readonly sent: { queue: QueueName; message: OutgoingMessage }[] = [];
   async send(queue: QueueName, messages: OutgoingMessage | OutgoingMessage[]): Promise<void> {
     for (const message of Array.isArray(messages) ? messages : [messages]) this.sent.push({ queue, message: structuredClone(message) });
+  }
+}
+
+/** Identity links in memory (CosmosIdentityLinkStore's semantics: adding is atomic per identifier). */
+export class InMemoryIdentityLinks implements IdentityLinkStore {
+  private readonly links = new Map<string, Set<SubjectHash>>();
+
+  async neighbours(tenantId: TenantId, hash: SubjectHash): Promise<SubjectHash[]> {
+    return [...(this.links.get(`${tenantId}|${hash}`) ?? [])];
+  }
+
+  addLinks(tenantId: TenantId, hash: SubjectHash, others: readonly SubjectHash[]): Promise<SubjectHash[]> {
+    const set = this.links.get(`${tenantId}|${hash}`) ?? new Set<SubjectHash>();
+    const added = [...new Set(others)].filter((h) => h !== hash && !set.has(h));
+    for (const h of added) set.add(h);
+    this.links.set(`${tenantId}|${hash}`, set);
+    return Promise.resolve(added);
   }
 }

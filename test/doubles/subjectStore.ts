@@ -1,5 +1,6 @@
-import { subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
-import type { SubjectDocumentStore, SubjectDocumentSummary, SubjectRef } from '../../shared/privacy';
+import { identifierOf, subjectPartitionKey, type SubjectHash, type SubjectIdentifier, type TenantId } from '../../shared/domain';
+import type { SubjectDocumentKey, SubjectDocumentStore, SubjectDocumentSummary, SubjectRef } from '../../shared/privacy';
+import { partitionsOf } from '../../shared/identity';
 import type { AnySubjectDocument, ConsentDocument, DocumentOf, ReplaceOutcome, StoredContact, SubjectDocumentType, SubjectStore, VersionedDocument } from '../../shared/subjects';
 
 /**
@@ -28,17 +29,17 @@ export class InMemorySubjectStore implements SubjectStore, SubjectDocumentStore 
     return removed;
   }
 
-  async getContact(tenantId: TenantId, waId: WaId): Promise<StoredContact | undefined> {
-    const found = this.docs.get(key(subjectPartitionKey(tenantId, waId), 'contact'));
+  async getContact(tenantId: TenantId, subjectHash: SubjectHash): Promise<StoredContact | undefined> {
+    const found = this.docs.get(key(subjectPartitionKey(tenantId, subjectHash), 'contact'));
     return found ? (copyDoc(found.doc) as StoredContact) : undefined;
   }
 
   async updateContact(
     tenantId: TenantId,
-    waId: WaId,
+    subjectHash: SubjectHash,
     change: (current: StoredContact | undefined) => StoredContact | undefined,
   ): Promise<{ contact: StoredContact | undefined; created: boolean }> {
-    const current = await this.getContact(tenantId, waId);
+    const current = await this.getContact(tenantId, subjectHash);
     const next = change(current);
     if (next === undefined) return { contact: current, created: false };
     this.write(next);
@@ -73,15 +74,26 @@ export class InMemorySubjectStore implements SubjectStore, SubjectDocumentStore 
     return 'replaced';
   }
 
-  async list(subject: SubjectRef, types?: readonly SubjectDocumentType[]): Promise<{ id: string; type: SubjectDocumentType }[]> {
+  async list(subject: SubjectRef, types?: readonly SubjectDocumentType[]): Promise<SubjectDocumentKey[]> {
     return this.inPartition(subject)
       .filter((d) => !types || types.includes(d.type))
-      .map((d) => ({ id: d.id, type: d.type }));
+      .map((d) => ({ id: d.id, pk: d.pk, type: d.type }));
   }
 
-  async delete(subject: SubjectRef, ids: readonly string[]): Promise<number> {
-    const pk = subjectPartitionKey(subject.tenantId, subject.waId);
-    return ids.filter((id) => this.docs.delete(key(pk, id))).length;
+  async delete(_subject: SubjectRef, docs: readonly SubjectDocumentKey[]): Promise<number> {
+    return docs.filter((d) => this.docs.delete(key(d.pk, d.id))).length;
+  }
+
+  async removeByMessageId(pk: string, messageId: string, ids: readonly string[]): Promise<number> {
+    let removed = 0;
+    for (const [k, { doc }] of this.docs) {
+      if (doc.pk !== pk) continue;
+      if (ids.includes(doc.id) || (doc as { messageId?: string }).messageId === messageId) {
+        this.docs.delete(k);
+        removed += 1;
+      }
+    }
+    return removed;
   }
 
   async readAll(subject: SubjectRef): Promise<Record<string, unknown>[]> {
@@ -99,10 +111,24 @@ export class InMemorySubjectStore implements SubjectStore, SubjectDocumentStore 
     return this.inPartition(subject).filter((d): d is ConsentDocument => d.type === 'consent').map((d) => copyDoc(d));
   }
 
-  async subjectsWithData(tenantId: TenantId, max: number): Promise<WaId[]> {
-    const waIds = new Set<WaId>();
-    for (const { doc } of this.docs.values()) if (doc.tenantId === tenantId && waIds.size < max) waIds.add(doc.pk.slice(tenantId.length + 1) as WaId);
-    return [...waIds];
+  async subjectsWithData(tenantId: TenantId, max: number): Promise<SubjectIdentifier[]> {
+    const found = new Map<string, SubjectIdentifier>();
+    for (const { doc } of this.docs.values()) {
+      if (doc.tenantId !== tenantId || doc.type !== 'contact' || found.size >= max) continue;
+      const identifier = identifierOf(doc.userId ?? doc.waId ?? doc.pk.slice(tenantId.length + 1));
+      if (identifier) found.set(identifier.value, identifier);
+    }
+    return [...found.values()];
+  }
+
+  async deleteRemaining(tenantId: TenantId): Promise<number> {
+    let deleted = 0;
+    for (const [k, { doc }] of this.docs) {
+      if (doc.tenantId !== tenantId) continue;
+      this.docs.delete(k);
+      deleted += 1;
+    }
+    return deleted;
   }
 
   async countSubjects(tenantId: TenantId): Promise<number> {
@@ -110,8 +136,8 @@ export class InMemorySubjectStore implements SubjectStore, SubjectDocumentStore 
   }
 
   private inPartition(subject: SubjectRef): AnySubjectDocument[] {
-    const pk = subjectPartitionKey(subject.tenantId, subject.waId);
-    return [...this.docs.values()].filter((v) => v.doc.pk === pk).map((v) => v.doc);
+    const pks = partitionsOf(subject);
+    return [...this.docs.values()].filter((v) => pks.includes(v.doc.pk)).map((v) => v.doc);
   }
 
   private write(doc: AnySubjectDocument): void {

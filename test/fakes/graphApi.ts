@@ -3,7 +3,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 
 /**
- * A loopback fake of the Graph API's media endpoints, on a real HTTP server:
+ * A loopback fake of the Graph API's media endpoints and its send endpoint, on a real HTTP server.
+ * Sources: Meta, "Media" (Cloud API reference: retrieve media URL, download media) and
+ * "Business-scoped user IDs" (developers.facebook.com/documentation/business-messaging/whatsapp/
+ * business-scoped-user-ids/, updated Nov 5 2026; send shapes from the Jun 29 2026 revision).
+ * - `POST /{version}/{phone-number-id}/messages` with the bearer token and `messaging_product: whatsapp`:
+ *   the addressee is `to` (a phone number) or `recipient` (a BSUID or parent BSUID, `to` omitted; both
+ *   given → `to` wins). The answer is `{ messaging_product, contacts: [{ input, wa_id }] }` for a phone
+ *   send, `[{ input, user_id }]` for a BSUID send (no `wa_id`), and `messages: [{ id }]`. An authentication
+ *   template to a BSUID is refused with code 131062; a malformed BSUID with 100. Sends are recorded.
  * - `GET /{version}/{media-id}` with `Authorization: Bearer <token>` → `{ messaging_product, url, mime_type,
  *   sha256 (hex), file_size, id }`, or Graph's error body with 404 for an unknown id;
  * - `GET /media-download/{media-id}?...` (the returned url) with the bearer token → the bytes.
@@ -28,7 +36,16 @@ export interface GraphRequest {
   at: number;
 }
 
+export interface SentMessage {
+  phoneNumberId: string;
+  body: Record<string, unknown>;
+  /** Whom it was addressed to: `to` or `recipient`, as Meta reads them. */
+  addressee: { kind: 'to' | 'recipient'; value: string };
+}
+
 export interface GraphApiFake {
+  /** Messages accepted by the send endpoint. */
+  sent: SentMessage[];
   /** The base URL to use as GRAPH_API_BASE_URL, e.g. http://127.0.0.1:7072/v23.0 */
   baseUrl: string;
   port: number;
@@ -44,6 +61,7 @@ export async function startGraphApiFake(options: { token: string; port?: number;
   const media = new Map<string, FakeMedia>();
   const faults = new Map<string, Fault[]>();
   const requests: GraphRequest[] = [];
+  const sent: SentMessage[] = [];
   const sockets = new Set<Socket>();
   let origin = '';
 
@@ -61,6 +79,7 @@ export async function startGraphApiFake(options: { token: string; port?: number;
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', origin);
     const parts = url.pathname.split('/').filter(Boolean);
+    if (req.method === 'POST' && parts[0] === version && parts.length === 3 && parts[2] === 'messages') return send(req, res, decodeURIComponent(parts[1]!));
     const step: GraphRequest['step'] = parts[0] === version && parts.length === 2 ? 'metadata' : parts[0] === 'media-download' && parts.length === 2 ? 'file' : 'other';
     const id = decodeURIComponent(parts[1] ?? '');
     const authorized = req.headers.authorization === `Bearer ${options.token}`;
@@ -96,6 +115,34 @@ export async function startGraphApiFake(options: { token: string; port?: number;
     res.end(item.bytes);
   }
 
+  async function send(req: IncomingMessage, res: ServerResponse, phoneNumberId: string): Promise<void> {
+    if (req.headers.authorization !== `Bearer ${options.token}`) return graphError(res, 401, 'Invalid OAuth access token', 190);
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return graphError(res, 400, 'Invalid JSON', 100);
+    }
+    if (body.messaging_product !== 'whatsapp') return graphError(res, 400, '(#100) The parameter messaging_product is required.', 100);
+    const to = typeof body.to === 'string' && body.to !== '' ? body.to : undefined;
+    const recipient = typeof body.recipient === 'string' && body.recipient !== '' ? body.recipient : undefined;
+    if (!to && !recipient) return graphError(res, 400, '(#100) The parameter to is required.', 100);
+    const addressee = to ? { kind: 'to' as const, value: to } : { kind: 'recipient' as const, value: recipient! };
+    if (addressee.kind === 'recipient') {
+      if (!/^[A-Za-z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$/.test(addressee.value)) return graphError(res, 400, '(#100) Invalid parameter', 100);
+      const template = body.template as { components?: { type?: string; sub_type?: string }[] } | undefined;
+      if (body.type === 'template' && template?.components?.some((c) => c.type === 'button' && ['otp', 'copy_code', 'one_tap', 'zero_tap'].includes(String(c.sub_type)))) {
+        return graphError(res, 400, 'Business-scoped User ID (BSUID) recipients are not supported for this message.', 131062);
+      }
+    }
+    sent.push({ phoneNumberId, body, addressee });
+    const contact = addressee.kind === 'to' ? { input: addressee.value, wa_id: addressee.value.replace(/^\+/, '') } : { input: addressee.value, user_id: addressee.value };
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ messaging_product: 'whatsapp', contacts: [contact], messages: [{ id: `wamid.fake${sent.length}` }] }));
+  }
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
@@ -107,6 +154,7 @@ export async function startGraphApiFake(options: { token: string; port?: number;
     baseUrl: `${origin}/${version}`,
     port,
     requests,
+    sent,
     addMedia(id, item) {
       media.set(id, item);
       return { webhookSha256: createHash('sha256').update(item.bytes).digest('base64') };

@@ -48,19 +48,19 @@ describe('flow tokens', () => {
   const now = new Date('2026-01-05T10:00:00Z');
 
   it('a token names the tenant, the keyed-hash subject and the purpose, and carries no readable number', () => {
-    const token = issueFlowToken(keys, { tenantId, waId, purpose: 'privacy-centre', now, ttlSeconds: 3600 });
+    const token = issueFlowToken(keys, { tenantId, subject: { kind: 'waId', value: waId }, purpose: 'privacy-centre', now, ttlSeconds: 3600 });
     expect(token).toMatch(/^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
     expect(token).not.toContain(waId);
     expect(Buffer.from(token.split('.')[1]!, 'base64url').toString()).not.toContain(waId);
     const check = verifyFlowToken(keys, token, { tenantId, now });
     expect(check).toEqual({
       ok: true,
-      claims: { tenantId, waId, subjectHash: expect.stringMatching(/^[0-9a-f]{64}$/), purpose: 'privacy-centre', expiresAt: new Date('2026-01-05T11:00:00Z') },
+      claims: { tenantId, subject: { kind: 'waId', value: waId }, subjectHash: expect.stringMatching(/^[0-9a-f]{64}$/), purpose: 'privacy-centre', expiresAt: new Date('2026-01-05T11:00:00Z') },
     });
   });
 
   it('an expired token, another tenant, an altered payload or another key is refused', () => {
-    const token = issueFlowToken(keys, { tenantId, waId, purpose: 'privacy-centre', now, ttlSeconds: 60 });
+    const token = issueFlowToken(keys, { tenantId, subject: { kind: 'waId', value: waId }, purpose: 'privacy-centre', now, ttlSeconds: 60 });
     expect(verifyFlowToken(keys, token, { tenantId, now: new Date(now.getTime() + 61_000) })).toEqual({ ok: false, reason: 'expired' });
     expect(verifyFlowToken(keys, token, { tenantId: 'other-tenant' as TenantId, now })).toEqual({ ok: false, reason: 'tenant' });
 
@@ -76,7 +76,7 @@ describe('flow tokens', () => {
   it('a token stays valid across a data key rotation while the previous key is kept', () => {
     const previous = randomBytes(32).toString('base64');
     const old = { ...keys, dataKeyring: keyringFrom(previous) };
-    const token = issueFlowToken(old, { tenantId, waId, purpose: 'privacy-centre', now, ttlSeconds: 60 });
+    const token = issueFlowToken(old, { tenantId, subject: { kind: 'waId', value: waId }, purpose: 'privacy-centre', now, ttlSeconds: 60 });
     const rotated = { ...keys, dataKeyring: keyringFrom(randomBytes(32).toString('base64'), previous) };
     expect(verifyFlowToken(rotated, token, { tenantId, now }).ok).toBe(true);
     expect(verifyFlowToken(keys, token, { tenantId, now })).toEqual({ ok: false, reason: 'subject' });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataKeyring } from '../../shared/crypto';
-import { subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
+import { type TenantId, type WaId } from '../../shared/domain';
 import { FLOW_TOKEN_INVALID_MESSAGE, flowsKeySecretNames, issueFlowToken } from '../../shared/flows';
 import { lifetime } from '../../shared/subjects';
 import { signBody } from '../../shared/whatsapp';
@@ -8,6 +8,7 @@ import { adminHeaders } from '../support/principals';
 import { startTestHost, type TestHost } from '../support/testHost';
 import { eventually, uniqueTenantId } from '../support/testServices';
 import { encryptFlowRequest, FlowClient, flowKeyPair } from './support/flowClient';
+import { pkOfWaId } from '../support/subjects';
 
 const APP_SECRET = 'test-app-secret';
 const PREVIOUS_SECRET = 'test-app-secret-before-rotation';
@@ -43,7 +44,7 @@ async function createTenant(tenantId = uniqueTenantId()): Promise<TenantId> {
 
 async function tokenFor(tenantId: TenantId, waId: string, ttlSeconds = 3600, now = new Date()): Promise<string> {
   const keys = { subjectHashKey: t.services.env.SUBJECT_HASH_KEY!, dataKeyring: await dataKeyring(t.services.secrets) };
-  return issueFlowToken(keys, { tenantId, waId: waId as WaId, purpose: 'privacy-centre', now, ttlSeconds });
+  return issueFlowToken(keys, { tenantId, subject: { kind: 'waId', value: waId as WaId }, purpose: 'privacy-centre', now, ttlSeconds });
 }
 
 function client(tenantId: string, publicKey = defaultKey.publicKey): FlowClient {
@@ -53,7 +54,7 @@ function client(tenantId: string, publicKey = defaultKey.publicKey): FlowClient 
 /** A subject who has talked to the tenant: a contact and one flow answer in their partition. */
 async function seedSubject(tenantId: TenantId, waId: string): Promise<void> {
   const now = new Date();
-  const pk = subjectPartitionKey(tenantId, waId as WaId);
+  const pk = pkOfWaId(tenantId, waId);
   const base = { pk, tenantId, createdAt: now.toISOString(), ...lifetime(now, 86_400) };
   await t.services.cosmos.subjects.items.create({ ...base, id: 'contact', type: 'contact', waId, profileName: 'Sam Tenant', optIn: 'opted_in', restricted: false, firstSeenAt: now.toISOString(), lastSeenAt: now.toISOString() });
   await t.services.cosmos.subjects.items.create({ ...base, id: 'flow-1', type: 'flowResponse', messageId: 'wamid.1', answers: { move_in: '2026-02-01' }, receivedAt: now.toISOString() });
@@ -234,7 +235,7 @@ describe('WhatsApp Flows endpoint: a deletion from the Privacy Centre', () => {
       'the erasure to complete',
     );
     expect(request).toMatchObject({ id, tenantId, type: 'erasure', scope: 'all', channel: 'flow', screen: 'DELETE_CONFIRM', status: 'completed' });
-    const pk = subjectPartitionKey(tenantId, waId as WaId);
+    const pk = pkOfWaId(tenantId, waId);
     const { resources } = await t.services.cosmos.subjects.items.query({ query: 'SELECT * FROM c WHERE c.pk = @pk', parameters: [{ name: '@pk', value: pk }] }).fetchAll();
     expect(resources).toEqual([]);
 

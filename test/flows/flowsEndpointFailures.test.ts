@@ -26,7 +26,7 @@ function endpoint(overrides: { env?: Record<string, string | undefined> } = {}) 
   const telemetry = new RecordingTelemetry();
   const token = issueFlowToken(
     { subjectHashKey: env.SUBJECT_HASH_KEY, dataKeyring: keyringFrom(env.DATA_ENCRYPTION_KEY) },
-    { tenantId, waId: '447700900401' as WaId, purpose: 'privacy-centre', now: clock.now(), ttlSeconds: 600 },
+    { tenantId, subject: { kind: 'waId', value: '447700900401' as WaId }, purpose: 'privacy-centre', now: clock.now(), ttlSeconds: 600 },
   );
   const call = async (payload: unknown, tenant: string = tenantId): Promise<{ result: FlowsEndpointResult; decrypted: () => unknown }> => {
     const sent = encryptFlowRequest(pair.publicKey, payload);

@@ -13,7 +13,7 @@ const waId = '447700900123' as WaId;
 function setup() {
   const port = new MemoryPrivacy();
   port.addTenant(tenantId);
-  const ctx: PrivacyCentreContext = { tenantId, waId, flowToken: 'v1.token.mac', tenant: port.tenants.get(tenantId)!, now: new Date('2026-01-05T10:00:00Z') };
+  const ctx: PrivacyCentreContext = { tenantId, subject: { kind: 'waId', value: waId }, flowToken: 'v1.token.mac', tenant: port.tenants.get(tenantId)!, now: new Date('2026-01-05T10:00:00Z') };
   /** Runs a request and checks the answer against the Flow JSON: routing model and declared screen data. */
   const run = async (request: PrivacyCentreRequest): Promise<ScreenResponse & { data: Record<string, unknown> }> => {
     const response = await privacyCentre(port, ctx, request);
@@ -137,7 +137,7 @@ describe('the Privacy Centre flow handler', () => {
 
     const done = await run({ action: 'data_exchange', screen: 'DELETE_CONFIRM', data: { scope: 'all', confirm: true } });
     expect(done.screen).toBe('DELETE_DONE');
-    expect(port.created).toEqual([expect.objectContaining({ tenantId, waId, type: 'erasure', scope: 'all', screen: 'DELETE_CONFIRM' })]);
+    expect(port.created).toEqual([expect.objectContaining({ tenantId, subject: { kind: 'waId', value: waId }, type: 'erasure', scope: 'all', screen: 'DELETE_CONFIRM' })]);
     expect(done.data.request_id).toBe(port.created[0]!.id);
     expect(done.data.status_text).toMatch(/received.*4 Feb 2026/);
 

@@ -249,7 +249,7 @@ describe('the fake batch read answers as HubSpot does', () => {
 describe('the HubSpot store verifies an erasure with the batch read', () => {
   const now = new Date().toISOString();
   const tenant = tenantSchema.parse({ id: tenantId, name: 'Acme', phoneNumberIds: ['106540352242922'], messageStorage: 'none', hubspot: { enabled: true }, createdAt: now, updatedAt: now });
-  const subject = (waId: string) => ({ tenant, tenantId, waId: waId as WaId, subjectHash: 'h'.repeat(64) as SubjectHash });
+  const subject = (waId: string) => ({ tenant, tenantId, identifier: { kind: 'waId' as const, value: waId as WaId }, subjectHash: 'h'.repeat(64) as SubjectHash, subjectHashes: ['h'.repeat(64) as SubjectHash] });
 
   it('counts a contact that still exists as a leftover, and 0 after the GDPR delete, in one call per verification', async () => {
     const { contacts, conversations, token } = contactsWith();

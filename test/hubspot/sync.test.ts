@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptText, hashSubject, keyringFrom } from '../../shared/crypto';
-import { subjectPartitionKey, type SubjectHash, type TenantId, type WaId } from '../../shared/domain';
+import { type SubjectHash, type TenantId, type WaId } from '../../shared/domain';
 import { HubSpotConversations, syncMessageToHubSpot, type HubSpotObjectRegistry, type HubSpotSyncDeps } from '../../shared/hubspot';
 import { readStoredMessages, recordOutboundMessage } from '../../shared/messages';
 import { DeadLetterError } from '../../shared/queue';
@@ -15,6 +15,7 @@ import { testServices, uniqueTenantId, type TestServices } from '../support/test
 import { buildHubSpotSyncDeps, rootOf } from '../../shared/runtime';
 import { CosmosHubSpotObjectRegistry, CosmosMessageStore, CosmosSubjectRepository } from '../../shared/cosmos';
 import { ManualClock } from '../doubles';
+import { pkOfWaId } from '../support/subjects';
 
 const clock = new ManualClock(new Date());
 let s: TestServices;
@@ -64,7 +65,7 @@ async function contactDoc(w: World, waId: string, change: Partial<StoredContact>
   const now = clock.now().toISOString();
   await new CosmosSubjectRepository(s.cosmos.subjects).upsert({
     id: 'contact',
-    pk: subjectPartitionKey(w.tenant.id, waId as WaId),
+    pk: pkOfWaId(w.tenant.id, waId),
     tenantId: w.tenant.id,
     type: 'contact',
     waId,
@@ -86,7 +87,7 @@ async function pending(w: World, waId: string, text: string, options: { sentAt?:
   const now = clock.now();
   const doc: MessageDocument = {
     id,
-    pk: subjectPartitionKey(w.tenant.id, waId as WaId),
+    pk: pkOfWaId(w.tenant.id, waId),
     tenantId: w.tenant.id,
     type: 'message',
     messageId: wamid(waId),
@@ -100,11 +101,16 @@ async function pending(w: World, waId: string, text: string, options: { sentAt?:
     syncState: 'pending',
   };
   await new CosmosMessageStore(s.cosmos.subjects).upsert(doc);
+  // The webhook writes the contact before the content: it names the identifier the sync addresses.
+  const now2 = now.toISOString();
+  await new CosmosSubjectRepository(s.cosmos.subjects).createIfAbsent({
+    id: 'contact', pk: doc.pk, tenantId: w.tenant.id, type: 'contact', waId, optIn: 'unknown', restricted: false, firstSeenAt: now2, lastSeenAt: now2, createdAt: now2, ...lifetime(now, 86_400),
+  } as StoredContact);
   return { doc, body: { tenantId: w.tenant.id, subjectHash: await hashSubject(s.secrets, w.tenant.id, waId as WaId), messageDocId: id } };
 }
 
 async function messageDocs(w: World, waId: string): Promise<MessageDocument[]> {
-  return new CosmosMessageStore(s.cosmos.subjects).listForSubject(w.tenant.id, waId as WaId);
+  return new CosmosMessageStore(s.cosmos.subjects).listForSubject(w.tenant.id, [pkOfWaId(w.tenant.id, waId)]);
 }
 
 function calls(w: World): number {

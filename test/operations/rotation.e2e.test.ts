@@ -83,7 +83,7 @@ async function erase(on: CompositionRoot | 'a', waId: WaId): Promise<string> {
     const response = await fetch(`${a.url}/api/privacy-requests`, { method: 'POST', headers: adminHeaders(), body: JSON.stringify({ tenantId: tenant.tenantId, type: 'erasure', subject: { waId } }) });
     return ((await response.json()) as { id: string }).id;
   }
-  const result = await createPrivacyRequest(on.privacy, { tenantId: tenant.tenantId as TenantId, waId, type: 'erasure', channel: 'admin', actor: 'rotation-test' });
+  const result = await createPrivacyRequest(on.privacy, { tenantId: tenant.tenantId as TenantId, subject: { kind: 'waId', value: waId }, type: 'erasure', channel: 'admin', actor: 'rotation-test' });
   if (result.kind === 'unknown-tenant') throw new Error('tenant unknown');
   return result.request.id;
 }

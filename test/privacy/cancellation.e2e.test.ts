@@ -32,6 +32,9 @@ describe('account cancellation', () => {
     const registry = rootOf(t.services).hubspotObjects;
     await registry.recordContact(tenant.tenantId, 'e'.repeat(64) as SubjectHash, { id: '424242', origin: 'created', matchedBy: ['phone'] }, 86_400);
     await orphan.uploadData(Buffer.from('media whose reference expired'));
+    // A flow response whose contact expired first: its partition names no identifier any more (a keyed hash).
+    const orphanPk = `${tenant.tenantId}|${'f'.repeat(64)}`;
+    await t.services.cosmos.subjects.items.create({ id: 'flow-orphan', pk: orphanPk, tenantId: tenant.tenantId, type: 'flowResponse', messageId: 'wamid.x', answers: { note: 'left behind' }, receivedAt: new Date().toISOString(), createdAt: new Date().toISOString(), ttl: 3600, expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
 
     expect((await fetch(`${t.url}/api/tenants/${tenant.tenantId}/cancel`, { method: 'POST', headers: operatorHeaders(['someone-else']) })).status).toBe(404);
     const started = await fetch(`${t.url}/api/tenants/${tenant.tenantId}/cancel`, { method: 'POST', headers: adminHeaders() });
@@ -48,6 +51,8 @@ describe('account cancellation', () => {
     expect((await fetch(`${t.url}/api/tenants/${tenant.tenantId}`, { headers: adminHeaders() })).status).toBe(404);
     for (const s of subjects) expect(await subjectDocuments(t.services, tenant.tenantId, s.waId)).toEqual([]);
     expect(await orphan.exists()).toBe(false);
+    const { resources: left } = await t.services.cosmos.subjects.items.query({ query: 'SELECT c.id FROM c WHERE c.tenantId = @t', parameters: [{ name: '@t', value: tenant.tenantId }] }).fetchAll();
+    expect(left).toEqual([]);
     expect(await registry.get(tenant.tenantId, 'e'.repeat(64) as SubjectHash)).toBeUndefined();
     expect(hubspot.contacts.has(contact.id)).toBe(false);
     const markers = new CosmosMarkerStore(t.services.cosmos.markers, t.services.clock);

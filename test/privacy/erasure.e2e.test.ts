@@ -9,6 +9,7 @@ import { postWebhook, subjectDocuments, subjectHashOf } from '../whatsapp/suppor
 import { buildSubjectThroughWebhooks, createPrivacyTenant, getRequest, newSubject, postRequest, startPrivacyWorld, waitForStatus, type PrivacyWorld } from './support';
 import { rootOf } from '../../shared/runtime';
 import { CosmosAuditLog, CosmosMarkerStore, CosmosPrivacyRequestRepository } from '../../shared/cosmos';
+import { pkOfWaId } from '../support/subjects';
 
 let world: PrivacyWorld;
 beforeAll(async () => {
@@ -236,7 +237,7 @@ describe('scopes', () => {
     const tenant = await createPrivacyTenant(world, { hubspot: false });
     const subject = newSubject();
     await buildSubjectThroughWebhooks(world, tenant, subject);
-    const pk = `${tenant.tenantId}|${subject.waId}`;
+    const pk = pkOfWaId(tenant.tenantId, subject.waId);
     const now = new Date().toISOString();
     await t.services.cosmos.subjects.items.create({ id: 'consent-marketing', pk, tenantId: tenant.tenantId, type: 'consent', purpose: 'marketing', granted: true, at: now, createdAt: now, ttl: 3600, expiresAt: now });
     const types = async () => (await subjectDocuments(t.services, tenant.tenantId, subject.waId)).map((d) => d.type).sort();

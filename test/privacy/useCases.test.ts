@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { OperationResponse } from '@azure/cosmos';
 import { hashSubject } from '../../shared/crypto';
-import { subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
+import { type TenantId, type WaId } from '../../shared/domain';
 import { createPrivacyRequest, DEFAULT_RETRY_POLICY, dueDateOf, processPrivacyRequest, reconcilePrivacyRequests, retryPrivacyRequest, runErasureTask, StoreRegistry, viewOf, type PersonalDataStore, type PrivacyDeps, type PrivacyRequestView } from '../../shared/privacy';
 import { InProcessQueue } from '../../shared/queue';
 import { retryDelayMs, throttledDelayMs } from '../../shared/retry';
@@ -14,6 +14,7 @@ import { eventually, testServices, uniqueTenantId, type TestServices } from '../
 import { CosmosAuditLog } from '../../shared/cosmos';
 import { buildPrivacyDeps, rootOf } from '../../shared/runtime';
 import { ManualClock } from '../doubles';
+import { pkOfWaId } from '../support/subjects';
 
 let services: TestServices;
 beforeAll(async () => {
@@ -41,7 +42,7 @@ function startWorkers(deps: PrivacyDeps, queue: InProcessQueue): () => Promise<v
 }
 
 async function seedDocuments(tenantId: TenantId, waId: WaId, count: number, type = 'message'): Promise<void> {
-  const pk = subjectPartitionKey(tenantId, waId);
+  const pk = pkOfWaId(tenantId, waId);
   const now = new Date();
   for (let i = 0; i < count; i += 25) {
     await Promise.all(
@@ -95,7 +96,7 @@ describe('request documents under concurrency', () => {
   it('the emulator rejects a write with a stale etag (412), so concurrent task completions cannot overwrite each other', async () => {
     const deps = buildPrivacyDeps(services, { queue: new InProcessQueue() });
     const tenantId = await tenant();
-    const created = await createPrivacyRequest(deps, { tenantId, waId: '447700900901' as WaId, type: 'erasure', channel: 'admin' });
+    const created = await createPrivacyRequest(deps, { tenantId, subject: { kind: 'waId', value: '447700900901' as WaId }, type: 'erasure', channel: 'admin' });
     if (created.kind === 'unknown-tenant') throw new Error('tenant missing');
     const id = created.request.id;
     const { resource } = await services.cosmos.privacyRequests.item(id, id).read<Record<string, unknown>>();
@@ -127,12 +128,12 @@ describe('the Cosmos eraser', () => {
     await seedDocuments(tenantId, waId, 250);
     const batch = vi.spyOn(services.cosmos.subjects.items, 'batch');
     const subjectHash = await hashSubject(services.secrets, tenantId, waId);
-    const subject = { tenant: (await deps.tenants.get(tenantId))!, tenantId, waId, subjectHash };
+    const subject = { tenant: (await deps.tenants.get(tenantId))!, tenantId, identifier: { kind: 'waId' as const, value: waId }, subjectHash, subjectHashes: [subjectHash] };
     const outcome = await deps.registry.get('cosmos').eraseSubject(subject, 'all');
     expect(outcome).toEqual({ found: 250, deleted: 250 });
     expect(batch.mock.calls.map(([ops]) => ops.length)).toEqual([100, 100, 50]);
     for (const [ops, pk] of batch.mock.calls) {
-      expect(pk).toBe(subjectPartitionKey(tenantId, waId));
+      expect(pk).toBe(pkOfWaId(tenantId, waId));
       // (the SDK normalises the key to its array form once sent)
       expect(ops.every((op) => 'partitionKey' in op && JSON.stringify(op.partitionKey).includes(String(pk)))).toBe(true);
     }
@@ -145,13 +146,13 @@ describe('the Cosmos eraser', () => {
     const tenantId = await tenant();
     const waId = '447700900903' as WaId;
     await seedDocuments(tenantId, waId, 30);
-    const pk = subjectPartitionKey(tenantId, waId);
+    const pk = pkOfWaId(tenantId, waId);
     // As real Cosmos answers a batch with a missing document: nothing applied, 404 for it, 424 for the others.
     const batch = vi.spyOn(services.cosmos.subjects.items, 'batch').mockImplementationOnce(async (ops) => {
       await services.cosmos.subjects.item('message-0', pk).delete(); // deleted by a concurrent run
       return { result: ops.map((_, i) => ({ statusCode: i === 0 ? 404 : 424 }) as OperationResponse), headers: {}, code: 207, diagnostics: undefined as never } as never;
     });
-    const subject = { tenant: (await deps.tenants.get(tenantId))!, tenantId, waId, subjectHash: await hashSubject(services.secrets, tenantId, waId) };
+    const subject = { tenant: (await deps.tenants.get(tenantId))!, tenantId, identifier: { kind: 'waId' as const, value: waId }, subjectHash: await hashSubject(services.secrets, tenantId, waId), subjectHashes: [await hashSubject(services.secrets, tenantId, waId)] };
     const outcome = await deps.registry.get('cosmos').eraseSubject(subject, 'all');
     expect(outcome).toEqual({ found: 30, deleted: 29 });
     expect(await deps.registry.get('cosmos').verifyErased(subject, 'all')).toBe(0);
@@ -169,7 +170,7 @@ describe('verification', () => {
       ...cosmos,
       async eraseSubject(subject, scope) {
         const outcome = await cosmos.eraseSubject(subject, scope);
-        if (left-- > 0) await seedDocuments(subject.tenantId, subject.waId, 1, 'message');
+        if (left-- > 0) await seedDocuments(subject.tenantId, subject.identifier.value as WaId, 1, 'message');
         return outcome;
       },
     };
@@ -185,7 +186,7 @@ describe('verification', () => {
       const tenantId = await tenant();
       const waId = '447700900904' as WaId;
       await seedDocuments(tenantId, waId, 5);
-      const created = await createPrivacyRequest(deps, { tenantId, waId, type: 'erasure', channel: 'flow', screen: 'PRIVACY' });
+      const created = await createPrivacyRequest(deps, { tenantId, subject: { kind: 'waId', value: waId }, type: 'erasure', channel: 'flow', screen: 'PRIVACY' });
       if (created.kind === 'unknown-tenant') throw new Error('tenant missing');
       const done = await waitFor(deps, created.request.id, ['completed', 'failed']);
       expect(done).toMatchObject({ status: 'completed', verification: { reruns: 1, leftovers: {} } });
@@ -205,7 +206,7 @@ describe('verification', () => {
       const tenantId = await tenant();
       const waId = '447700900905' as WaId;
       await seedDocuments(tenantId, waId, 3);
-      const created = await createPrivacyRequest(deps, { tenantId, waId, type: 'erasure', channel: 'admin' });
+      const created = await createPrivacyRequest(deps, { tenantId, subject: { kind: 'waId', value: waId }, type: 'erasure', channel: 'admin' });
       if (created.kind === 'unknown-tenant') throw new Error('tenant missing');
       const failed = await waitFor(deps, created.request.id, ['completed', 'failed']);
       expect(failed).toMatchObject({ status: 'failed', failure: { store: 'cosmos', reason: 'verification found 1 item(s) left in cosmos after a re-run of the erasure' } });
@@ -227,7 +228,7 @@ describe('completion', () => {
   async function verifyingRequest(one: PrivacyDeps, waId: WaId): Promise<{ tenantId: TenantId; requestId: string }> {
     const tenantId = await tenant();
     await seedDocuments(tenantId, waId, 3);
-    const created = await createPrivacyRequest(one, { tenantId, waId, type: 'erasure', channel: 'admin' });
+    const created = await createPrivacyRequest(one, { tenantId, subject: { kind: 'waId', value: waId }, type: 'erasure', channel: 'admin' });
     if (created.kind === 'unknown-tenant') throw new Error('tenant missing');
     const requestId = created.request.id;
     expect(await processPrivacyRequest(one, { requestId })).toBe('planned');
@@ -281,7 +282,7 @@ describe('completion', () => {
       const phoneNumberId = (await deps.tenants.get(tenantId))!.phoneNumberIds[0];
       const waId = '447700900906' as WaId;
       await seedDocuments(tenantId, waId, 2);
-      const created = await createPrivacyRequest(deps, { tenantId, waId, type: 'erasure', channel: 'message' });
+      const created = await createPrivacyRequest(deps, { tenantId, subject: { kind: 'waId', value: waId }, type: 'erasure', channel: 'message' });
       if (created.kind === 'unknown-tenant') throw new Error('tenant missing');
       expect((await waitFor(deps, created.request.id, ['completed', 'failed'])).status).toBe('completed');
       // Sent after "completed": the audit event of the confirmation follows the request's status.
@@ -303,7 +304,7 @@ describe('the reconciler', () => {
     const tenantId = await tenant();
     const waId = '447700900907' as WaId;
     await seedDocuments(tenantId, waId, 4);
-    const created = await createPrivacyRequest(deps, { tenantId, waId, type: 'erasure', channel: 'admin' });
+    const created = await createPrivacyRequest(deps, { tenantId, subject: { kind: 'waId', value: waId }, type: 'erasure', channel: 'admin' });
     if (created.kind === 'unknown-tenant') throw new Error('tenant missing');
     expect(await processPrivacyRequest(deps, { requestId: created.request.id })).toBe('planned');
     // The task messages are lost with that queue. Nothing is stuck yet: nothing is sent.
@@ -339,7 +340,7 @@ describe('the Blob eraser', () => {
     }
     const neighbour = services.blobs.media.getBlockBlobClient(`${mediaPrefixFor(tenantId, 'f'.repeat(64))}keep.jpg`);
     await neighbour.uploadData(Buffer.from('someone else'));
-    const subject = { tenant: (await deps.tenants.get(tenantId))!, tenantId, waId, subjectHash };
+    const subject = { tenant: (await deps.tenants.get(tenantId))!, tenantId, identifier: { kind: 'waId' as const, value: waId }, subjectHash, subjectHashes: [subjectHash] };
     expect(await deps.registry.get('blob').eraseSubject(subject, 'media')).toEqual({ found: 5, deleted: 5 });
     expect(await deps.registry.get('blob').verifyErased(subject, 'media')).toBe(0);
     expect(await neighbour.exists()).toBe(true);

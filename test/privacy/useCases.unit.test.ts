@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { dataKeyring, hashSubject } from '../../shared/crypto';
-import { subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
+import { type TenantId, type WaId } from '../../shared/domain';
 import {
   advanceCancellation,
   cancellationProgress,
@@ -22,7 +22,8 @@ import { DeadLetterError } from '../../shared/queue';
 import { CachedSecretProvider, SettingsSecretProvider } from '../../shared/secrets';
 import { lifetime } from '../../shared/subjects';
 import { tenantInputSchema } from '../../shared/tenants';
-import { InMemoryAudit, InMemoryDataStore, InMemoryFiles, InMemoryMarkers, InMemoryPrivacyRequests, InMemorySubjectStore, InMemoryTenants, MemoryObjectRegistry, RecordingConfirmations, RecordingCrm, RecordingQueue, ManualClock, RecordingTelemetry } from '../doubles';
+import { InMemoryAudit, InMemoryDataStore, InMemoryFiles, InMemoryIdentityLinks, InMemoryMarkers, InMemoryPrivacyRequests, InMemorySubjectStore, InMemoryTenants, MemoryObjectRegistry, RecordingConfirmations, RecordingCrm, RecordingQueue, ManualClock, RecordingTelemetry } from '../doubles';
+import { hashOfWaId, pkOfWaId } from '../support/subjects';
 
 /**
  * The privacy use cases on in-memory doubles of their ports (test/doubles): milliseconds per case, no
@@ -44,6 +45,7 @@ async function world(config: { hubspot?: boolean; confirmErasureByMessage?: bool
   );
   const subjects = new InMemorySubjectStore();
   const markers = new InMemoryMarkers(clock);
+  const links = new InMemoryIdentityLinks();
   const files = new InMemoryFiles();
   const blob = new InMemoryDataStore('blob', ['all', 'media']);
   const hubspot = new InMemoryDataStore('hubspot', ['all'], (tenant) => tenant.hubspot.enabled);
@@ -57,13 +59,14 @@ async function world(config: { hubspot?: boolean; confirmErasureByMessage?: bool
     audit: new InMemoryAudit(clock),
     markers,
     subjects,
+    links,
     exports: files,
     tenantFiles: files,
     queue,
     secrets,
     clock,
     telemetry: new RecordingTelemetry(),
-    registry: new StoreRegistry([subjectPartitionDataStore({ subjects, markers, clock, keyring }), blob, hubspot, exports]),
+    registry: new StoreRegistry([subjectPartitionDataStore({ subjects, markers, links, clock, keyring }), blob, hubspot, exports]),
     crm: new RecordingCrm(),
     crmRecords: new MemoryObjectRegistry(),
     confirmations: new RecordingConfirmations(),
@@ -74,7 +77,7 @@ async function world(config: { hubspot?: boolean; confirmErasureByMessage?: bool
   const subjectHash = await hashSubject(secrets, TENANT, WA_ID);
   /** The subject's contact, a message and a consent in the partition, two media files and a HubSpot contact. */
   const seedSubject = async (waId: WaId = WA_ID) => {
-    const pk = subjectPartitionKey(TENANT, waId);
+    const pk = pkOfWaId(TENANT, waId, 'unit-subject-hash-key-0123456789abcdef0123');
     const now = clock.now();
     const base = { pk, tenantId: TENANT, createdAt: now.toISOString(), ...lifetime(now, 3600) };
     await subjects.upsert({ ...base, id: 'contact', type: 'contact', waId, profileName: 'Morwenna', optIn: 'unknown', firstSeenAt: now.toISOString(), lastSeenAt: now.toISOString() } as never);
@@ -95,7 +98,7 @@ async function world(config: { hubspot?: boolean; confirmErasureByMessage?: bool
     }
   };
   const erasure = async () => {
-    const created = await createPrivacyRequest(deps, { tenantId: TENANT, waId: WA_ID, type: 'erasure', channel: 'admin', actor: 'operator-1' });
+    const created = await createPrivacyRequest(deps, { tenantId: TENANT, subject: { kind: 'waId', value: WA_ID }, type: 'erasure', channel: 'admin', actor: 'operator-1' });
     if (created.kind === 'unknown-tenant') throw new Error('tenant missing');
     return created.request.id;
   };
@@ -105,7 +108,7 @@ async function world(config: { hubspot?: boolean; confirmErasureByMessage?: bool
 describe('creating a request', () => {
   it('writes the request with its due date, audits it and sends its id (never the wa_id) to privacy-requests', async () => {
     const w = await world();
-    const created = await createPrivacyRequest(w.deps, { tenantId: TENANT, waId: WA_ID, type: 'erasure', channel: 'flow', screen: 'PRIVACY' });
+    const created = await createPrivacyRequest(w.deps, { tenantId: TENANT, subject: { kind: 'waId', value: WA_ID }, type: 'erasure', channel: 'flow', screen: 'PRIVACY' });
     expect(created).toMatchObject({ kind: 'created', request: { status: 'received', dueAt: '2026-04-02T10:00:00.000Z' } });
     const id = created.kind === 'created' ? created.request.id : '';
     expect(w.sent('privacy-requests')).toEqual([{ messageId: id, body: { requestId: id } }]);
@@ -117,18 +120,18 @@ describe('creating a request', () => {
   it('an identical request still open is returned instead of a second one (the open-request lock); once finished, a new one starts', async () => {
     const w = await world();
     const first = await w.erasure();
-    const again = await createPrivacyRequest(w.deps, { tenantId: TENANT, waId: WA_ID, type: 'erasure', channel: 'flow' });
+    const again = await createPrivacyRequest(w.deps, { tenantId: TENANT, subject: { kind: 'waId', value: WA_ID }, type: 'erasure', channel: 'flow' });
     expect(again).toMatchObject({ kind: 'existing', request: { id: first } });
-    const other = await createPrivacyRequest(w.deps, { tenantId: TENANT, waId: WA_ID, type: 'erasure', scope: 'media', channel: 'flow' });
+    const other = await createPrivacyRequest(w.deps, { tenantId: TENANT, subject: { kind: 'waId', value: WA_ID }, type: 'erasure', scope: 'media', channel: 'flow' });
     expect(other.kind).toBe('created');
     await w.drain();
     expect((await w.requests.get(first))?.status).toBe('completed');
-    expect((await createPrivacyRequest(w.deps, { tenantId: TENANT, waId: WA_ID, type: 'erasure', channel: 'flow' })).kind).toBe('created');
+    expect((await createPrivacyRequest(w.deps, { tenantId: TENANT, subject: { kind: 'waId', value: WA_ID }, type: 'erasure', channel: 'flow' })).kind).toBe('created');
   });
 
   it('a tenant that does not exist gets no request', async () => {
     const w = await world();
-    expect(await createPrivacyRequest(w.deps, { tenantId: 'nobody' as TenantId, waId: WA_ID, type: 'erasure', channel: 'admin' })).toEqual({ kind: 'unknown-tenant' });
+    expect(await createPrivacyRequest(w.deps, { tenantId: 'nobody' as TenantId, subject: { kind: 'waId', value: WA_ID }, type: 'erasure', channel: 'admin' })).toEqual({ kind: 'unknown-tenant' });
     expect(w.requests.all()).toEqual([]);
   });
 });
@@ -190,7 +193,7 @@ describe('an erasure', () => {
     // The confirmation goes out last, after "completed" and the fence lifted, and is audited on its own.
     expect(w.audit.events.find((e) => e.type === 'privacy.erasure.confirmation')?.details).toMatchObject({ confirmationSent: true });
     expect(await w.markers.get('fence', TENANT, w.subjectHash)).toBeUndefined();
-    expect((w.deps.confirmations as RecordingConfirmations).sent).toEqual([expect.objectContaining({ tenantId: TENANT, waId: WA_ID, subjectHash: w.subjectHash })]);
+    expect((w.deps.confirmations as RecordingConfirmations).sent).toEqual([expect.objectContaining({ tenantId: TENANT, identifier: { kind: 'waId', value: WA_ID }, subjectHash: w.subjectHash })]);
   });
 
   it('a leftover found by the verification gets one re-run of its eraser; a leftover that survives it fails the request naming the store', async () => {
@@ -241,7 +244,7 @@ describe('an erasure', () => {
     const w = await world();
     await w.seedSubject();
     const first = await w.erasure();
-    const second = await createPrivacyRequest(w.deps, { tenantId: TENANT, waId: WA_ID, type: 'erasure', scope: 'media', channel: 'admin' });
+    const second = await createPrivacyRequest(w.deps, { tenantId: TENANT, subject: { kind: 'waId', value: WA_ID }, type: 'erasure', scope: 'media', channel: 'admin' });
     if (second.kind !== 'created') throw new Error('second erasure not created');
     // The first one's fence was written last (a retry re-planned it): the second is unfenced until the first completes.
     await w.markers.put('fence', TENANT, w.subjectHash, { ttlSeconds: -1, data: { requestId: first, since: new Date().toISOString(), scope: 'all' } });
@@ -273,7 +276,7 @@ describe('direct requests', () => {
   it('access: every store exported into one document, kept until the export expires', async () => {
     const w = await world({ hubspot: true });
     await w.seedSubject();
-    const created = await createPrivacyRequest(w.deps, { tenantId: TENANT, waId: WA_ID, type: 'access', channel: 'admin' });
+    const created = await createPrivacyRequest(w.deps, { tenantId: TENANT, subject: { kind: 'waId', value: WA_ID }, type: 'access', channel: 'admin' });
     const id = created.kind === 'created' ? created.request.id : '';
     expect(await processPrivacyRequest(w.deps, { requestId: id })).toBe('completed');
     const result = await readAccessExport(w.deps, id);
@@ -288,11 +291,11 @@ describe('direct requests', () => {
   it('rectification: the contact renamed, in HubSpot too, and the audit event says so without the name', async () => {
     const w = await world({ hubspot: true });
     await w.seedSubject();
-    const created = await createPrivacyRequest(w.deps, { tenantId: TENANT, waId: WA_ID, type: 'rectification', channel: 'admin', rectification: { profileName: 'Morwenna Trevithick' } });
+    const created = await createPrivacyRequest(w.deps, { tenantId: TENANT, subject: { kind: 'waId', value: WA_ID }, type: 'rectification', channel: 'admin', rectification: { profileName: 'Morwenna Trevithick' } });
     const id = created.kind === 'created' ? created.request.id : '';
     await processPrivacyRequest(w.deps, { requestId: id });
-    expect(await w.subjects.getContact(TENANT, WA_ID)).toMatchObject({ profileName: 'Morwenna Trevithick', rectifiedAt: w.clock.now().toISOString() });
-    expect((w.deps.crm as RecordingCrm).renames).toEqual([{ subject: expect.objectContaining({ tenantId: TENANT, waId: WA_ID }), profileName: 'Morwenna Trevithick' }]);
+    expect(await w.subjects.getContact(TENANT, hashOfWaId(TENANT, WA_ID, 'unit-subject-hash-key-0123456789abcdef0123'))).toMatchObject({ profileName: 'Morwenna Trevithick', rectifiedAt: w.clock.now().toISOString() });
+    expect((w.deps.crm as RecordingCrm).renames).toEqual([{ subject: expect.objectContaining({ tenantId: TENANT, identifier: { kind: 'waId', value: WA_ID } }), profileName: 'Morwenna Trevithick' }]);
     const event = w.audit.events.find((e) => e.type === 'privacy.rectification.completed')!;
     expect(event.details).toMatchObject({ rectified: true, hubspotContactsUpdated: 1 });
     expect(JSON.stringify(w.audit.events)).not.toContain('Trevithick');
@@ -303,12 +306,12 @@ describe('direct requests', () => {
     const w = await world();
     await w.seedSubject();
     for (const type of ['restriction', 'objection'] as const) {
-      const created = await createPrivacyRequest(w.deps, { tenantId: TENANT, waId: WA_ID, type, channel: 'admin' });
+      const created = await createPrivacyRequest(w.deps, { tenantId: TENANT, subject: { kind: 'waId', value: WA_ID }, type, channel: 'admin' });
       await processPrivacyRequest(w.deps, { requestId: created.kind === 'created' ? created.request.id : '' });
     }
-    expect(await w.subjects.getContact(TENANT, WA_ID)).toMatchObject({ restricted: true });
+    expect(await w.subjects.getContact(TENANT, hashOfWaId(TENANT, WA_ID, 'unit-subject-hash-key-0123456789abcdef0123'))).toMatchObject({ restricted: true });
     expect(await w.markers.get('suppression', TENANT, w.subjectHash)).toMatchObject({ data: { source: 'objection' } });
-    expect(await w.subjects.consents({ tenantId: TENANT, waId: WA_ID })).toEqual([expect.objectContaining({ purpose: 'marketing', granted: false })]);
+    expect(await w.subjects.consents({ tenantId: TENANT, identifier: { kind: 'waId', value: WA_ID }, subjectHash: hashOfWaId(TENANT, WA_ID, 'unit-subject-hash-key-0123456789abcdef0123'), subjectHashes: [] })).toEqual([expect.objectContaining({ purpose: 'marketing', granted: false })]);
     expect(w.requests.all().map((d) => d.status)).toEqual(['completed', 'completed']);
   });
 });

@@ -121,6 +121,7 @@ const CASES: Record<string, CrossTenantCase> = {
     theirs: () => ({ method: 'GET', path: `tenants/${b.tenantId}/subjects/%2B447700900101/messages` }),
     missing: () => ({ method: 'GET', path: `tenants/${ghostTenant()}/subjects/%2B447700900101/messages` }),
   },
+  migrateIdentity: { kind: 'not-found', theirs: () => ({ method: 'POST', path: `tenants/${b.tenantId}/identity/migrate?dryRun=true` }), missing: () => ({ method: 'POST', path: `tenants/${ghostTenant()}/identity/migrate?dryRun=true` }) },
   getAudit: { kind: 'not-found', theirs: () => ({ method: 'GET', path: `audit?tenantId=${b.tenantId}` }), missing: () => ({ method: 'GET', path: `audit?tenantId=${ghostTenant()}` }) },
   getPrivacyMetrics: { kind: 'not-found', theirs: () => ({ method: 'GET', path: `privacy-metrics?tenantId=${b.tenantId}` }), missing: () => ({ method: 'GET', path: `privacy-metrics?tenantId=${ghostTenant()}` }) },
   getDeadLetterCounts: { kind: 'tenant-free', call: () => ({ method: 'GET', path: 'dead-letters' }) },

@@ -166,6 +166,7 @@ const CASES: Record<string, RouteCase> = {
   cancelTenant: { call: () => ({ method: 'POST', path: `tenants/${c.tenantId}/cancel` }), needsCosmos: true, succeeds: [202] },
   getTenantCancellation: { call: () => ({ method: 'GET', path: `tenants/${c.tenantId}/cancellation` }), needsCosmos: true, succeeds: [200] },
   getSubjectMessages: { call: () => ({ method: 'GET', path: `tenants/${a.tenantId}/subjects/%2B447700900101/messages` }), needsCosmos: true, succeeds: [200] },
+  migrateIdentity: { call: () => ({ method: 'POST', path: `tenants/${a.tenantId}/identity/migrate` }), needsCosmos: true, succeeds: [200] },
   getAudit: { call: () => ({ method: 'GET', path: `audit?tenantId=${a.tenantId}` }), needsCosmos: true, succeeds: [200] },
   getPrivacyMetrics: { call: () => ({ method: 'GET', path: `privacy-metrics?tenantId=${a.tenantId}` }), needsCosmos: true, succeeds: [200] },
   getDeadLetterCounts: { call: () => ({ method: 'GET', path: 'dead-letters' }), needsCosmos: false, succeeds: [200] },

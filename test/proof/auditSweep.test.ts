@@ -92,7 +92,7 @@ function plantedDeliveries(phoneNumberId: string, s: Planted): unknown[] {
 
 async function flowsRequests(s: Planted): Promise<number[]> {
   const tokenKeys = { subjectHashKey: world.t.services.env.SUBJECT_HASH_KEY!, dataKeyring: await dataKeyring(world.t.services.secrets) };
-  const flowToken = issueFlowToken(tokenKeys, { tenantId: tenant.tenantId as TenantId, waId: s.waId as WaId, purpose: 'privacy-centre', now: new Date(), ttlSeconds: 3600 });
+  const flowToken = issueFlowToken(tokenKeys, { tenantId: tenant.tenantId as TenantId, subject: { kind: 'waId', value: s.waId as WaId }, purpose: 'privacy-centre', now: new Date(), ttlSeconds: 3600 });
   const client = new FlowClient(`${world.t.url}/api/whatsapp/flows/${tenant.tenantId}`, keys.publicKey, APP_SECRET);
   const free = `${s.plantName} ${s.plantNumber}`;
   const answers = await Promise.all([

@@ -290,7 +290,7 @@ describe('fuzzing the WhatsApp Flows endpoint (POST /api/whatsapp/flows/{tenantI
   it('with a valid flow token, arbitrary actions, screens and data through the Privacy Centre: an encrypted answer, never a 5xx', async () => {
     const tokenKeys = { subjectHashKey: world.t.services.env.SUBJECT_HASH_KEY!, dataKeyring: await dataKeyring(world.t.services.secrets) };
     const waId = '447700900917';
-    const flowToken = issueFlowToken(tokenKeys, { tenantId: tenant.tenantId as TenantId, waId: waId as WaId, purpose: 'privacy-centre', now: new Date(), ttlSeconds: 3600 });
+    const flowToken = issueFlowToken(tokenKeys, { tenantId: tenant.tenantId as TenantId, subject: { kind: 'waId', value: waId as WaId }, purpose: 'privacy-centre', now: new Date(), ttlSeconds: 3600 });
     const dataArb = fc.dictionary(
       fc.oneof(fc.constantFrom('choice', 'scope', 'confirm', 'opt_out', 'request_id', 'error', 'error_message'), fc.string({ maxLength: 20 })),
       fc.oneof(fc.constantFrom('see_data', 'delete', 'marketing', 'status', 'all', 'messages', 'media', 'flow_responses', 'marketing', true, 'true', 1, 'hack'), fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(...WEIRD_STRINGS)),

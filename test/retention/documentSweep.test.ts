@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { subjectPartitionKey, type TenantId, type WaId } from '../../shared/domain';
+import { type TenantId, type WaId } from '../../shared/domain';
 import { retentionSecondsFor, runRetentionSweep, subjectDocumentLifetime, timeBudget } from '../../shared/retention';
 import { SUBJECT_DOCUMENT_TYPES, type SubjectDocumentType } from '../../shared/subjects';
 import { testServices, uniqueTenantId, type TestServices } from '../support/testServices';
 import { auditEvents, DAY_MS, sweepPorts, tenantWith } from './support';
 import { CosmosMarkerStore, cosmosExpiredDocuments } from '../../shared/cosmos';
 import { ManualClock } from '../doubles';
+import { pkOfWaId } from '../support/subjects';
 
 let s: TestServices;
 const clock = new ManualClock(new Date('2026-03-01T12:00:00Z'));
@@ -22,7 +23,7 @@ async function writeSubjectDocument(tenantId: string, type: SubjectDocumentType,
   const now = clock.now().toISOString();
   await s.cosmos.subjects.items.upsert({
     id,
-    pk: subjectPartitionKey(tenantId as TenantId, waId),
+    pk: pkOfWaId(tenantId, waId),
     tenantId,
     type,
     createdAt: now,
@@ -31,7 +32,7 @@ async function writeSubjectDocument(tenantId: string, type: SubjectDocumentType,
 }
 
 async function exists(tenantId: string, id: string, waId = WA_ID): Promise<boolean> {
-  const { resource } = await s.cosmos.subjects.item(id, subjectPartitionKey(tenantId as TenantId, waId)).read();
+  const { resource } = await s.cosmos.subjects.item(id, pkOfWaId(tenantId, waId)).read();
   return resource !== undefined;
 }
 

@@ -7,7 +7,7 @@ import type { AnySubjectDocument } from '../../shared/subjects';
 import { tenantSchema, type Tenant } from '../../shared/tenants';
 import { receiveWebhook, signBody, type PrivacyRequestCall, type WebhookDeps } from '../../shared/whatsapp';
 import { messages, newMediaId, newPhoneNumberId, newWaId, single } from '../fixtures/whatsapp/payloads';
-import { InMemoryAudit, InMemoryMarkers, InMemorySubjectStore, InMemoryTenants, ManualClock, RecordingQueue, RecordingTelemetry } from '../doubles';
+import { InMemoryAudit, InMemoryIdentityLinks, InMemoryMarkers, InMemorySubjectStore, InMemoryTenants, ManualClock, RecordingQueue, RecordingTelemetry } from '../doubles';
 
 /**
  * The webhook's side of the erasure fence (shared/markers/erasureFence.ts), with in-memory stores: the
@@ -35,6 +35,7 @@ function world() {
     secrets: new SettingsSecretProvider({ WHATSAPP_APP_SECRET: SECRET, SUBJECT_HASH_KEY: 'unit-subject-hash-key-0123456789abcdef012345', DATA_ENCRYPTION_KEY: randomBytes(32).toString('base64') }),
     tenants: new InMemoryTenants([tenant]),
     subjects,
+    links: new InMemoryIdentityLinks(),
     markers: new InMemoryMarkers(clock),
     audit: new InMemoryAudit(clock),
     queue: new RecordingQueue(),

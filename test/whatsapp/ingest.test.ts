@@ -6,7 +6,7 @@ import { SettingsSecretProvider } from '../../shared/secrets';
 import { tenantSchema, type Tenant } from '../../shared/tenants';
 import { parseFlowCompletion, parseMessage, PROCESSING_LEASE_SECONDS, receiveWebhook, signBody, verifySignature, type PrivacyRequestCall, type WebhookDeps } from '../../shared/whatsapp';
 import { change, delivery, messages, newMediaId, newPhoneNumberId, newWaId, single, unixSeconds } from '../fixtures/whatsapp/payloads';
-import { InMemoryAudit, InMemoryMarkers, InMemorySubjectStore, InMemoryTenants, RecordingQueue, ManualClock, RecordingTelemetry } from '../doubles';
+import { InMemoryAudit, InMemoryIdentityLinks, InMemoryMarkers, InMemorySubjectStore, InMemoryTenants, RecordingQueue, ManualClock, RecordingTelemetry } from '../doubles';
 
 const SECRET = 'unit-app-secret';
 
@@ -28,6 +28,7 @@ function world(messageStorage: Tenant['messageStorage'] = 'encrypted') {
     tenants: new InMemoryTenants([tenant]),
     subjects: new InMemorySubjectStore(),
     markers: new InMemoryMarkers(clock),
+    links: new InMemoryIdentityLinks(),
     audit: new InMemoryAudit(clock),
     queue: new RecordingQueue(),
     clock,
@@ -118,7 +119,7 @@ describe('flow completions', () => {
     const waId = newWaId();
     const result = await w.post(single(w.tenant.phoneNumberIds[0]!, waId, messages.flowCompletion(waId, { action: 'data_deletion_request', scope: 'all', flow_token: 'compliance_prod_001', screen: 'PRIVACY' })));
     expect(result).toMatchObject({ kind: 'accepted', summary: { privacyRequests: 1 } });
-    expect(w.privacyCalls).toEqual([{ tenantId: w.tenant.id, waId, type: 'erasure', scope: 'all', channel: 'flow', screen: 'PRIVACY' }]);
+    expect(w.privacyCalls).toEqual([{ tenantId: w.tenant.id, subject: { kind: 'waId', value: waId }, type: 'erasure', scope: 'all', channel: 'flow', screen: 'PRIVACY' }]);
     expect(w.deps.subjects.all().map((d) => d.type)).toEqual(['contact']);
     expect(w.deps.telemetry.events).toContainEqual({ name: 'webhook.privacy_request', dimensions: { tenantId: w.tenant.id, type: 'erasure', scope: 'all', requestId: 'pr-1' } });
   });

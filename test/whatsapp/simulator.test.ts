@@ -51,6 +51,10 @@ describe('npm run simulate', () => {
     });
     expect(report.steps.find((s) => s.step === 'duplicate delivery')?.detail).toMatch(/duplicates 1/);
     expect(report.steps.find((s) => s.step === 'status updates')?.detail).toMatch(/statuses 3/);
+    // A username user (BSUID only) is stored; a number change links the numbers (identity event, nothing stored).
+    expect(report.steps.find((s) => s.step === 'username user (BSUID)')).toMatchObject({ status: 200, detail: expect.stringMatching(/stored 1/) });
+    expect(report.steps.find((s) => s.step === 'number change')).toMatchObject({ status: 200, detail: expect.stringMatching(/identity 1/) });
+    expect((await subjectDocuments(t.services, tenantId, 'GB.1502576394655843')).map((d) => d.type)).toContain('contact');
     expect(report.media.fetched).toBe(true);
     expect(report.privacyRequest?.id).toBeDefined();
     const request = await getPrivacyRequest(rootOf(t.services).privacy, report.privacyRequest!.id);

@@ -7,6 +7,7 @@ import { newPhoneNumberId } from '../fixtures/whatsapp/payloads';
 import { adminHeaders } from '../support/principals';
 import type { TestHost } from '../support/testHost';
 import { uniqueTenantId, type TestServices } from '../support/testServices';
+import { pkOfUserId, pkOfWaId, TEST_SUBJECT_HASH_KEY } from '../support/subjects';
 
 export const APP_SECRET = 'test-app-secret';
 
@@ -46,9 +47,14 @@ export async function createTenant(t: TestHost, config: { messageStorage: 'none'
   return { tenantId, phoneNumberId };
 }
 
-/** Every document of a subject's partition (the WHERE names the partition: the emulator ignores the option). */
-export async function subjectDocuments(s: TestServices, tenantId: string, waId: string): Promise<Record<string, unknown>[]> {
-  const pk = `${tenantId}|${waId}`;
+/**
+ * Every document of a subject identifier's partition (the WHERE names the partition: the emulator ignores
+ * the option). `identifier` is a phone number (wa_id digits) or a BSUID; its partition is
+ * `<tenantId>|<keyed hash>` (docs/identity.md), computed with the services' SUBJECT_HASH_KEY.
+ */
+export async function subjectDocuments(s: TestServices, tenantId: string, identifier: string): Promise<Record<string, unknown>[]> {
+  const key = s.env.SUBJECT_HASH_KEY ?? TEST_SUBJECT_HASH_KEY;
+  const pk = /^\d+$/.test(identifier) ? pkOfWaId(tenantId, identifier, key) : pkOfUserId(tenantId, identifier, key);
   const { resources } = await s.cosmos.subjects.items
     .query<Record<string, unknown>>({ query: 'SELECT * FROM c WHERE c.pk = @pk', parameters: [{ name: '@pk', value: pk }] }, { partitionKey: pk })
     .fetchAll();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { TenantId, WaId } from '../../../shared/domain';
+import type { SubjectIdentifier, TenantId } from '../../../shared/domain';
 import type { HeldDataView, PrivacyCentrePort, RequestView, TenantView } from '../../../shared/flows';
 
 /** An in-memory Privacy Centre port: what the flow handler sees of the privacy use cases. */
@@ -26,10 +26,10 @@ export class MemoryPrivacy implements PrivacyCentrePort {
     return this.tenants.get(tenantId);
   }
 
-  async heldData(tenantId: TenantId, waId: WaId): Promise<HeldDataView> {
+  async heldData(tenantId: TenantId, subject: SubjectIdentifier): Promise<HeldDataView> {
     this.fail();
     return (
-      this.held.get(`${tenantId}|${waId}`) ?? {
+      this.held.get(`${tenantId}|${subject.value}`) ?? {
         contact: { firstSeenAt: '2026-01-03T09:00:00Z', lastSeenAt: '2026-01-05T09:00:00Z', hasProfileName: true },
         flowResponses: 2,
         messages: 0,
@@ -40,9 +40,9 @@ export class MemoryPrivacy implements PrivacyCentrePort {
     );
   }
 
-  async requests(tenantId: TenantId, waId: WaId): Promise<RequestView[]> {
+  async requests(tenantId: TenantId, subject: SubjectIdentifier): Promise<RequestView[]> {
     this.fail();
-    return [...(this.byKey.get(`${tenantId}|${waId}`) ?? [])];
+    return [...(this.byKey.get(`${tenantId}|${subject.value}`) ?? [])];
   }
 
   async createRequest(input: Parameters<PrivacyCentrePort['createRequest']>[0]): Promise<RequestView> {
@@ -57,7 +57,7 @@ export class MemoryPrivacy implements PrivacyCentrePort {
       receivedAt: this.now().toISOString(),
       dueAt: new Date(this.now().getTime() + 30 * 86_400_000).toISOString(),
     };
-    const key = `${input.tenantId}|${input.waId}`;
+    const key = `${input.tenantId}|${input.subject.value}`;
     this.byKey.set(key, [view, ...(this.byKey.get(key) ?? [])]);
     return view;
   }

@@ -1,0 +1,4 @@
+export * from './identityLinks';
+export * from './person';
+export * from './partitions';
+export * from './migration';
