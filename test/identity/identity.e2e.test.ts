@@ -130,7 +130,8 @@ describe('a username user (BSUID only, no phone number)', () => {
     await post(tenant, user, inboundMessage(user, { type: 'text', text: { body: 'please forget me' }, at: at(30_000) }));
     const erasure = await request(tenant, 'erasure', { userId: user.userId! });
     expect(erasure.status).toBe('completed');
-    const confirmation = world.graph.sent.find((m) => m.phoneNumberId === tenant.phoneNumberId);
+    // The confirmation goes out last, after "completed" (docs/privacy-requests.md, the erasure fence).
+    const confirmation = await eventually(() => world.graph.sent.find((m) => m.phoneNumberId === tenant.phoneNumberId), 10_000, 'the confirmation');
     expect(confirmation).toMatchObject({ addressee: { kind: 'recipient', value: user.userId }, body: { type: 'text' } });
     expect(confirmation!.body.to).toBeUndefined();
   }, 30_000);
