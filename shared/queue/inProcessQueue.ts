@@ -313,12 +313,21 @@ export class InProcessQueue implements Queue {
     if (index >= 0) state.ready.splice(index, 1);
   }
 
-  /** One timer for the earliest scheduled or abandoned message, so scheduled messages arrive on time. */
+  /**
+   * One timer for the earliest scheduled or abandoned message, so scheduled messages arrive on time. A
+   * message already due on another queue (its wake-up not run yet) counts as due now: re-arming the one
+   * timer without it would leave it waiting for that queue's next send.
+   */
   private scheduleWake(now: number): void {
     let earliest = Infinity;
     for (const state of this.queues.values()) {
+      const canTake = [...state.subscribers].some((s) => !s.closed && s.running < s.maxConcurrent);
       if (state.subscribers.size === 0) continue;
-      for (const m of state.ready) if (m.lockToken === undefined && m.visibleAt > now) earliest = Math.min(earliest, m.visibleAt);
+      for (const m of state.ready) {
+        if (m.lockToken !== undefined) continue;
+        if (m.visibleAt > now) earliest = Math.min(earliest, m.visibleAt);
+        else if (canTake) earliest = now;
+      }
     }
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;

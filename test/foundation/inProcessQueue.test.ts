@@ -100,6 +100,21 @@ describe('in-process queue keeps Service Bus semantics', () => {
     expect(at[0]! - sent).toBeGreaterThanOrEqual(140);
   });
 
+  it('a scheduled message still arrives when another queue is busy the moment it falls due (the wake-up is not lost)', async () => {
+    // Seen in the erasure end-to-end test about one run in six: a retry scheduled on erasure-tasks fell
+    // due, a send to another queue came first and re-armed the single wake-up timer without it.
+    const clock = new ManualClock(new Date('2026-03-01T10:00:00Z'));
+    queue = new InProcessQueue({ clock });
+    const received: string[] = [];
+    queue.subscribe('erasure-tasks', async (m) => void received.push(m.messageId));
+    queue.subscribe('privacy-requests', async (m) => void received.push(m.messageId));
+    await queue.send('erasure-tasks', { messageId: 'retry', body: {}, scheduledAt: new Date('2026-03-01T10:00:00.050Z') });
+    clock.advance(50); // due now; its wake-up timer has not run yet
+    await queue.send('privacy-requests', { messageId: 'other', body: {} });
+    await eventually(() => (received.includes('retry') ? true : undefined), 2000, 'the scheduled message');
+    expect(received.sort()).toEqual(['other', 'retry']);
+  });
+
   it('duplicate detection drops a second message with the same id inside the window, not after it', async () => {
     const clock = new ManualClock();
     queue = new InProcessQueue({ clock, duplicateDetectionWindowMs: 60_000 });
