@@ -8,3 +8,4 @@ export * from './stores';
 export * from './privacy';
 export * from './clockAndTelemetry';
 export * from './hubspotObjects';
+export * from './webhookWorld';

@@ -3,11 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { decryptText, keyringFrom } from '../../shared/crypto';
 import { identifierHashOf, subjectPartitionKey, type SubjectIdentifier, type TenantId } from '../../shared/domain';
 import { closure, fencePerson, liftPersonFence } from '../../shared/identity';
-import { SettingsSecretProvider } from '../../shared/secrets';
 import { tenantSchema, type Tenant } from '../../shared/tenants';
-import { receiveWebhook, signBody, type PrivacyRequestCall, type WebhookDeps } from '../../shared/whatsapp';
 import * as meta from '../fixtures/whatsapp/meta2026';
-import { InMemoryAudit, InMemoryIdentityLinks, InMemoryMarkers, InMemorySubjectStore, InMemoryTenants, ManualClock, RecordingQueue, RecordingTelemetry } from '../doubles';
+import { inMemoryWebhookWorld, ManualClock } from '../doubles';
 
 /**
  * Meta's documented payloads (test/fixtures/whatsapp/meta2026.ts: "Business-scoped user IDs", updated
@@ -22,26 +20,9 @@ function world(messageStorage: Tenant['messageStorage'] = 'encrypted') {
   const clock = new ManualClock(new Date('2026-12-01T10:00:00Z'));
   const now = clock.now().toISOString();
   const tenant = tenantSchema.parse({ id: `m-${randomBytes(4).toString('hex')}`, name: 'Meta fixtures', phoneNumberIds: [meta.BUSINESS.phone_number_id], messageStorage, createdAt: now, updatedAt: now });
-  const privacyCalls: PrivacyRequestCall[] = [];
-  const deps = {
-    secrets: new SettingsSecretProvider({ WHATSAPP_APP_SECRET: SECRET, SUBJECT_HASH_KEY: KEY, DATA_ENCRYPTION_KEY: DATA_KEY }),
-    tenants: new InMemoryTenants([tenant]),
-    subjects: new InMemorySubjectStore(),
-    links: new InMemoryIdentityLinks(),
-    markers: new InMemoryMarkers(clock),
-    audit: new InMemoryAudit(clock),
-    queue: new RecordingQueue(),
-    clock,
-    sleep: async () => undefined,
-    telemetry: new RecordingTelemetry(),
-    requestPrivacy: async (input: PrivacyRequestCall) => {
-      privacyCalls.push(input);
-      return { id: `pr-${privacyCalls.length}` };
-    },
-  } satisfies WebhookDeps;
+  const { deps, privacyCalls, post: deliver } = inMemoryWebhookWorld({ tenant, clock, appSecret: SECRET, subjectHashKey: KEY, dataKey: DATA_KEY, maxBytes: 3 << 20 });
   const post = async (payload: unknown) => {
-    const body = Buffer.from(JSON.stringify(payload));
-    const result = await receiveWebhook(deps, { body, signature: signBody(SECRET, body), maxBytes: 3 << 20 });
+    const result = await deliver(payload);
     if (result.kind !== 'accepted') throw new Error(`not accepted: ${JSON.stringify(result)}`);
     return result.summary;
   };

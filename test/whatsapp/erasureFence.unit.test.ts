@@ -2,19 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { hashSubject } from '../../shared/crypto';
 import type { TenantId } from '../../shared/domain';
-import { SettingsSecretProvider } from '../../shared/secrets';
 import type { AnySubjectDocument } from '../../shared/subjects';
 import { tenantSchema, type Tenant } from '../../shared/tenants';
-import { receiveWebhook, signBody, type PrivacyRequestCall, type WebhookDeps } from '../../shared/whatsapp';
 import { messages, newMediaId, newPhoneNumberId, newWaId, single } from '../fixtures/whatsapp/payloads';
-import { InMemoryAudit, InMemoryIdentityLinks, InMemoryMarkers, InMemorySubjectStore, InMemoryTenants, ManualClock, RecordingQueue, RecordingTelemetry } from '../doubles';
+import { inMemoryWebhookWorld, InMemorySubjectStore } from '../doubles';
 
 /**
  * The webhook's side of the erasure fence (shared/markers/erasureFence.ts), with in-memory stores: the
  * races are set up exactly, where the end-to-end tests (test/privacy/erasureFence.e2e.test.ts) meet them
  * by running them many times.
  */
-const SECRET = 'unit-app-secret';
 
 /** A subject store in which an erasure begins (its fence is written) while the webhook is writing. */
 class StallingSubjectStore extends InMemorySubjectStore {
@@ -26,31 +23,9 @@ class StallingSubjectStore extends InMemorySubjectStore {
 }
 
 function world() {
-  const clock = new ManualClock(new Date());
-  const now = clock.now().toISOString();
+  const now = new Date().toISOString();
   const tenant: Tenant = tenantSchema.parse({ id: `u-${randomBytes(4).toString('hex')}`, name: 'Unit', phoneNumberIds: [newPhoneNumberId()], messageStorage: 'encrypted', flowScreens: ['PRIVACY'], createdAt: now, updatedAt: now });
-  const privacyCalls: PrivacyRequestCall[] = [];
-  const subjects = new StallingSubjectStore();
-  const deps = {
-    secrets: new SettingsSecretProvider({ WHATSAPP_APP_SECRET: SECRET, SUBJECT_HASH_KEY: 'unit-subject-hash-key-0123456789abcdef012345', DATA_ENCRYPTION_KEY: randomBytes(32).toString('base64') }),
-    tenants: new InMemoryTenants([tenant]),
-    subjects,
-    links: new InMemoryIdentityLinks(),
-    markers: new InMemoryMarkers(clock),
-    audit: new InMemoryAudit(clock),
-    queue: new RecordingQueue(),
-    clock,
-    sleep: async () => undefined,
-    telemetry: new RecordingTelemetry(),
-    requestPrivacy: async (input: PrivacyRequestCall) => {
-      privacyCalls.push(input);
-      return { id: `pr-${privacyCalls.length}` };
-    },
-  } satisfies WebhookDeps;
-  const post = (payload: unknown) => {
-    const body = Buffer.from(JSON.stringify(payload));
-    return receiveWebhook(deps, { body, signature: signBody(SECRET, body), maxBytes: 1 << 20 });
-  };
+  const { clock, deps, subjects, privacyCalls, post } = inMemoryWebhookWorld({ tenant, subjects: new StallingSubjectStore() });
   const fence = async (waId: string) => {
     const subjectHash = await hashSubject(deps.secrets, tenant.id as TenantId, waId as never);
     await deps.markers.put('fence', tenant.id as TenantId, subjectHash, { ttlSeconds: -1, data: { requestId: 'erasure-1', since: clock.now().toISOString(), scope: 'all' } });

@@ -4,9 +4,9 @@ import { hashSubject } from '../../shared/crypto';
 import { type TenantId } from '../../shared/domain';
 import { SettingsSecretProvider } from '../../shared/secrets';
 import { tenantSchema, type Tenant } from '../../shared/tenants';
-import { parseFlowCompletion, parseMessage, PROCESSING_LEASE_SECONDS, receiveWebhook, signBody, verifySignature, type PrivacyRequestCall, type WebhookDeps } from '../../shared/whatsapp';
+import { parseFlowCompletion, parseMessage, PROCESSING_LEASE_SECONDS, signBody, verifySignature } from '../../shared/whatsapp';
 import { change, delivery, messages, newMediaId, newPhoneNumberId, newWaId, single, unixSeconds } from '../fixtures/whatsapp/payloads';
-import { InMemoryAudit, InMemoryIdentityLinks, InMemoryMarkers, InMemorySubjectStore, InMemoryTenants, RecordingQueue, ManualClock, RecordingTelemetry } from '../doubles';
+import { inMemoryWebhookWorld, ManualClock } from '../doubles';
 
 const SECRET = 'unit-app-secret';
 
@@ -18,36 +18,12 @@ function tenantWith(messageStorage: Tenant['messageStorage']): Tenant {
 function world(messageStorage: Tenant['messageStorage'] = 'encrypted') {
   const clock = new ManualClock(new Date());
   const tenant = tenantWith(messageStorage);
-  const privacyCalls: PrivacyRequestCall[] = [];
-  const deps = {
-    secrets: new SettingsSecretProvider({
-      WHATSAPP_APP_SECRET: SECRET,
-      SUBJECT_HASH_KEY: 'unit-subject-hash-key-0123456789abcdef012345',
-      DATA_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    }),
-    tenants: new InMemoryTenants([tenant]),
-    subjects: new InMemorySubjectStore(),
-    markers: new InMemoryMarkers(clock),
-    links: new InMemoryIdentityLinks(),
-    audit: new InMemoryAudit(clock),
-    queue: new RecordingQueue(),
-    clock,
-    // Waiting for another delivery's lease: the manual clock moves on, and the other delivery gets its turn.
-    sleep: async (ms: number) => {
-      clock.advance(ms);
-      await new Promise((resolve) => setImmediate(resolve));
-    },
-    telemetry: new RecordingTelemetry(),
-    requestPrivacy: async (input: PrivacyRequestCall) => {
-      privacyCalls.push(input);
-      return { id: `pr-${privacyCalls.length}` };
-    },
-  } satisfies WebhookDeps;
-  const post = (payload: unknown) => {
-    const body = Buffer.from(JSON.stringify(payload));
-    return receiveWebhook(deps, { body, signature: signBody(SECRET, body), maxBytes: 1 << 20 });
+  // Waiting for another delivery's lease: the manual clock moves on, and the other delivery gets its turn.
+  const sleep = async (ms: number) => {
+    clock.advance(ms);
+    await new Promise((resolve) => setImmediate(resolve));
   };
-  return { clock, tenant, deps, privacyCalls, post };
+  return { tenant, ...inMemoryWebhookWorld({ tenant, clock, sleep, appSecret: SECRET }) };
 }
 
 describe('payload schemas', () => {
