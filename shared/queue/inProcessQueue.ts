@@ -120,18 +120,7 @@ export class InProcessQueue implements Queue {
   async replayDeadLetters(queue: QueueName, max = Number.MAX_SAFE_INTEGER): Promise<number> {
     const state = this.state(queue);
     const replayed = state.deadLetters.splice(0, max);
-    const now = this.clock.now().getTime();
-    for (const message of replayed) {
-      // A replay is a new message: fresh id (duplicate detection would drop the old one) and delivery count.
-      state.ready.push({
-        messageId: randomUUID(),
-        body: JSON.stringify(message.body),
-        properties: { ...message.properties, replayedFrom: message.messageId },
-        enqueuedAt: new Date(now),
-        visibleAt: now,
-        deliveryCount: 0,
-      });
-    }
+    for (const message of replayed) this.resend(state, message);
     this.pump(queue);
     return replayed.length;
   }
@@ -158,6 +147,7 @@ export class InProcessQueue implements Queue {
     return settled;
   }
 
+  /** A resend is a new message: fresh id (duplicate detection would drop the old one) and delivery count. */
   private resend(state: QueueState, message: DeadLetteredMessage): void {
     const now = this.clock.now().getTime();
     state.ready.push({
