@@ -311,8 +311,8 @@ export class InProcessQueue implements Queue {
   private scheduleWake(now: number): void {
     let earliest = Infinity;
     for (const state of this.queues.values()) {
-      const canTake = [...state.subscribers].some((s) => !s.closed && s.running < s.maxConcurrent);
       if (state.subscribers.size === 0) continue;
+      const canTake = [...state.subscribers].some((s) => !s.closed && s.running < s.maxConcurrent);
       for (const m of state.ready) {
         if (m.lockToken !== undefined) continue;
         if (m.visibleAt > now) earliest = Math.min(earliest, m.visibleAt);
