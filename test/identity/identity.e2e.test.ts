@@ -8,7 +8,7 @@ import { main as sendFlowMain } from '../../scripts/sendFlow';
 import { newMediaId } from '../fixtures/whatsapp/payloads';
 import { sweepForPii } from '../support/piiSweep';
 import { adminHeaders } from '../support/principals';
-import { hashOfUserId, hashOfWaId, pkOfUserId, pkOfWaId } from '../support/subjects';
+import { distinctTestMobile, hashOfUserId, hashOfWaId, pkOfUserId, pkOfWaId } from '../support/subjects';
 import { eventually } from '../support/testServices';
 import { createPrivacyTenant, postRequest, startPrivacyWorld, waitForStatus, type PrivacyTenant, type PrivacyWorld } from '../privacy/support';
 import { postWebhook, subjectDocuments } from '../whatsapp/support';
@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 const bsuid = () => `GB.${randomInt(10 ** 9, 10 ** 10 - 1)}${randomInt(10 ** 9, 10 ** 10 - 1)}`;
-const phone = () => `4477009${String(randomInt(0, 100_000)).padStart(5, '0')}`;
+const phone = distinctTestMobile;
 const tag = () => randomBytes(3).toString('hex');
 const at = (msAgo: number) => new Date(Date.now() - msAgo);
 

@@ -14,6 +14,7 @@ import { eventually, testServices, type TestServices } from '../support/testServ
 import { createTenant, postWebhook, type TestTenant } from '../whatsapp/support';
 import { getRequest } from '../privacy/support';
 import { adminHeaders } from '../support/principals';
+import { distinctTestMobile } from '../support/subjects';
 
 /**
  * Rotations that fail nothing: two instances of the app (the local host, and a second composition root on the
@@ -67,7 +68,7 @@ afterAll(async () => {
 });
 
 function newWaId(): WaId {
-  return normaliseWaId(`4477009${String(Math.floor(Math.random() * 100_000)).padStart(5, '0')}`)!;
+  return normaliseWaId(distinctTestMobile())!;
 }
 
 /** One delivery, signed with `secret`: to A over HTTP, or to B's webhook use case. */

@@ -7,6 +7,7 @@ import { startHubSpotFake, type HubSpotFake, type HubSpotFakeOptions } from '../
 import { messages, newMediaId, newPhoneNumberId, single } from '../fixtures/whatsapp/payloads';
 import type { InProcessQueue } from '../../shared/queue';
 import { adminHeaders } from '../support/principals';
+import { distinctTestMobile } from '../support/subjects';
 import { startTestHost, type TestHost } from '../support/testHost';
 import { eventually, uniqueTenantId } from '../support/testServices';
 import { postWebhook, subjectDocuments, TEST_FLOW_SCREENS } from '../whatsapp/support';
@@ -87,7 +88,7 @@ export interface Subject {
 /** A fresh subject with distinctive personal data (so a sweep hit cannot be a coincidence). */
 export function newSubject(): Subject {
   const tag = randomBytes(3).toString('hex');
-  const waId = `4477009${String(parseInt(tag, 16) % 100_000).padStart(5, '0')}`;
+  const waId = distinctTestMobile();
   const name = `Morwenna Trevithick-${tag}`;
   const text = `Please call me about flat 4B, my budget is ${tag} pounds`;
   const answers = { full_name: name, email: `morwenna.${tag}@example.org`, postcode: `TR1 ${tag.slice(0, 3).toUpperCase()}`, income: `income-${tag}` };

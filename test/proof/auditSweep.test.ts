@@ -8,6 +8,7 @@ import { FlowClient, flowKeyPair } from '../flows/support/flowClient';
 import { postRequest, waitForStatus } from '../privacy/support';
 import { EVERY_STORE_PLACE, everyStore, phoneNeedles } from '../support/piiSweep';
 import { adminHeaders } from '../support/principals';
+import { distinctTestMobile } from '../support/subjects';
 import { postWebhook } from '../whatsapp/support';
 import { captureConsole, sweep, type ConsoleCapture } from './support/sweep';
 import { APP_SECRET, createProofTenant, startProofWorld, type ProofTenant, type ProofWorld } from './support/world';
@@ -52,9 +53,8 @@ interface Planted {
 
 function plantedSubject(): Planted {
   const tag = randomBytes(3).toString('hex');
-  const n = String(parseInt(tag, 16) % 100_000).padStart(5, '0');
-  const waId = `4477009${n}`;
-  const other = String((parseInt(tag, 16) + 31_337) % 100_000).padStart(5, '0');
+  const waId = distinctTestMobile();
+  const other = distinctTestMobile().slice(-5);
   const plantName = `Demelza Poldark-${tag}`;
   const plantNumber = `07700 9${other}`;
   const name = `Ross Carne-${tag}`;

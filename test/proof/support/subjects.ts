@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { TenantId } from '../../../shared/domain';
 import type { GraphApiFake } from '../../fakes/graphApi';
 import { messages, newMediaId, single } from '../../fixtures/whatsapp/payloads';
+import { distinctTestMobile } from '../../support/subjects';
 import type { TestServices } from '../../support/testServices';
 import { subjectDocuments } from '../../whatsapp/support';
 
@@ -17,7 +18,7 @@ export interface ProofSubject {
 
 export function newProofSubject(): ProofSubject {
   const tag = randomBytes(4).toString('hex');
-  const waId = `4477009${String(parseInt(tag, 16) % 100_000).padStart(5, '0')}`;
+  const waId = distinctTestMobile();
   const name = `Tamsin Penrose-${tag}`;
   const text = `Is the flat on Lemon Street still free? My budget is ${tag} a month`;
   const answers = { full_name: name, email: `tamsin.${tag}@example.org`, postcode: `TR1 ${tag.slice(0, 3).toUpperCase()}`, employer: `employer-${tag}` };
