@@ -60,13 +60,17 @@ export type TenantConfig = { messageStorage: 'none' | 'encrypted' | 'hubspot'; h
  * A tenant configured through the admin API, with a HubSpot private-app token and a custom channel
  * (registered in the fake with its channel account) unless `channel: false`.
  */
+/** Each tenant of a file its own channel in the shared fake (random ids could collide and mix two tenants' messages). */
+const firstChannelId = 1000 + Math.floor(Math.random() * 8000);
+let channelsIssued = 0;
+
 export async function createHubSpotTenant(world: HubSpotWorld, config: TenantConfig): Promise<HubSpotTenant> {
   const tenantId = uniqueTenantId('hs') as TenantId;
   const tenant: HubSpotTenant = {
     tenantId,
     phoneNumberId: newPhoneNumberId(),
     token: `pat-eu1-${randomBytes(8).toString('hex')}`,
-    channelId: String(1000 + Math.floor(Math.random() * 9000)),
+    channelId: String(firstChannelId + channelsIssued++),
     channelAccountId: String(Math.floor(Math.random() * 1e9)),
   };
   world.t.services.env[hubspotTokenSecret(tenantId)] = tenant.token;

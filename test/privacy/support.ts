@@ -91,7 +91,7 @@ export function newSubject(): Subject {
   const waId = distinctTestMobile();
   const name = `Morwenna Trevithick-${tag}`;
   const text = `Please call me about flat 4B, my budget is ${tag} pounds`;
-  const answers = { full_name: name, email: `morwenna.${tag}@example.org`, postcode: `TR1 ${tag.slice(0, 3).toUpperCase()}`, income: `income-${tag}` };
+  const answers = { full_name: name, email: `morwenna.${tag}@example.org`, postcode: `TR1 ${tag.toUpperCase()}`, income: `income-${tag}` };
   return { waId, name, text, answers, needles: [name, text, answers.email, answers.postcode, answers.income] };
 }
 

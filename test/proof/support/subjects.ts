@@ -21,7 +21,7 @@ export function newProofSubject(): ProofSubject {
   const waId = distinctTestMobile();
   const name = `Tamsin Penrose-${tag}`;
   const text = `Is the flat on Lemon Street still free? My budget is ${tag} a month`;
-  const answers = { full_name: name, email: `tamsin.${tag}@example.org`, postcode: `TR1 ${tag.slice(0, 3).toUpperCase()}`, employer: `employer-${tag}` };
+  const answers = { full_name: name, email: `tamsin.${tag}@example.org`, postcode: `TR1 ${tag.toUpperCase()}`, employer: `employer-${tag}` };
   return { waId, name, text, answers, needles: [name, text, answers.email, answers.postcode, answers.employer] };
 }
 
