@@ -29,14 +29,15 @@ export function pkOfUserId(tenantId: string, userId: string, key: string = TEST_
 }
 
 /**
- * A UK mobile number (Ofcom's drama range, 447700 9xxxxx) that no other call in this test file has
- * returned: random numbers for an erased and a kept subject collided about 1 run in 30 (a kept
- * subject's number then legitimately "survives" the erasure), so each file walks the range from a
- * random start instead.
+ * A UK mobile number (Ofcom's drama range, 447700 9xxxxx) that no other test of this run has: random
+ * numbers for an erased and a kept subject collided about 1 run in 30 (the kept subject's number then
+ * legitimately "survives" the erasure), and the Blob containers are shared by every file. Each test
+ * file (a vitest worker, VITEST_WORKER_ID unique per file) walks its own block of 1,000 numbers.
  */
 export function distinctTestMobile(): string {
-  const n = (mobileStart + mobilesIssued++) % 100_000;
+  const n = mobileBlock * 1000 + ((mobileStart + mobilesIssued++) % 1000);
   return `4477009${String(n).padStart(5, '0')}`;
 }
-const mobileStart = Math.floor(Math.random() * 100_000);
+const mobileBlock = Number(process.env.VITEST_WORKER_ID ?? Math.floor(Math.random() * 100)) % 100;
+const mobileStart = Math.floor(Math.random() * 1000);
 let mobilesIssued = 0;
