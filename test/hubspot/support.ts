@@ -56,14 +56,14 @@ export interface HubSpotTenant {
 
 export type TenantConfig = { messageStorage: 'none' | 'encrypted' | 'hubspot'; hubspot?: boolean; channel?: boolean; retention?: Record<string, number> };
 
-/**
- * A tenant configured through the admin API, with a HubSpot private-app token and a custom channel
- * (registered in the fake with its channel account) unless `channel: false`.
- */
 /** Each tenant of a file its own channel in the shared fake (random ids could collide and mix two tenants' messages). */
 const firstChannelId = 1000 + Math.floor(Math.random() * 8000);
 let channelsIssued = 0;
 
+/**
+ * A tenant configured through the admin API, with a HubSpot private-app token and a custom channel
+ * (registered in the fake with its channel account) unless `channel: false`.
+ */
 export async function createHubSpotTenant(world: HubSpotWorld, config: TenantConfig): Promise<HubSpotTenant> {
   const tenantId = uniqueTenantId('hs') as TenantId;
   const tenant: HubSpotTenant = {
