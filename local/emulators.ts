@@ -100,24 +100,93 @@ const PLAIN_QUERY_PLAN = {
 };
 
 /**
+ * Runs inside the emulator's process (see startCosmosServer): keeps, per container, the document ids of
+ * each partition (string partition keys), and runs a query that names one partition over that
+ * partition's documents only. Everything else (cross-partition queries, reads, writes) is untouched.
+ */
+const PARTITION_SCOPED_QUERIES = `
+const queryPartition = new AsyncLocalStorage();
+function onePartition(header) {
+  try {
+    const value = JSON.parse(String(header));
+    return Array.isArray(value) && value.length === 1 && typeof value[0] === 'string' ? value[0] : undefined;
+  } catch { return undefined; }
+}
+function scopeQueriesToPartitions(Items, scope) {
+  const ridsOf = (items, key) => {
+    if (!items.ridsByPartition) items.ridsByPartition = new Map();
+    let rids = items.ridsByPartition.get(key);
+    if (!rids) items.ridsByPartition.set(key, (rids = new Set()));
+    return rids;
+  };
+  const set = Items.prototype._set;
+  Items.prototype._set = function (data) {
+    const stored = set.call(this, data);
+    const key = this._getPartition(data);
+    if (typeof key === 'string') ridsOf(this, key).add(data._rid);
+    return stored;
+  };
+  const remove = Items.prototype.delete;
+  Items.prototype.delete = function (idOrRid, partition) {
+    const existing = this._item('/id', idOrRid, partition).read();
+    const result = remove.call(this, idOrRid, partition);
+    const key = existing && this._getPartition(existing);
+    if (typeof key === 'string') ridsOf(this, key).delete(existing._rid);
+    return result;
+  };
+  const query = Items.prototype.query;
+  Items.prototype.query = function (params, options) {
+    const key = scope.getStore();
+    if (typeof key !== 'string' || !this._parent.read()) return query.call(this, params, options);
+    const data = [];
+    for (const rid of ridsOf(this, key)) {
+      const item = this._data.get(rid);
+      if (item) data.push(item.read());
+    }
+    const parent = this._parent.read();
+    const compositeIndexes = (parent.indexingPolicy ? parent.indexingPolicy.compositeIndexes : null) || [];
+    try {
+      return this._getQuery(params.query).exec(data, { parameters: params.parameters, udf: this._userDefinedFunctions(), maxItemCount: options.maxItemCount, continuation: options.continuation, compositeIndexes });
+    } catch (err) {
+      err.badRequest = true;
+      throw err;
+    }
+  };
+}`;
+
+/**
  * `@vercel/cosmosdb-server` over plain HTTP on loopback. It keeps data in memory only, ignores TTL, and
  * its transactional batches are not atomic (see README): tests assert the `ttl` written, not expiry.
  *
- * Two differences from its defaults, both towards what Cosmos DB does: connections are kept alive, and
+ * Three differences from its defaults, all towards what Cosmos DB does: connections are kept alive;
  * the query-plan request that @azure/cosmos 4 sends beside every query (`x-ms-cosmos-is-query-plan-request`)
  * is answered with a plan instead of running the query a second time over every document of the
  * container (the emulator has no index, so each query reads the whole container; the SDK only consults
- * the plan when the server rejects a query as needing one, which this emulator never does).
+ * the plan when the server rejects a query as needing one, which this emulator never does); and a query
+ * sent with a partition key (`x-ms-documentdb-partitionkey`) reads that partition only, as Cosmos DB
+ * routes it to the one partition ("Query an Azure Cosmos DB container", in-partition queries), where the
+ * emulator ran it over every document of the container. The last one kept an erasure's cost growing
+ * with every other subject's documents, which Cosmos DB does not do (its bench and test figures
+ * measured the emulator's scan, not our code).
  */
 export async function startCosmosServer(options: { port?: number } = {}): Promise<RunningEmulator> {
   const port = await freePort(options.port);
-  const script = `const { createHttpServer } = require(${JSON.stringify(require.resolve('@vercel/cosmosdb-server'))});
+  const serverModule = require.resolve('@vercel/cosmosdb-server');
+  const itemsModule = join(dirname(serverModule), 'account', 'items.js');
+  const script = `const { createHttpServer } = require(${JSON.stringify(serverModule)});
+const { AsyncLocalStorage } = require('node:async_hooks');
+${PARTITION_SCOPED_QUERIES}
+const Items = require(${JSON.stringify(itemsModule)}).default;
+scopeQueriesToPartitions(Items, queryPartition);
 const server = createHttpServer({ keepAlive: true });
 const [serve] = server.listeners('request');
 const plan = ${JSON.stringify(JSON.stringify(PLAIN_QUERY_PLAN))};
 server.removeAllListeners('request');
 server.on('request', (req, res) => {
-  if (String(req.headers['x-ms-cosmos-is-query-plan-request']).toLowerCase() !== 'true') return serve(req, res);
+  if (String(req.headers['x-ms-cosmos-is-query-plan-request']).toLowerCase() !== 'true') {
+    const partition = String(req.headers['x-ms-documentdb-isquery']).toLowerCase() === 'true' ? onePartition(req.headers['x-ms-documentdb-partitionkey']) : undefined;
+    return partition === undefined ? serve(req, res) : queryPartition.run(partition, () => serve(req, res));
+  }
   req.resume();
   req.on('end', () => res.writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive', 'x-ms-request-charge': '0' }).end(plan));
 });
