@@ -72,6 +72,8 @@ function inMemoryDeps(): WebhookDeps {
     tenants: new InMemoryTenants([tenant]),
     subjects: new InMemorySubjectStore(),
     markers: new InMemoryMarkers(systemClock),
+    // The bench sends no revoke: no media file is ever deleted.
+    media: { deleteFile: async () => undefined },
     links: new InMemoryIdentityLinks(),
     audit: new InMemoryAudit(systemClock),
     queue: new RecordingQueue(),

@@ -95,6 +95,16 @@ export class CosmosSubjectRepository implements SubjectStore, SubjectDocumentSto
     return this.deleteInPartition(pk, [...new Set([...ids, ...resources.map((r) => r.id)])]);
   }
 
+  async mediaFilesOfMessage(pk: string, messageId: string): Promise<string[]> {
+    const { resources } = await this.container.items
+      .query<{ blobName?: string }>(
+        { query: "SELECT c.blobName FROM c WHERE c.pk = @pk AND c.type = 'mediaRef' AND c.messageId = @messageId", parameters: [{ name: '@pk', value: pk }, { name: '@messageId', value: messageId }] },
+        { partitionKey: pk },
+      )
+      .fetchAll();
+    return resources.map((r) => r.blobName).filter((name): name is string => typeof name === 'string' && name !== '');
+  }
+
   async replace(doc: AnySubjectDocument, etag: string): Promise<ReplaceOutcome> {
     try {
       await this.container.item(doc.id, doc.pk).replace(doc, { accessCondition: { type: 'IfMatch', condition: etag } });

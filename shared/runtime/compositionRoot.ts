@@ -47,7 +47,7 @@ import type { RetentionSweepPorts } from '../retention/retentionSweep';
 import type { SecretProvider } from '../secrets/secretProvider';
 import { blobSweepTarget } from '../storage/blobSweepTarget';
 import { accessExportDataStore, blobExportStore, blobTenantFiles } from '../storage/exportDataStore';
-import { mediaBlobsOf } from '../storage/mediaBlobs';
+import { mediaBlobsOf, revokedMediaOf } from '../storage/mediaBlobs';
 import { blobMediaDataStore } from '../storage/mediaDataStore';
 import type { Telemetry } from '../telemetry/telemetry';
 import type { TenantRepository } from '../tenants/tenantRepository';
@@ -165,7 +165,7 @@ function buildRoot(s: Services, shared: SharedParts): CompositionRoot {
     hubspot,
     hubspotObjects,
     privacy,
-    webhook: { ...common, secrets: s.secrets, tenants, markers, audit, subjects, links, legacy: cosmosLegacyDocuments(s.cosmos.subjects), queue: s.queue, sleep: timerSleep, requestPrivacy },
+    webhook: { ...common, secrets: s.secrets, tenants, markers, media: revokedMediaOf(s.blobs.media), audit, subjects, links, legacy: cosmosLegacyDocuments(s.cosmos.subjects), queue: s.queue, sleep: timerSleep, requestPrivacy },
     mediaDownload: { ...common, subjects, markers, blobs: mediaBlobsOf(s.blobs.media), queue: s.queue, secrets: s.secrets, fetch: s.fetch, graphBaseUrl: s.settings.GRAPH_API_BASE_URL },
     syncToHubSpot: (message) => syncMessageToHubSpot(hubspotSync, message),
     flows: {

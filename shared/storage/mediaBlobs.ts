@@ -1,5 +1,6 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import type { MediaBlobs } from '../whatsapp/mediaDownload';
+import type { RevokedMedia } from '../whatsapp/ports';
 
 /** The media download worker's file store on the Blob `media` container. */
 export function mediaBlobsOf(container: ContainerClient): MediaBlobs {
@@ -9,6 +10,23 @@ export function mediaBlobsOf(container: ContainerClient): MediaBlobs {
     },
     delete: async (name) => {
       await container.getBlockBlobClient(name).deleteIfExists({ deleteSnapshots: 'include' });
+    },
+  };
+}
+
+/**
+ * The webhook's `revoke`: one media file goes with every snapshot and, on an account that keeps versions,
+ * every earlier version (a delete of the base alone would leave them); "not found" is done.
+ */
+export function revokedMediaOf(container: ContainerClient): RevokedMedia {
+  return {
+    deleteFile: async (name) => {
+      const versions: string[] = [];
+      for await (const item of container.listBlobsFlat({ prefix: name, includeVersions: true })) {
+        if (item.name === name && item.versionId !== undefined && item.isCurrentVersion === false) versions.push(item.versionId);
+      }
+      await container.getBlockBlobClient(name).deleteIfExists({ deleteSnapshots: 'include' });
+      await Promise.all(versions.map((id) => container.getBlobClient(name).withVersion(id).deleteIfExists()));
     },
   };
 }

@@ -67,6 +67,8 @@ export interface SubjectStore {
    * and any whose `messageId` is it (a media reference). Returns how many were deleted.
    */
   removeByMessageId(pk: string, messageId: string, ids: readonly string[]): Promise<number>;
+  /** The Blob names of the media files one partition holds of one WhatsApp message (read before a `revoke` removes their references). */
+  mediaFilesOfMessage(pk: string, messageId: string): Promise<string[]>;
   /** Replaces a document only if it is still at `etag`. */
   replace(doc: AnySubjectDocument, etag: string): Promise<ReplaceOutcome>;
   /** Deletes these documents of the subject (a writer undoing its own write); one already gone counts as done. */

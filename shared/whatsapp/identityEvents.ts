@@ -140,9 +140,10 @@ function partitionsOfSender(m: MessageContext): string[] {
 }
 
 /**
- * `revoke`: the user deleted the message for everyone. Whatever Flowkeeper holds of it in Cosmos goes
- * (the stored content, a flow response, a media reference; in the `hubspot` mode the copy still waiting
- * for HubSpot, which is then never published). The original's id is remembered as seen, so a late
+ * `revoke`: the user deleted the message for everyone. Whatever Flowkeeper holds of it goes: in Cosmos
+ * the stored content, a flow response, a media reference (in the `hubspot` mode the copy still waiting
+ * for HubSpot, which is then never published), and in Blob the media file already downloaded (a download
+ * still on its way finds its reference gone and keeps nothing: mediaDownload.ts). The original's id is remembered as seen, so a late
  * delivery of it is not stored. A copy HubSpot already logged stays there: HubSpot's conversations API
  * deletes no single message (docs/webhook.md).
  */
@@ -150,7 +151,12 @@ export async function applyRevoke(deps: WebhookDeps, m: MessageContext, original
   const originalKey = messageKeyOf(m.hashKey, m.tenant.id, originalId);
   await deps.markers.put('seen-message', m.tenant.id, originalKey, { ttlSeconds: SEEN_MESSAGE_TTL_SECONDS });
   let removed = 0;
-  for (const pk of partitionsOfSender(m)) removed += await deps.subjects.removeByMessageId(pk, originalId, [messageDocIdOf(originalKey), flowDocIdOf(originalKey)]);
+  for (const pk of partitionsOfSender(m)) {
+    // The file first, then its reference: a failure in between leaves the reference, and Meta's retry
+    // (this answers 503) finds the file again by it.
+    for (const blobName of await deps.subjects.mediaFilesOfMessage(pk, originalId)) await deps.media.deleteFile(blobName);
+    removed += await deps.subjects.removeByMessageId(pk, originalId, [messageDocIdOf(originalKey), flowDocIdOf(originalKey)]);
+  }
   await deps.audit.record({ tenantId: m.tenant.id, type: 'message.revoked', subjectHash: m.subjectHash, details: { messageKey: originalKey, removed }, idempotencyKey: `revoked-${m.messageKey}` });
   deps.telemetry.metric('webhook.message.revoked', 1, { tenantId: m.tenant.id, removed });
   return 'revoked';

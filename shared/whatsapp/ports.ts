@@ -28,6 +28,14 @@ export interface PrivacyRequestCall {
 }
 export type RequestPrivacy = (input: PrivacyRequestCall) => Promise<{ id: string }>;
 
+/**
+ * The stored media files the webhook may have to remove itself: a `revoke` takes the file of the revoked
+ * message with it (every version and snapshot), not only its reference.
+ */
+export interface RevokedMedia {
+  deleteFile(blobName: string): Promise<void>;
+}
+
 export interface WebhookDeps {
   secrets: SecretProvider;
   tenants: TenantLookup;
@@ -40,6 +48,8 @@ export interface WebhookDeps {
    */
   legacy?: LegacyDocumentStore;
   markers: Markers;
+  /** Media files of revoked messages (Blob `media`). */
+  media: RevokedMedia;
   audit: AuditRecorder;
   queue: QueueSender;
   clock: Clock;

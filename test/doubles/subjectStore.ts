@@ -84,6 +84,13 @@ export class InMemorySubjectStore implements SubjectStore, SubjectDocumentStore 
     return docs.filter((d) => this.docs.delete(key(d.pk, d.id))).length;
   }
 
+  async mediaFilesOfMessage(pk: string, messageId: string): Promise<string[]> {
+    return [...this.docs.values()]
+      .map(({ doc }) => doc as { pk: string; type: string; messageId?: string; blobName?: string })
+      .filter((doc) => doc.pk === pk && doc.type === 'mediaRef' && doc.messageId === messageId && doc.blobName)
+      .map((doc) => doc.blobName!);
+  }
+
   async removeByMessageId(pk: string, messageId: string, ids: readonly string[]): Promise<number> {
     let removed = 0;
     for (const [k, { doc }] of this.docs) {

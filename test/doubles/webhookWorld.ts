@@ -29,6 +29,8 @@ export function inMemoryWebhookWorld<S extends InMemorySubjectStore = InMemorySu
   const subjectHashKey = options.subjectHashKey ?? 'unit-subject-hash-key-0123456789abcdef012345';
   const dataKey = options.dataKey ?? randomBytes(32).toString('base64');
   const privacyCalls: PrivacyRequestCall[] = [];
+  /** Media files the webhook deleted (a revoke). */
+  const deletedFiles: string[] = [];
   const subjects = options.subjects ?? (new InMemorySubjectStore() as S);
   const deps = {
     secrets: new SettingsSecretProvider({ WHATSAPP_APP_SECRET: appSecret, SUBJECT_HASH_KEY: subjectHashKey, DATA_ENCRYPTION_KEY: dataKey }),
@@ -36,6 +38,7 @@ export function inMemoryWebhookWorld<S extends InMemorySubjectStore = InMemorySu
     subjects,
     links: new InMemoryIdentityLinks(),
     markers: new InMemoryMarkers(clock),
+    media: { deleteFile: async (name: string) => void deletedFiles.push(name) },
     audit: new InMemoryAudit(clock),
     queue: new RecordingQueue(),
     clock,
@@ -50,5 +53,5 @@ export function inMemoryWebhookWorld<S extends InMemorySubjectStore = InMemorySu
     const body = Buffer.from(JSON.stringify(payload));
     return receiveWebhook(deps, { body, signature: signBody(appSecret, body), maxBytes: options.maxBytes ?? 1 << 20 });
   };
-  return { clock, deps, subjects, privacyCalls, post };
+  return { clock, deps, subjects, privacyCalls, deletedFiles, post };
 }

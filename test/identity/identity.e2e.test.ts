@@ -274,6 +274,30 @@ describe("the user's own deletions and edits", () => {
     expect(await documentsWithMessageId(String(original.id))).toEqual([]);
   }, 30_000);
 
+  it("a revoke of a photo deletes the downloaded file from Blob as well as its reference, and leaves the user's other photo", async () => {
+    const { t, graph } = world;
+    const tenant = await createPrivacyTenant(world, { messageStorage: 'encrypted' });
+    const user: Sender = { waId: phone(), userId: bsuid(), name: 'Robin' };
+    const photo = async (msAgo: number) => {
+      const mediaId = newMediaId();
+      const { webhookSha256 } = graph.addMedia(mediaId, { bytes: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(256)]), mimeType: 'image/jpeg' });
+      const message = inboundMessage(user, { type: 'image', image: { id: mediaId, sha256: webhookSha256, mime_type: 'image/jpeg' }, at: at(msAgo) });
+      await post(tenant, user, message);
+      return { mediaId, message };
+    };
+    const revokedPhoto = await photo(60_000);
+    const keptPhoto = await photo(55_000);
+    const stored = async () => (await subjectDocuments(t.services, tenant.tenantId, user.waId!)).filter((d) => d.type === 'mediaRef' && d.status === 'stored');
+    await eventually(async () => ((await stored()).length === 2 ? true : undefined), 15_000, 'both media downloads');
+    const prefix = mediaPrefixFor(tenant.tenantId, hashOfWaId(tenant.tenantId, user.waId!));
+    expect((await blobsUnder(prefix)).sort()).toEqual([`${prefix}${keptPhoto.mediaId}`, `${prefix}${revokedPhoto.mediaId}`].sort());
+
+    expect(await post(tenant, user, inboundMessage(user, { type: 'revoke', revoke: { original_message_id: revokedPhoto.message.id }, at: at(30_000) }))).toMatchObject({ identity: 1 });
+    expect(await blobsUnder(prefix)).toEqual([`${prefix}${keptPhoto.mediaId}`]);
+    expect(await documentsWithMessageId(String(revokedPhoto.message.id))).toEqual([]);
+    expect((await documentsWithMessageId(String(keptPhoto.message.id))).map((d) => d.type).sort()).toEqual(['mediaRef', 'message']);
+  }, 30_000);
+
   it('an edit replaces the stored content: one document, the new text only', async () => {
     const { t } = world;
     const tenant = await createPrivacyTenant(world, { messageStorage: 'encrypted' });
