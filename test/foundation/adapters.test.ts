@@ -62,6 +62,28 @@ describe('Cosmos adapter on cosmosdb-server', () => {
     const { resources: count } = await containers.subjects.items.query<number>({ query: 'SELECT VALUE COUNT(1) FROM c WHERE c.pk = @pk', parameters: [{ name: '@pk', value: pk }] }).fetchAll();
     expect(count).toEqual([2]);
   });
+
+  it('a query sent with a partition key sees that partition only, as Cosmos DB routes it; writes, deletes and replaces keep it current, and a cross-partition query still sees all', async () => {
+    const { containers } = await ensureCosmos(client, databaseId);
+    const [mine, other] = [`t|${randomUUID()}`, `t|${randomUUID()}`];
+    await Promise.all([
+      ...[1, 2, 3].map((n) => containers.subjects.items.create({ id: `p${n}`, pk: mine, type: 'message', ttl: 60 })),
+      containers.subjects.items.create({ id: 'p1', pk: other, type: 'message', ttl: 60 }),
+    ]);
+    await containers.subjects.item('p2', mine).delete();
+    await containers.subjects.item('p3', mine).replace({ id: 'p3', pk: mine, type: 'contact', ttl: 60 });
+    await containers.subjects.items.upsert({ id: 'p4', pk: mine, type: 'message', ttl: 60 });
+    // No filter on the partition in the query itself: the partition key of the request alone scopes it.
+    const inPartition = async (pk: string) =>
+      (await containers.subjects.items.query<{ id: string; type: string }>({ query: `SELECT c.id, c.type FROM c WHERE STARTSWITH(c.id, 'p')` }, { partitionKey: pk }).fetchAll()).resources.map((r) => `${r.id}:${r.type}`).sort();
+    expect(await inPartition(mine)).toEqual(['p1:message', 'p3:contact', 'p4:message']);
+    expect(await inPartition(other)).toEqual(['p1:message']);
+    expect(await inPartition(`t|${randomUUID()}`)).toEqual([]);
+    const { resources: across } = await containers.subjects.items
+      .query<{ pk: string }>({ query: 'SELECT c.pk FROM c WHERE c.pk = @a OR c.pk = @b', parameters: [{ name: '@a', value: mine }, { name: '@b', value: other }] })
+      .fetchAll();
+    expect(across).toHaveLength(4);
+  });
 });
 
 describe('Blob adapter on Azurite', () => {
