@@ -37,6 +37,9 @@ export function personOf(deps: Pick<PersonDeps, 'links'>, tenantId: TenantId, ha
  * Writes a person marker under every identifier of the person, then reads the person again and writes
  * it under any identifier linked meanwhile (a link made concurrently spreads the markers it finds, so
  * between the two, no identifier is missed). Returns the identifiers it was written under.
+ *
+ * `person`: the person as the caller read it just before (shared/privacy reads it at every step); the
+ * argument above needs only that it was read before these writes, so it stands in for the first read.
  */
 export async function markPerson(
   deps: Pick<PersonDeps, 'links' | 'markers'>,
@@ -44,8 +47,9 @@ export async function markPerson(
   hashes: readonly SubjectHash[],
   kind: PersonMarkerKind,
   options: { ttlSeconds?: number; data?: Marker['data']; at?: Date },
+  person?: readonly SubjectHash[],
 ): Promise<SubjectHash[]> {
-  const first = await closure(deps.links, tenantId, hashes);
+  const first = person ? [...new Set([...person, ...hashes])] : await closure(deps.links, tenantId, hashes);
   await Promise.all(first.map((h) => deps.markers.put(kind, tenantId, h, options)));
   const again = await closure(deps.links, tenantId, first);
   const added = again.filter((h) => !first.includes(h));
@@ -129,8 +133,14 @@ export async function spreadPersonMarkers(deps: Pick<PersonDeps, 'links' | 'mark
  * The erasure fence over the person (markers/erasureFence.ts): written under every identifier, so a
  * writer checking the identifier it writes under sees it; spread to an identifier linked meanwhile.
  */
-export function fencePerson(deps: Pick<PersonDeps, 'links' | 'markers'>, tenantId: TenantId, hashes: readonly SubjectHash[], fence: { requestId: string; since: string; scope: string }): Promise<SubjectHash[]> {
-  return markPerson(deps, tenantId, hashes, 'fence', { ttlSeconds: -1, data: fence });
+export function fencePerson(
+  deps: Pick<PersonDeps, 'links' | 'markers'>,
+  tenantId: TenantId,
+  hashes: readonly SubjectHash[],
+  fence: { requestId: string; since: string; scope: string },
+  person?: readonly SubjectHash[],
+): Promise<SubjectHash[]> {
+  return markPerson(deps, tenantId, hashes, 'fence', { ttlSeconds: -1, data: fence }, person);
 }
 
 /** Lifts this request's fence under every identifier of the person; a fence of another erasure stays. */

@@ -98,11 +98,15 @@ async function completeErasure(
   const totalMs = completedAt.getTime() - Date.parse(current.receivedAt);
   // The tombstone and the audit event before the status: once the subject reference is wiped nothing
   // could write the tombstone any more, and a crash in between repeats the event rather than loses it.
-  // Under every identifier of the person (and any linked while this runs: markPerson reads again).
-  const tombstone = markPerson(deps, current.tenantId, [current.subjectHash, ...subject.subjectHashes], 'tombstone', {
-    ttlSeconds: -1,
-    data: { erasedAt: completedAt.toISOString(), requestId, scope: current.scope },
-  });
+  // Under every identifier of the person (the verification read it; any linked since: markPerson reads again).
+  const tombstone = markPerson(
+    deps,
+    current.tenantId,
+    [current.subjectHash, ...subject.subjectHashes],
+    'tombstone',
+    { ttlSeconds: -1, data: { erasedAt: completedAt.toISOString(), requestId, scope: current.scope } },
+    subject.subjectHashes,
+  );
   const round = current.tasks.reduce((n, t) => n + t.generation, 0);
   const audited = deps.audit.record({
     tenantId: current.tenantId,

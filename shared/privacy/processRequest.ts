@@ -74,7 +74,7 @@ async function plan(deps: PrivacyDeps, read: VersionedRequest): Promise<ProcessO
   // Before any store is touched: from here on, whatever arrives for any identifier of the person is
   // included in this erasure (written again in case the write at creation failed; a failure here
   // retries the planning).
-  await fencePerson(deps, doc.tenantId, subjectHashes, { requestId: doc.id, since: doc.receivedAt, scope: doc.scope });
+  await fencePerson(deps, doc.tenantId, subjectHashes, { requestId: doc.id, since: doc.receivedAt, scope: doc.scope }, subjectHashes);
   const tasks: PrivacyTask[] = await Promise.all(
     deps.registry.storesFor(doc.scope).map(async (store): Promise<PrivacyTask> => {
       const note = store.notApplicable(tenant);

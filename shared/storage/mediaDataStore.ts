@@ -1,4 +1,4 @@
-import type { BlobItem, ContainerClient } from '@azure/storage-blob';
+import { RestError, type BlobItem, type ContainerClient } from '@azure/storage-blob';
 import { mediaPrefixFor } from '../domain/subjectPrefixes';
 import { step } from '../privacy/errors';
 import type { PersonalDataStore, SubjectContext } from '../privacy/registry';
@@ -9,7 +9,8 @@ const MAX_EMBEDDED_BYTES = 5 * 1024 * 1024;
 /**
  * The subject's media in Blob Storage: one prefix per identifier of the person,
  * `<tenantId>/<identifier-hash>/`, in the `media` container. Listing includes snapshots and versions (a versioned account keeps earlier versions
- * after a delete), and each kind is deleted by its own handle; "not found" counts as done.
+ * after a delete): the files go in Blob batches (up to 256 deletes a call, snapshots included), an
+ * earlier version or a lone snapshot by its own handle; "not found" counts as done.
  */
 export function blobMediaDataStore(deps: { media: ContainerClient }): PersonalDataStore {
   const { media } = deps;
@@ -66,8 +67,7 @@ export function blobMediaDataStore(deps: { media: ContainerClient }): PersonalDa
       await step('Blob Storage', 'media delete', async () => {
         const bases = items.filter((i) => !i.snapshot && (i.versionId === undefined || i.isCurrentVersion !== false));
         const basesGone = new Set<string>();
-        const results = await Promise.all(bases.map((item) => gone(() => media.deleteBlob(item.name, { deleteSnapshots: 'include' }))));
-        deleted += results.filter(Boolean).length;
+        deleted += await deleteInBatches(media, bases.map((item) => item.name));
         for (const item of bases) basesGone.add(item.name);
         const rest = await Promise.all(
           items.map(async (item) => {
@@ -93,4 +93,25 @@ export function blobMediaDataStore(deps: { media: ContainerClient }): PersonalDa
 
 async function exists(container: ContainerClient, name: string, snapshot: string): Promise<boolean> {
   return container.getBlobClient(name).withSnapshot(snapshot).exists();
+}
+
+/** Blob Storage's limit of sub-requests in one batch ("Blob Batch", REST API reference). */
+const MAX_BATCH_DELETES = 256;
+
+/**
+ * Deletes blobs (with their snapshots) in Blob batches: one call for up to 256 files, where a delete each
+ * cost a call per file. Returns how many were there; "not found" is done. Any other answer of a
+ * sub-request fails the step with that status, so the task's retry decides as for a single delete.
+ */
+export async function deleteInBatches(media: ContainerClient, names: readonly string[]): Promise<number> {
+  let deleted = 0;
+  for (let i = 0; i < names.length; i += MAX_BATCH_DELETES) {
+    const chunk = names.slice(i, i + MAX_BATCH_DELETES);
+    const response = await media.getBlobBatchClient().deleteBlobs(chunk.map((name) => media.getBlobClient(name)), { deleteSnapshots: 'include' });
+    for (const sub of response.subResponses) {
+      if (sub.status === 202) deleted += 1;
+      else if (sub.status !== 404) throw new RestError(`Blob Storage answered ${sub.status} to a delete in a batch`, { statusCode: sub.status, code: sub.errorCode });
+    }
+  }
+  return deleted;
 }

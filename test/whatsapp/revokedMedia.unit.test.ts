@@ -27,7 +27,7 @@ function world() {
     const blobName = `${mediaPrefixFor(tenant.id, subjectHash)}${mediaId}`;
     const refs = (await w.subjects.readAll({ tenantId: tenant.id as TenantId, subjectHash, subjectHashes: [subjectHash], identifier: { kind: 'waId', value: waId as WaId } } as never)).filter((d) => d.type === 'mediaRef' && d.messageId === message.id);
     expect(refs).toHaveLength(1);
-    await w.subjects.upsert({ ...(refs[0] as never), status: 'stored', blobName });
+    await w.subjects.upsert({ ...(refs[0] as Record<string, unknown>), status: 'stored', blobName } as never);
     return { message, blobName, subjectHash };
   };
   const mediaRefs = async (subjectHash: string, waId: string) =>
