@@ -100,8 +100,7 @@ describe('a worker that dies mid-task', () => {
     const { subject } = await buildSubject(first, tenant);
     first.hubspot.addContact({ firstname: 'Tamsin', phone: `+${subject.waId}` });
 
-    // The media eraser deletes in one Blob batch (`POST ?comp=batch`): that call hangs.
-    first.blobProxy!.failNext(1, { kind: 'delay', ms: 4000 }, { method: 'POST', path: /[?&]comp=batch/ });
+    first.blobProxy!.failNext(1, { kind: 'delay', ms: 4000 }, { method: 'DELETE' });
     const posted = await fetch(`${first.t.url}/api/privacy-requests`, { method: 'POST', headers: adminHeaders(), body: JSON.stringify({ tenantId: tenant.tenantId, type: 'erasure', subject: { waId: subject.waId } }) });
     const { id } = (await posted.json()) as { id: string };
     await eventually(async () => ((await requestView(first!.t, id))?.tasks.find((t) => t.store === 'blob')?.status === 'running' ? true : undefined), 10_000, 'the blob task to be running');
