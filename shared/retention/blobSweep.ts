@@ -179,7 +179,8 @@ async function sweepGroup(
       counts.blobs += 1;
       counts.snapshots += others.filter((entry) => entry.snapshot).length;
     }
-    for (const version of others.filter((entry) => !entry.snapshot && entry.versionId)) {
+    // Its versions by id, the base's own too: deleting the base made its current version a previous one.
+    for (const version of [...(base.versionId ? [base] : []), ...others].filter((entry) => !entry.snapshot && entry.versionId)) {
       operations.deletes += 1;
       if (await target.deleteEntry({ name: version.name, versionId: version.versionId! })) counts.snapshots += 1;
     }

@@ -1,4 +1,5 @@
 import type { BlobItem, ContainerClient } from '@azure/storage-blob';
+import { deleteListed } from './blobDeletes';
 import type { TenantId } from '../domain/ids';
 import { exportPrefixFor } from '../domain/subjectPrefixes';
 import { step } from '../privacy/errors';
@@ -9,14 +10,14 @@ import type { PersonalDataStore, SubjectContext } from '../privacy/registry';
  * Access exports (Art. 15/20) in the Blob `exports` container: a full copy of what every store held, so
  * they expire (tenant.retention.exportDays) and an erasure removes the subject's exports too. A
  * subject's exports are one prefix (keyed hash): finding, deleting and verifying them is one listing,
- * with snapshots, and no query over the privacy requests.
+ * with snapshots and versions, and no query over the privacy requests.
  */
 export function accessExportDataStore(deps: { exports: ContainerClient; requests: PrivacyRequestRepository }): PersonalDataStore {
   /** An export is filed under the hash of the identifier its request named: every identifier of the person is listed. */
   async function list(subject: Pick<SubjectContext, 'tenantId' | 'subjectHash' | 'subjectHashes'>): Promise<BlobItem[]> {
     const items: BlobItem[] = [];
     for (const hash of new Set([subject.subjectHash, ...subject.subjectHashes])) {
-      for await (const item of deps.exports.listBlobsFlat({ prefix: exportPrefixFor(subject.tenantId, hash), includeSnapshots: true })) items.push(item);
+      for await (const item of deps.exports.listBlobsFlat({ prefix: exportPrefixFor(subject.tenantId, hash), includeSnapshots: true, includeVersions: true })) items.push(item);
     }
     return items;
   }
@@ -45,15 +46,9 @@ export function accessExportDataStore(deps: { exports: ContainerClient; requests
 
     async eraseSubject(subject) {
       const items = await step('Blob Storage', 'export listing', () => list(subject));
-      const names = [...new Set(items.map((i) => i.name))];
-      let deleted = 0;
-      await step('Blob Storage', 'export delete', async () => {
-        for (const name of names) {
-          // The base blob with its snapshots; "not found" is done (another run or the retention sweep).
-          if (await deleteIfThere(deps.exports, name)) deleted += 1;
-        }
-      });
-      return { found: names.length, deleted };
+      // Each export with its snapshots and versions; "not found" is done (another run or the retention sweep).
+      const { files } = await step('Blob Storage', 'export delete', () => deleteListed(deps.exports, items));
+      return { found: new Set(items.map((i) => i.name)).size, deleted: files };
     },
 
     async verifyErased(subject) {
@@ -95,10 +90,21 @@ export function blobTenantFiles(containers: { media: ContainerClient; exports: C
     async deleteAll(tenantId: TenantId) {
       let deleted = 0;
       for (const container of [containers.media, containers.exports]) {
+        const versions: { name: string; versionId: string }[] = [];
         for await (const item of container.listBlobsFlat({ prefix: `${tenantId}/`, includeSnapshots: true, includeVersions: true })) {
-          const client = item.snapshot ? container.getBlobClient(item.name).withSnapshot(item.snapshot) : item.versionId && item.isCurrentVersion === false ? container.getBlobClient(item.name).withVersion(item.versionId) : container.getBlobClient(item.name);
-          const response = await client.deleteIfExists(item.snapshot || item.versionId ? {} : { deleteSnapshots: 'include' });
-          if (response.succeeded) deleted += 1;
+          if (item.snapshot) {
+            if ((await container.getBlobClient(item.name).withSnapshot(item.snapshot).deleteIfExists()).succeeded) deleted += 1;
+            continue;
+          }
+          if (item.versionId !== undefined) versions.push({ name: item.name, versionId: item.versionId });
+          if (item.versionId === undefined || item.isCurrentVersion !== false) {
+            if ((await container.getBlobClient(item.name).deleteIfExists({ deleteSnapshots: 'include' })).succeeded) deleted += 1;
+          }
+        }
+        // Every version by its id once the bases are gone: deleting a base made its current version a
+        // previous one ("Blob versioning", Microsoft Learn).
+        for (const { name, versionId } of versions) {
+          if ((await container.getBlobClient(name).withVersion(versionId).deleteIfExists()).succeeded) deleted += 1;
         }
       }
       return deleted;

@@ -16,14 +16,15 @@ export function mediaBlobsOf(container: ContainerClient): MediaBlobs {
 
 /**
  * The webhook's `revoke`: one media file goes with every snapshot and, on an account that keeps versions,
- * every earlier version (a delete of the base alone would leave them); "not found" is done.
+ * every version, the current one's included: a delete of the base turns the current version into a
+ * previous one and leaves the others ("Blob versioning", Microsoft Learn). "Not found" is done.
  */
 export function revokedMediaOf(container: ContainerClient): RevokedMedia {
   return {
     deleteFile: async (name) => {
       const versions: string[] = [];
       for await (const item of container.listBlobsFlat({ prefix: name, includeVersions: true })) {
-        if (item.name === name && item.versionId !== undefined && item.isCurrentVersion === false) versions.push(item.versionId);
+        if (item.name === name && item.versionId !== undefined) versions.push(item.versionId);
       }
       await container.getBlockBlobClient(name).deleteIfExists({ deleteSnapshots: 'include' });
       await Promise.all(versions.map((id) => container.getBlobClient(name).withVersion(id).deleteIfExists()));

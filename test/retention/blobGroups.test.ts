@@ -19,14 +19,17 @@ class AzureLikeStore implements BlobSweepTarget {
     return { items, ...(next ? { continuationToken: sortKey(next) } : {}) };
   }
   async deleteEntry(entry: Pick<ListedBlob, 'name' | 'snapshot' | 'versionId'>) {
-    const before = this.entries.length;
+    const before = JSON.stringify(this.entries);
     if (entry.snapshot || entry.versionId) {
       this.entries = this.entries.filter((e) => !(e.name === entry.name && e.snapshot === entry.snapshot && e.versionId === entry.versionId && isPrevious(e)));
     } else {
-      // A base delete takes its snapshots; its previous versions stay (and the base becomes one, with versioning).
-      this.entries = this.entries.filter((e) => !(e.name === entry.name && (e.snapshot !== undefined || !isPrevious(e))));
+      // A base delete takes its snapshots; its previous versions stay, and with versioning the current
+      // version becomes a previous one ("Blob versioning", Microsoft Learn).
+      this.entries = this.entries
+        .filter((e) => !(e.name === entry.name && (e.snapshot !== undefined || (e.versionId === undefined && !isPrevious(e)))))
+        .map((e) => (e.name === entry.name && e.versionId !== undefined && e.isCurrentVersion === true ? { ...e, isCurrentVersion: false } : e));
     }
-    return this.entries.length < before;
+    return JSON.stringify(this.entries) !== before;
   }
   keys(): string[] {
     return this.sorted().map((e) => `${e.name}${e.snapshot ? `@s:${e.snapshot}` : ''}${e.versionId && isPrevious(e) ? `@v:${e.versionId}` : ''}`);
@@ -97,7 +100,8 @@ describe('blob groups: snapshots and versions across pages', () => {
     const { ports, audit } = portsFor(store);
     await runRetentionSweep(ports, { budget: timeBudget(60_000), blobPageSize: 2 });
     expect(store.keys()).toEqual([`t1/s/live.jpg@v:${v(at(10))}`, 't1/s/live.jpg']);
-    expect(audit).toEqual([{ details: expect.objectContaining({ mediaBlobs: 1, mediaSnapshots: 2 }) }]);
+    // old.jpg's previous version, the version its delete made of its current one, and live.jpg's 40-day one.
+    expect(audit).toEqual([{ details: expect.objectContaining({ mediaBlobs: 1, mediaSnapshots: 3 }) }]);
   });
 
   it('cost follows the listing, not a second pass: one list call per page plus one per page end (the group it may cut)', async () => {
