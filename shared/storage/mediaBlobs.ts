@@ -1,4 +1,5 @@
-import type { ContainerClient } from '@azure/storage-blob';
+import type { BlobItem, ContainerClient } from '@azure/storage-blob';
+import { deleteListed } from './blobDeletes';
 import type { MediaBlobs } from '../whatsapp/mediaDownload';
 import type { RevokedMedia } from '../whatsapp/ports';
 
@@ -22,12 +23,9 @@ export function mediaBlobsOf(container: ContainerClient): MediaBlobs {
 export function revokedMediaOf(container: ContainerClient): RevokedMedia {
   return {
     deleteFile: async (name) => {
-      const versions: string[] = [];
-      for await (const item of container.listBlobsFlat({ prefix: name, includeVersions: true })) {
-        if (item.name === name && item.versionId !== undefined) versions.push(item.versionId);
-      }
-      await container.getBlockBlobClient(name).deleteIfExists({ deleteSnapshots: 'include' });
-      await Promise.all(versions.map((id) => container.getBlobClient(name).withVersion(id).deleteIfExists()));
+      const items: BlobItem[] = [];
+      for await (const item of container.listBlobsFlat({ prefix: name, includeSnapshots: true, includeVersions: true })) if (item.name === name) items.push(item);
+      await deleteListed(container, items);
     },
   };
 }
