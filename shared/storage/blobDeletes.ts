@@ -26,6 +26,18 @@ export async function deleteListed(container: ContainerClient, items: readonly B
   return { files, entries: files + rest.filter(Boolean).length };
 }
 
+/**
+ * One file with every snapshot and version (the same rule as above): true when anything of it was there.
+ * A listing first, so it costs a call more than a plain delete: for the rare paths (a revoke, a write
+ * undone because an erasure began, a drill's clean-up), not for the erasers' bulk.
+ */
+export async function deleteFileEntirely(container: ContainerClient, name: string): Promise<boolean> {
+  const items: BlobItem[] = [];
+  for await (const item of container.listBlobsFlat({ prefix: name, includeSnapshots: true, includeVersions: true })) if (item.name === name) items.push(item);
+  const { entries } = await deleteListed(container, items);
+  return entries > 0;
+}
+
 /** Blob Storage's limit of sub-requests in one batch ("Blob Batch", REST API reference). */
 const MAX_BATCH_DELETES = 256;
 /**

@@ -1,4 +1,5 @@
 import type { ContainerClient } from '@azure/storage-blob';
+import { deleteFileEntirely } from './blobDeletes';
 
 /** The media container as the erasure drill uses it: write one file, list and delete a prefix (snapshots too). */
 export interface DrillMedia {
@@ -18,7 +19,7 @@ export function drillMediaOf(media: ContainerClient): DrillMedia {
       return names;
     },
     async remove(name) {
-      await media.deleteBlob(name, { deleteSnapshots: 'include' });
+      await deleteFileEntirely(media, name);
     },
   };
 }

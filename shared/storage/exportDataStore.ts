@@ -1,5 +1,5 @@
 import type { BlobItem, ContainerClient } from '@azure/storage-blob';
-import { deleteListed } from './blobDeletes';
+import { deleteFileEntirely, deleteListed } from './blobDeletes';
 import type { TenantId } from '../domain/ids';
 import { exportPrefixFor } from '../domain/subjectPrefixes';
 import { step } from '../privacy/errors';
@@ -57,15 +57,6 @@ export function accessExportDataStore(deps: { exports: ContainerClient; requests
   };
 }
 
-/** A blob with its snapshots; false when it was not there ("not found" is done: another run or the sweep). */
-async function deleteIfThere(container: ContainerClient, name: string): Promise<boolean> {
-  const response = await container.deleteBlob(name, { deleteSnapshots: 'include' }).catch((error: unknown) => {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
-    throw error;
-  });
-  return response !== undefined;
-}
-
 /** The privacy core's export files on the Blob `exports` container. */
 export function blobExportStore(exports: ContainerClient): ExportStore {
   return {
@@ -80,7 +71,8 @@ export function blobExportStore(exports: ContainerClient): ExportStore {
         throw error;
       }
     },
-    delete: (name) => deleteIfThere(exports, name),
+    // With every snapshot and version: an export made beside an erasure must not survive as a version.
+    delete: (name) => deleteFileEntirely(exports, name),
   };
 }
 

@@ -1,5 +1,5 @@
-import type { BlobItem, ContainerClient } from '@azure/storage-blob';
-import { deleteListed } from './blobDeletes';
+import type { ContainerClient } from '@azure/storage-blob';
+import { deleteFileEntirely } from './blobDeletes';
 import type { MediaBlobs } from '../whatsapp/mediaDownload';
 import type { RevokedMedia } from '../whatsapp/ports';
 
@@ -10,7 +10,7 @@ export function mediaBlobsOf(container: ContainerClient): MediaBlobs {
       await container.getBlockBlobClient(name).uploadData(bytes, { blobHTTPHeaders: contentType ? { blobContentType: contentType } : {} });
     },
     delete: async (name) => {
-      await container.getBlockBlobClient(name).deleteIfExists({ deleteSnapshots: 'include' });
+      await deleteFileEntirely(container, name);
     },
   };
 }
@@ -23,9 +23,7 @@ export function mediaBlobsOf(container: ContainerClient): MediaBlobs {
 export function revokedMediaOf(container: ContainerClient): RevokedMedia {
   return {
     deleteFile: async (name) => {
-      const items: BlobItem[] = [];
-      for await (const item of container.listBlobsFlat({ prefix: name, includeSnapshots: true, includeVersions: true })) if (item.name === name) items.push(item);
-      await deleteListed(container, items);
+      await deleteFileEntirely(container, name);
     },
   };
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { SubjectHash, TenantId } from '../../shared/domain';
 import type { SubjectContext } from '../../shared/privacy/registry';
-import { accessExportDataStore, blobMediaDataStore, blobTenantFiles, revokedMediaOf } from '../../shared/storage';
+import { accessExportDataStore, blobExportStore, blobMediaDataStore, blobTenantFiles, mediaBlobsOf, revokedMediaOf } from '../../shared/storage';
+import { drillMediaOf } from '../../shared/storage/drillMedia';
 import type { PrivacyRequestRepository } from '../../shared/privacy/ports';
 import type { Tenant } from '../../shared/tenants';
 import { VersionedBlobContainer } from '../fakes/versionedBlobContainer';
@@ -58,6 +59,19 @@ describe('on a storage account with blob versioning on', () => {
     expect(exports.left(`${tenantId}/${linked}/`)).toEqual([]);
     expect(await store.verifyErased(subject, 'all')).toBe(0);
     expect(exports.left(`${tenantId}/${other}/`)).toHaveLength(3);
+  });
+
+  it('a single file taken back (an export made beside an erasure, a download the erasure overtook, a drill clean-up) leaves no version', async () => {
+    const container = account();
+    const [photo, voice] = [`${tenantId}/${mine}/photo.jpg`, `${tenantId}/${mine}/voice.ogg`];
+    expect(await blobExportStore(container.client()).delete(photo)).toBe(true);
+    expect(container.left(photo)).toEqual([]);
+    await mediaBlobsOf(container.client()).delete(voice);
+    expect(container.left(voice)).toEqual([]);
+    const linkedPhoto = `${tenantId}/${linked}/photo.jpg`;
+    await drillMediaOf(container.client()).remove(linkedPhoto);
+    expect(container.left(linkedPhoto)).toEqual([]);
+    expect(await blobExportStore(container.client()).delete(photo)).toBe(false);
   });
 
   it("a tenant purge leaves no version of any of the tenant's files", async () => {
