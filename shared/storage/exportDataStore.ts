@@ -76,28 +76,19 @@ export function blobExportStore(exports: ContainerClient): ExportStore {
   };
 }
 
+/** Deletes in flight at once in a tenant purge (one Blob batch, or one list page's snapshots and versions). */
+const PURGE_PAGE_SIZE = 256;
+
 /** Everything under a tenant's prefix in the media and exports containers, snapshots and versions included. */
 export function blobTenantFiles(containers: { media: ContainerClient; exports: ContainerClient }): TenantFiles {
   return {
     async deleteAll(tenantId: TenantId) {
       let deleted = 0;
       for (const container of [containers.media, containers.exports]) {
-        const versions: { name: string; versionId: string }[] = [];
-        for await (const item of container.listBlobsFlat({ prefix: `${tenantId}/`, includeSnapshots: true, includeVersions: true })) {
-          if (item.snapshot) {
-            if ((await container.getBlobClient(item.name).withSnapshot(item.snapshot).deleteIfExists()).succeeded) deleted += 1;
-            continue;
-          }
-          if (item.versionId !== undefined) versions.push({ name: item.name, versionId: item.versionId });
-          if (item.versionId === undefined || item.isCurrentVersion !== false) {
-            if ((await container.getBlobClient(item.name).deleteIfExists({ deleteSnapshots: 'include' })).succeeded) deleted += 1;
-          }
-        }
-        // Every version by its id once the bases are gone: deleting a base made its current version a
-        // previous one ("Blob versioning", Microsoft Learn).
-        for (const { name, versionId } of versions) {
-          if ((await container.getBlobClient(name).withVersion(versionId).deleteIfExists()).succeeded) deleted += 1;
-        }
+        // A page at a time through the erasers' deleter: a version or snapshot on one page whose base is
+        // on the next is deleted by its own id, so where the page ends does not matter.
+        const pages = container.listBlobsFlat({ prefix: `${tenantId}/`, includeSnapshots: true, includeVersions: true }).byPage({ maxPageSize: PURGE_PAGE_SIZE });
+        for await (const page of pages) deleted += (await deleteListed(container, page.segment.blobItems)).entries;
       }
       return deleted;
     },

@@ -10,7 +10,7 @@ import type { ContainerClient } from '@azure/storage-blob';
  * - deleting the blob (no version id) turns the current version into a previous version, and "there is
  *   no longer a current version"; earlier versions persist;
  * - a version is deleted by its id; snapshots are separate and go with `deleteSnapshots: 'include'`.
- * Only the calls the erasers make: listBlobsFlat (with versions and snapshots), deleteBlob,
+ * Only the calls the erasers make: listBlobsFlat (with versions and snapshots, by page), deleteBlob, a batch of deletes,
  * getBlobClient(name).{delete, deleteIfExists, withVersion, withSnapshot}, getBlockBlobClient(name).deleteIfExists.
  */
 export class VersionedBlobContainer {
@@ -83,6 +83,7 @@ export class VersionedBlobContainer {
   /** The subset of ContainerClient the erasers call. */
   client(): ContainerClient {
     const blobClient = (name: string) => ({
+      name,
       url: `https://account.blob.core.windows.net/media/${name}`,
       delete: async (o: { deleteSnapshots?: string } = {}) => this.deleteBase(name, o.deleteSnapshots),
       deleteIfExists: async (o: { deleteSnapshots?: string } = {}) => this.ifExists(() => this.deleteBase(name, o.deleteSnapshots)),
@@ -101,15 +102,44 @@ export class VersionedBlobContainer {
       getBlobClient: blobClient,
       getBlockBlobClient: blobClient,
       deleteBlob: async (name: string, o: { deleteSnapshots?: string } = {}) => this.deleteBase(name, o.deleteSnapshots),
-      // Listed per blob as the service does: snapshots (oldest first), then versions, the current last.
-      async *listBlobsFlat(o: { prefix?: string; includeVersions?: boolean; includeSnapshots?: boolean } = {}) {
-        for (const [name, b] of [...blobs].sort(([a], [z]) => a.localeCompare(z))) {
-          if (!name.startsWith(o.prefix ?? '')) continue;
-          const properties = { contentLength: 1, createdOn: new Date() };
-          if (o.includeSnapshots) for (const snapshot of [...b.snapshots]) yield { name, snapshot, properties };
-          if (o.includeVersions) for (const versionId of [...b.previous]) yield { name, versionId, isCurrentVersion: false, properties };
-          if (b.current) yield { name, ...(o.includeVersions ? { versionId: b.current, isCurrentVersion: true } : {}), properties };
-        }
+      // "Blob Batch" (REST reference): one answer per sub-request, 202 for a delete done, the error status otherwise.
+      getBlobBatchClient: () => ({
+        deleteBlobs: async (clients: { name: string }[], o: { deleteSnapshots?: string } = {}) => ({
+          subResponses: clients.map((c) => {
+            try {
+              this.deleteBase(c.name, o.deleteSnapshots);
+              return { status: 202 };
+            } catch (error) {
+              return { status: (error as { statusCode?: number }).statusCode ?? 500, errorCode: (error as { code?: string }).code };
+            }
+          }),
+        }),
+      }),
+      // Listed per blob as the service does: snapshots (oldest first), then versions, the current last;
+      // by page too (what a page held when the listing reached it; a page may end inside a blob's group).
+      listBlobsFlat: (o: { prefix?: string; includeVersions?: boolean; includeSnapshots?: boolean } = {}) => {
+        const listing = () =>
+          [...blobs]
+            .sort(([a], [z]) => a.localeCompare(z))
+            .filter(([name]) => name.startsWith(o.prefix ?? ''))
+            .flatMap(([name, b]) => {
+              const properties = { contentLength: 1, createdOn: new Date() };
+              return [
+                ...(o.includeSnapshots ? b.snapshots.map((snapshot) => ({ name, snapshot, properties })) : []),
+                ...(o.includeVersions ? b.previous.map((versionId) => ({ name, versionId, isCurrentVersion: false, properties })) : []),
+                ...(b.current ? [{ name, ...(o.includeVersions ? { versionId: b.current, isCurrentVersion: true } : {}), properties }] : []),
+              ];
+            });
+        return {
+          async *[Symbol.asyncIterator]() {
+            yield* listing();
+          },
+          async *byPage(p: { maxPageSize?: number } = {}) {
+            const items = listing();
+            const size = p.maxPageSize ?? 5000;
+            for (let i = 0; i < items.length; i += size) yield { segment: { blobItems: items.slice(i, i + size) } };
+          },
+        };
       },
     } as unknown as ContainerClient;
   }

@@ -79,6 +79,12 @@ describe('on a storage account with blob versioning on', () => {
     exports.write(`${tenantId}/${mine}/req-1.json`);
     exports.write(`${tenantId}/${mine}/req-1.json`);
     exports.write('another-tenant/x/req-2.json');
+    // More than a listing page (256): groups of versions and snapshots split across pages.
+    for (let i = 0; i < 90; i += 1) {
+      media.write(`${tenantId}/${other}/f-${i}.jpg`);
+      media.write(`${tenantId}/${other}/f-${i}.jpg`);
+      media.snapshot(`${tenantId}/${other}/f-${i}.jpg`);
+    }
     await blobTenantFiles({ media: media.client(), exports: exports.client() }).deleteAll(tenantId);
     expect(media.left(`${tenantId}/`)).toEqual([]);
     expect(exports.left(`${tenantId}/`)).toEqual([]);
